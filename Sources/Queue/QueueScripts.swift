@@ -1,0 +1,379 @@
+import Redis
+
+/// The Lua scripts that implement the queue. Each runs atomically inside Redis, reads the clock
+/// with `TIME` (one clock for the whole fleet), and touches only keys under the queue's hash tag,
+/// `KEYS[1]` = `<prefix>:{<queue>}`, so they run unchanged on Redis Cluster.
+///
+/// Layout under the base key B:
+/// - `B:seq` job id counter; `B:job:<id>` hash of one job (type, payload, key, prio, max, att, enq, uniq, tok)
+/// - `B:ready:<key>` ready jobs of one rate-limit key, by priority then age
+/// - `B:keys` keys with ready jobs, scored by when to look at them next (rate limits and pauses push it later)
+/// - `B:blocked` keys at their concurrency limit; `B:inflight` running jobs per key
+/// - `B:delayed` jobs waiting for their run time; `B:active` claimed jobs by lease expiry; `B:dead` dead jobs
+/// - `B:limits` and `B:conc` rate and concurrency limits per key group (the part of a key before ':')
+/// - `B:rl:<key>:<window>` claim times inside one rate window; `B:paused` keys paused until a time (-1: until resumed)
+/// - `B:qpaused` queue paused; `B:uniq` uniqueness key → job id; `B:stats` counters; `B:wake` wake-ups for idle workers
+enum QueueScripts {
+    static let prelude = """
+    local B = KEYS[1]
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local function score(prio, enq) return (9 - tonumber(prio)) * 10000000000000 + tonumber(enq) end
+    local function schedule(key, at)
+      if redis.call('SISMEMBER', B..':blocked', key) == 1 then return end
+      local p = redis.call('HGET', B..':paused', key)
+      if p and tonumber(p) < 0 then return end
+      redis.call('ZADD', B..':keys', 'NX', at, key)
+    end
+    local function make_ready(id, key, prio, enq)
+      redis.call('ZADD', B..':ready:'..key, score(prio, enq), id)
+      redis.call('HINCRBY', B..':stats', 'ready', 1)
+      schedule(key, now)
+    end
+    local function free_slot(key)
+      if redis.call('HINCRBY', B..':inflight', key, -1) <= 0 then redis.call('HDEL', B..':inflight', key) end
+      if redis.call('SREM', B..':blocked', key) == 1 and redis.call('EXISTS', B..':ready:'..key) == 1 then schedule(key, now) end
+    end
+    local function drop_unique(id, uniq)
+      if uniq and uniq ~= '' and redis.call('HGET', B..':uniq', uniq) == id then redis.call('HDEL', B..':uniq', uniq) end
+    end
+    local function to_dead(id, reason)
+      local j = B..':job:'..id
+      redis.call('HSET', j, 'err', reason, 'died', now)
+      redis.call('HDEL', j, 'tok')
+      redis.call('ZADD', B..':dead', now, id)
+      drop_unique(id, redis.call('HGET', j, 'uniq'))
+      redis.call('HINCRBY', B..':stats', 'dead', 1)
+    end
+    local function wake(n)
+      for i = 1, n do redis.call('LPUSH', B..':wake', '1') end
+      redis.call('LTRIM', B..':wake', 0, 15)
+    end
+    local function enqueue(jtype, payload, key, prio, maxa, delay, uniq)
+      if uniq ~= '' then
+        local cur = redis.call('HGET', B..':uniq', uniq)
+        if cur then return '-'..cur end
+      end
+      local id = tostring(redis.call('INCR', B..':seq'))
+      redis.call('HSET', B..':job:'..id, 'type', jtype, 'payload', payload, 'key', key, 'prio', prio,
+        'max', maxa, 'att', 0, 'enq', now, 'uniq', uniq)
+      if uniq ~= '' then redis.call('HSET', B..':uniq', uniq, id) end
+      redis.call('HINCRBY', B..':stats', 'enqueued', 1)
+      if tonumber(delay) > 0 then
+        redis.call('ZADD', B..':delayed', now + tonumber(delay), id)
+      else
+        make_ready(id, key, prio, now)
+      end
+      return id
+    end
+
+    """
+
+    /// ARGV: n, then n × (type, payload, key, priority, maxAttempts, delayMs, uniqueKey).
+    /// Returns one entry per job: its id, or "-<id>" of the pending copy when the unique key was taken.
+    static let enqueue = RedisScript(prelude + """
+    local n = tonumber(ARGV[1])
+    local out = {}
+    local ready = 0
+    for i = 0, n - 1 do
+      local o = 2 + i * 7
+      local id = enqueue(ARGV[o], ARGV[o+1], ARGV[o+2], ARGV[o+3], ARGV[o+4], ARGV[o+5], ARGV[o+6])
+      out[#out+1] = id
+      if string.sub(id, 1, 1) ~= '-' and tonumber(ARGV[o+5]) <= 0 then ready = ready + 1 end
+    end
+    if ready > 0 then wake(math.min(ready, 16)) end
+    return out
+    """)
+
+    /// ARGV: maxJobs, leaseMs. Promotes due delayed jobs, then claims up to maxJobs ready jobs from
+    /// keys that have rate budget, free concurrency and no pause. Keys out of budget are re-scored
+    /// to the moment budget returns, so they cost nothing until then.
+    /// Returns {now, hintMs, id1, tok1, type1, payload1, att1, key1, enq1, ...}.
+    static let claim = RedisScript(prelude + """
+    local want = tonumber(ARGV[1])
+    local lease = tonumber(ARGV[2])
+    local out = {now, 0}
+    if redis.call('EXISTS', B..':qpaused') == 1 then out[2] = 1000; return out end
+    local due = redis.call('ZRANGEBYSCORE', B..':delayed', '-inf', now, 'LIMIT', 0, 1000)
+    for _, id in ipairs(due) do
+      redis.call('ZREM', B..':delayed', id)
+      local j = redis.call('HMGET', B..':job:'..id, 'key', 'prio', 'enq')
+      if j[1] then make_ready(id, j[1], j[2], j[3]) end
+    end
+    local claimed = 0
+    local keys = redis.call('ZRANGEBYSCORE', B..':keys', '-inf', now, 'LIMIT', 0, 100)
+    for _, key in ipairs(keys) do
+      if claimed >= want then break end
+      local take = want - claimed
+      local nextAt = nil
+      local blocked = false
+      local group = string.match(key, '^([^:]+)') or key
+      local p = redis.call('HGET', B..':paused', key)
+      if p then
+        p = tonumber(p)
+        if p < 0 then take = 0; redis.call('ZREM', B..':keys', key)
+        elseif p > now then take = 0; nextAt = p
+        else redis.call('HDEL', B..':paused', key) end
+      end
+      local conc = redis.call('HGET', B..':conc', group)
+      if take > 0 and conc then
+        local avail = tonumber(conc) - tonumber(redis.call('HGET', B..':inflight', key) or '0')
+        if avail <= 0 then take = 0; blocked = true elseif avail < take then take = avail end
+      end
+      local spec = redis.call('HGET', B..':limits', group)
+      if take > 0 and spec then
+        for lim, win in string.gmatch(spec, '(%d+)/(%d+)') do
+          lim = tonumber(lim); win = tonumber(win)
+          local lk = B..':rl:'..key..':'..win
+          redis.call('ZREMRANGEBYSCORE', lk, '-inf', now - win)
+          local used = redis.call('ZCARD', lk)
+          if used >= lim then
+            local e = redis.call('ZRANGE', lk, used - lim, used - lim, 'WITHSCORES')
+            local at = tonumber(e[2]) + win + 1
+            if not nextAt or at > nextAt then nextAt = at end
+            take = 0
+          elseif lim - used < take then take = lim - used end
+        end
+      end
+      if take > 0 then
+        local popped = redis.call('ZPOPMIN', B..':ready:'..key, take)
+        local got = #popped / 2
+        for i = 1, #popped, 2 do
+          local id = popped[i]
+          local j = B..':job:'..id
+          local tok = tostring(redis.call('INCR', B..':seq'))
+          local att = redis.call('HINCRBY', j, 'att', 1)
+          redis.call('HSET', j, 'tok', tok, 'claimed', now)
+          redis.call('ZADD', B..':active', now + lease, id)
+          local f = redis.call('HMGET', j, 'type', 'payload', 'enq')
+          out[#out+1] = id; out[#out+1] = tok; out[#out+1] = f[1]; out[#out+1] = f[2]
+          out[#out+1] = att; out[#out+1] = key; out[#out+1] = f[3]
+          if spec then
+            for lim, win in string.gmatch(spec, '(%d+)/(%d+)') do
+              local lk = B..':rl:'..key..':'..win
+              redis.call('ZADD', lk, now, tok)
+              redis.call('PEXPIRE', lk, tonumber(win) + 1000)
+            end
+          end
+        end
+        redis.call('HINCRBY', B..':inflight', key, got)
+        redis.call('HINCRBY', B..':stats', 'ready', -got)
+        claimed = claimed + got
+        if redis.call('EXISTS', B..':ready:'..key) == 0 then
+          redis.call('ZREM', B..':keys', key)
+        elseif conc and tonumber(redis.call('HGET', B..':inflight', key)) >= tonumber(conc) then
+          blocked = true
+        elseif not nextAt then
+          nextAt = now
+        end
+      end
+      if blocked then
+        redis.call('ZREM', B..':keys', key)
+        redis.call('SADD', B..':blocked', key)
+      elseif nextAt then
+        redis.call('ZADD', B..':keys', nextAt, key)
+      end
+    end
+    if claimed == 0 then
+      local hint = 1000
+      local k = redis.call('ZRANGE', B..':keys', 0, 0, 'WITHSCORES')
+      if k[2] then hint = math.min(hint, math.max(tonumber(k[2]) - now, 1)) end
+      local d = redis.call('ZRANGE', B..':delayed', 0, 0, 'WITHSCORES')
+      if d[2] then hint = math.min(hint, math.max(tonumber(d[2]) - now, 1)) end
+      out[2] = hint
+    end
+    return out
+    """)
+
+    /// ARGV: pairs of (id, token). Completes the jobs still leased under those tokens: they leave
+    /// nothing behind but counters. Returns how many were acknowledged.
+    static let ack = RedisScript(prelude + """
+    local done = 0
+    for i = 1, #ARGV, 2 do
+      local id, tok = ARGV[i], ARGV[i+1]
+      local j = B..':job:'..id
+      local f = redis.call('HMGET', j, 'tok', 'key', 'uniq')
+      if f[1] == tok then
+        redis.call('ZREM', B..':active', id)
+        free_slot(f[2])
+        drop_unique(id, f[3])
+        redis.call('DEL', j)
+        done = done + 1
+      end
+    end
+    redis.call('HINCRBY', B..':stats', 'processed', done)
+    return done
+    """)
+
+    /// ARGV: id, token, outcome ("retry" | "fatal" | "ratelimited"), delayMs, message.
+    /// retry: back to delayed (dead once attempts are used up); fatal: dead at once;
+    /// ratelimited: pauses the job's key fleet-wide for delayMs and puts the job back first in
+    /// line without spending an attempt. Returns the job's new state.
+    static let fail = RedisScript(prelude + """
+    local id, tok, outcome, delay, msg = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+    local j = B..':job:'..id
+    local f = redis.call('HMGET', j, 'tok', 'key', 'prio', 'enq', 'att', 'max')
+    if f[1] ~= tok then return 'stale' end
+    redis.call('ZREM', B..':active', id)
+    redis.call('HDEL', j, 'tok')
+    free_slot(f[2])
+    if outcome == 'ratelimited' then
+      local until_ = now + delay
+      local cur = tonumber(redis.call('HGET', B..':paused', f[2]) or '0')
+      if cur >= 0 and until_ > cur then redis.call('HSET', B..':paused', f[2], until_) end
+      redis.call('HINCRBY', j, 'att', -1)
+      redis.call('HINCRBY', B..':stats', 'ratelimited', 1)
+      make_ready(id, f[2], f[3], f[4])
+      redis.call('ZADD', B..':keys', 'GT', until_, f[2])
+      return 'paused'
+    end
+    redis.call('HINCRBY', B..':stats', 'failed', 1)
+    redis.call('HSET', j, 'err', msg)
+    if outcome == 'fatal' or tonumber(f[5]) >= tonumber(f[6]) then
+      to_dead(id, msg)
+      return 'dead'
+    end
+    redis.call('ZADD', B..':delayed', now + delay, id)
+    redis.call('HINCRBY', B..':stats', 'retried', 1)
+    return 'retry'
+    """)
+
+    /// ARGV: leaseMs, then pairs of (id, token). Extends the leases still held; returns the ids
+    /// whose lease was lost (reclaimed by another worker).
+    static let extend = RedisScript(prelude + """
+    local lease = tonumber(ARGV[1])
+    local lost = {}
+    for i = 2, #ARGV, 2 do
+      local id, tok = ARGV[i], ARGV[i+1]
+      if redis.call('HGET', B..':job:'..id, 'tok') == tok then
+        redis.call('ZADD', B..':active', 'XX', now + lease, id)
+      else
+        lost[#lost+1] = id
+      end
+    end
+    return lost
+    """)
+
+    /// ARGV: pairs of (id, token). Puts still-leased jobs back at the head of their line without
+    /// spending an attempt (graceful drain). Returns how many were released.
+    static let release = RedisScript(prelude + """
+    local n = 0
+    for i = 1, #ARGV, 2 do
+      local id, tok = ARGV[i], ARGV[i+1]
+      local j = B..':job:'..id
+      local f = redis.call('HMGET', j, 'tok', 'key', 'prio', 'enq')
+      if f[1] == tok then
+        redis.call('ZREM', B..':active', id)
+        redis.call('HDEL', j, 'tok')
+        redis.call('HINCRBY', j, 'att', -1)
+        free_slot(f[2])
+        make_ready(id, f[2], f[3], f[4])
+        n = n + 1
+      end
+    end
+    if n > 0 then wake(math.min(n, 16)) end
+    return n
+    """)
+
+    /// ARGV: limit. Requeues jobs whose lease expired (their worker died); a job that has used
+    /// all its attempts goes to the dead set instead. Returns the number reclaimed.
+    static let reclaim = RedisScript(prelude + """
+    local expired = redis.call('ZRANGEBYSCORE', B..':active', '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+    for _, id in ipairs(expired) do
+      redis.call('ZREM', B..':active', id)
+      local j = B..':job:'..id
+      local f = redis.call('HMGET', j, 'key', 'prio', 'enq', 'att', 'max')
+      if f[1] then
+        redis.call('HDEL', j, 'tok')
+        free_slot(f[1])
+        redis.call('HINCRBY', B..':stats', 'stalled', 1)
+        if tonumber(f[4]) >= tonumber(f[5]) then
+          to_dead(id, 'worker lost the job (lease expired) on its last attempt')
+        else
+          make_ready(id, f[1], f[2], f[3])
+        end
+      end
+    end
+    if #expired > 0 then wake(math.min(#expired, 16)) end
+    return #expired
+    """)
+
+    /// ARGV: id, token, done, total. Records progress while the lease is held.
+    static let progress = RedisScript(prelude + """
+    if redis.call('HGET', B..':job:'..ARGV[1], 'tok') ~= ARGV[2] then return 0 end
+    redis.call('HSET', B..':job:'..ARGV[1], 'done', ARGV[3], 'total', ARGV[4])
+    return 1
+    """)
+
+    /// ARGV: id or "*" for all. Moves dead jobs back to ready with fresh attempts.
+    static let retryDead = RedisScript(prelude + """
+    local ids
+    if ARGV[1] == '*' then ids = redis.call('ZRANGE', B..':dead', 0, -1) else ids = {ARGV[1]} end
+    local n = 0
+    for _, id in ipairs(ids) do
+      if redis.call('ZREM', B..':dead', id) == 1 then
+        local j = B..':job:'..id
+        local f = redis.call('HMGET', j, 'key', 'prio', 'enq', 'uniq')
+        redis.call('HSET', j, 'att', 0)
+        redis.call('HDEL', j, 'died')
+        if f[4] and f[4] ~= '' and not redis.call('HGET', B..':uniq', f[4]) then redis.call('HSET', B..':uniq', f[4], id) end
+        make_ready(id, f[1], f[2], f[3])
+        n = n + 1
+      end
+    end
+    if n > 0 then wake(math.min(n, 16)) end
+    return n
+    """)
+
+    /// ARGV: id or "*" for all. Deletes dead jobs for good.
+    static let purgeDead = RedisScript(prelude + """
+    local ids
+    if ARGV[1] == '*' then ids = redis.call('ZRANGE', B..':dead', 0, -1) else ids = {ARGV[1]} end
+    local n = 0
+    for _, id in ipairs(ids) do
+      if redis.call('ZREM', B..':dead', id) == 1 then redis.call('DEL', B..':job:'..id); n = n + 1 end
+    end
+    return n
+    """)
+
+    /// ARGV: key or "" for the whole queue. Pauses until resumed.
+    static let pause = RedisScript(prelude + """
+    if ARGV[1] == '' then redis.call('SET', B..':qpaused', '1'); return 1 end
+    redis.call('HSET', B..':paused', ARGV[1], -1)
+    redis.call('ZREM', B..':keys', ARGV[1])
+    return 1
+    """)
+
+    /// ARGV: key or "" for the whole queue. Lifts a pause (also a 429 pause on that key).
+    static let resume = RedisScript(prelude + """
+    if ARGV[1] == '' then redis.call('DEL', B..':qpaused'); wake(16); return 1 end
+    redis.call('HDEL', B..':paused', ARGV[1])
+    if redis.call('EXISTS', B..':ready:'..ARGV[1]) == 1 then
+      redis.call('ZADD', B..':keys', now, ARGV[1])
+      wake(16)
+    end
+    return 1
+    """)
+
+    /// ARGV: schedule name, slot (ms), then one job as in `enqueue`. Enqueues the job only if this
+    /// slot is later than the last one fired for the schedule: exactly one firing per slot,
+    /// however many schedulers call. Returns the job id, or "" when the slot was already fired.
+    static let fireCron = RedisScript(prelude + """
+    local last = tonumber(redis.call('GET', B..':cron:'..ARGV[1]) or '-1')
+    local slot = tonumber(ARGV[2])
+    if slot <= last then return '' end
+    redis.call('SET', B..':cron:'..ARGV[1], ARGV[2])
+    local id = enqueue(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+    wake(1)
+    return id
+    """)
+
+    /// No ARGV. Returns {now, ready, delayed, active, dead, paused(0/1), stats hash flat...}.
+    static let stats = RedisScript(prelude + """
+    local out = {now, tonumber(redis.call('HGET', B..':stats', 'ready') or '0'), redis.call('ZCARD', B..':delayed'),
+      redis.call('ZCARD', B..':active'), redis.call('ZCARD', B..':dead'), redis.call('EXISTS', B..':qpaused')}
+    local s = redis.call('HGETALL', B..':stats')
+    for i = 1, #s do out[#out+1] = s[i] end
+    return out
+    """)
+}
