@@ -50,24 +50,27 @@ let package = Package(
         ]),
 
         // Domains.
-        .target(name: "Settings"),
+        .target(name: "Settings", dependencies: ["Redis", "Postgres"]),
         .target(name: "Observability", dependencies: [
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Queue", dependencies: [
             "Redis",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
-        .target(name: "Probes", dependencies: ["Queue", "Postgres", "HTTPClient", "Settings"]),
+        .target(name: "Schema", dependencies: ["Postgres"]),
+        .target(name: "Probes", dependencies: ["Queue", "Postgres", "HTTPClient"]),
 
         // Processes.
         .executableTarget(name: "SwitchboardCLI", dependencies: [
-            "Queue", "Redis", "Postgres", "Settings",
+            "Queue", "Redis", "Postgres", "Settings", "Schema",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Simulator", dependencies: [

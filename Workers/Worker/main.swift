@@ -1,1 +1,60 @@
-print("x")
+import Foundation
+import HTTPClient
+import Logging
+import Observability
+import Postgres
+import Probes
+import Queue
+import Redis
+import ServiceLifecycle
+import Settings
+
+/// The `worker` process: works the queues named in SB_QUEUES with every registered job type.
+/// Wiring only; the behaviour lives in the Queue module and the job modules.
+let env = Environment()
+let common: CommonSettings
+let settings: WorkerSettings
+do {
+    common = try CommonSettings(env, defaultPort: 9101)
+    settings = try WorkerSettings(env)
+} catch {
+    FileHandle.standardError.write(Data("worker: \(error)\n".utf8))
+    exit(2)
+}
+
+let metricsRegistry = Telemetry.bootstrap(logLevel: common.logLevel)
+let logger = Logger(label: "switchboard.worker")
+let redis = RedisClient(common.redis)
+let postgres = PostgresClient(common.postgres)
+let http = HTTPClient(maxConnections: max(4, settings.worker.concurrency))
+let jobs = JobRegistry(ProbeJobs.definitions(http: http, postgres: postgres))
+
+var services: [any Service] = []
+do {
+    for name in settings.queues {
+        let queue = try JobQueue(name: name, prefix: common.keyPrefix, redis: redis)
+        for (group, limit) in settings.rateLimits {
+            try await queue.setRateLimit(group: group, limit, marginMs: settings.rateLimitMarginMs)
+        }
+        for (group, limit) in settings.concurrencyLimits { try await queue.setConcurrencyLimit(group: group, limit) }
+        services.append(QueueWorker(queue: queue, registry: jobs, configuration: settings.worker, logger: logger))
+    }
+} catch {
+    logger.critical("cannot start", metadata: ["error": "\(error)"])
+    exit(1)
+}
+services.append(OpsServer.make(host: common.httpHost, port: common.httpPort, registry: metricsRegistry, logger: logger,
+                               health: {
+                                   do { _ = try await redis.send(["PING"]); return nil } catch { return "redis: \(error)" }
+                               },
+                               onBound: { port in
+                                   logger.info("worker ready", metadata: ["queues": "\(settings.queues)", "port": "\(port)",
+                                                                          "pid": "\(ProcessInfo.processInfo.processIdentifier)"])
+                               }))
+
+let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                              gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+try await group.run()
+await redis.shutdown()
+await postgres.shutdown()
+await http.shutdown()

@@ -1,0 +1,26 @@
+import Logging
+import Metrics
+import Prometheus
+
+/// Process-wide logging and metrics set-up; call once, first thing in `main`.
+public enum Telemetry {
+    /// Bootstraps swift-log (stderr, at `logLevel`) and swift-metrics (Prometheus); returns the
+    /// registry that `/metrics` renders.
+    public static func bootstrap(logLevel: String) -> PrometheusCollectorRegistry {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+            .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+            .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300), .seconds(3600),
+        ]
+        MetricsSystem.bootstrap(factory)
+        return registry
+    }
+}

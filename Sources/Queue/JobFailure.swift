@@ -1,0 +1,48 @@
+import Foundation
+
+/// What a handler throws to say how its attempt failed. Any other error counts as `.retryable`.
+public struct JobFailure: Error, CustomStringConvertible, Sendable {
+    /// The error classes of the queue.
+    public enum Code: Sendable, Equatable {
+        /// Timeouts, 5xx, connection errors: retry with backoff.
+        case retryable
+        /// Bad credentials, malformed payload: no retry, straight to the dead set.
+        case fatal
+        /// 429: pause the key fleet-wide for this long; the attempt is not counted.
+        case rateLimited(retryAfterMs: Int)
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+extension JobFailure {
+    /// Maps a vendor's HTTP status to the queue's error classes: nil for success, rate limited for
+    /// 429 (waiting `Retry-After`, 1 s when absent), retryable for 408 and 5xx, fatal for other
+    /// 4xx (401/403 are bad credentials: retrying cannot help).
+    public init?(httpStatus status: Int, retryAfterMs: Int?, context: String) {
+        switch status {
+        case 200..<400: return nil
+        case 429: self.init(.rateLimited(retryAfterMs: retryAfterMs ?? 1000), "\(context): 429 rate limited")
+        case 408, 500...599: self.init(.retryable, "\(context): HTTP \(status)")
+        case 401, 403: self.init(.fatal, "\(context): HTTP \(status), credentials rejected")
+        default: self.init(.fatal, "\(context): HTTP \(status)")
+        }
+    }
+
+    /// Decodes a job payload, failing the job for good (no retry can fix it) when it is malformed.
+    public static func decode<T: Decodable>(_ type: T.Type, from payload: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(payload.utf8))
+        } catch {
+            throw JobFailure(.fatal, "malformed payload for \(T.self): \(error)")
+        }
+    }
+}

@@ -1,0 +1,275 @@
+import Logging
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+
+/// How a worker runs one queue.
+public struct QueueWorkerConfiguration: Sendable {
+    /// Handlers running at once in this process.
+    public var concurrency: Int
+    /// Most jobs taken per claim round trip (defaults to `concurrency`).
+    public var batchSize: Int
+    /// How long a claimed job stays ours without a heartbeat; a dead worker's jobs return after it.
+    public var leaseMs: Int
+    /// Longest idle wait before looking at the queue again (new work wakes the worker sooner).
+    public var pollMs: Int
+    /// On SIGTERM, how long in-flight jobs may finish before they are handed back.
+    public var drainTimeoutMs: Int
+    /// How often expired leases are reclaimed and depth gauges refreshed.
+    public var maintenanceMs: Int
+
+    public init(concurrency: Int = 10, batchSize: Int? = nil, leaseMs: Int = 15_000, pollMs: Int = 1000,
+                drainTimeoutMs: Int = 10_000, maintenanceMs: Int = 1000) {
+        self.concurrency = max(1, concurrency)
+        self.batchSize = max(1, batchSize ?? concurrency)
+        self.leaseMs = max(500, leaseMs)
+        self.pollMs = max(10, pollMs)
+        self.drainTimeoutMs = max(0, drainTimeoutMs)
+        self.maintenanceMs = max(50, maintenanceMs)
+    }
+}
+
+/// Runs the handlers of one queue: claims in batches, runs up to `concurrency` jobs, renews their
+/// leases, acknowledges in batches, reclaims jobs of dead workers, and drains on SIGTERM (stop
+/// claiming, let in-flight jobs finish until the deadline, hand the rest back at once).
+public final class QueueWorker: Service {
+    public let queue: JobQueue
+    public let registry: JobRegistry
+    public let configuration: QueueWorkerConfiguration
+    private let logger: Logger
+    private let metrics: QueueMetrics
+    private let slots: Slots
+    private let completions = Mailbox<Completion>()
+    private let inFlight = NIOLockedValueBox<[String: Running]>([:])
+    private let stopping = StopFlag()
+    private let stopped = StopFlag()
+
+    private struct Running {
+        let token: String
+        let task: Task<Void, Never>
+    }
+
+    private enum Completion: Sendable {
+        case ack(id: String, token: String)
+        case fail(id: String, token: String, outcome: FailureOutcome, delayMs: Int, message: String)
+    }
+
+    public init(queue: JobQueue, registry: JobRegistry, configuration: QueueWorkerConfiguration = .init(),
+                logger: Logger = Logger(label: "switchboard.queue")) {
+        self.queue = queue
+        self.registry = registry
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "queue"] = "\(queue.name)"
+        self.logger = logger
+        self.metrics = QueueMetrics(queue: queue.name)
+        self.slots = Slots(configuration.concurrency)
+    }
+
+    /// Runs until graceful shutdown (SIGTERM through the ServiceGroup), then drains.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.acknowledgeLoop() }
+                group.addTask { await self.everyInterval(self.configuration.leaseMs / 3) { await self.heartbeat() } }
+                group.addTask { await self.everyInterval(self.configuration.maintenanceMs) { await self.maintain() } }
+                await self.fetchLoop()
+                await self.drain()
+                self.stopped.set()
+                self.completions.close()
+                await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            self.logger.info("draining")
+            self.stopping.set()
+            self.slots.close()
+        }
+    }
+
+    /// Asks the worker to drain and stop (what SIGTERM does through the ServiceGroup).
+    public func stop() {
+        stopping.set()
+        slots.close()
+    }
+
+    // MARK: Fetching and running
+
+    private func fetchLoop() async {
+        var errorDelayMs = 50
+        while !stopping.isSet {
+            let free = await slots.waitForFree()
+            if free == 0 || stopping.isSet { break }
+            do {
+                let batch = try await queue.claim(max: min(free, configuration.batchSize), leaseMs: configuration.leaseMs)
+                errorDelayMs = 50
+                if batch.jobs.isEmpty {
+                    try await queue.waitForWork(timeoutMs: min(configuration.pollMs, max(1, batch.retryAfterMs)))
+                    continue
+                }
+                slots.take(batch.jobs.count)
+                metrics.inFlight.record(configuration.concurrency - free + batch.jobs.count)
+                for job in batch.jobs { start(job) }
+            } catch {
+                logger.error("claim failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(errorDelayMs))
+                errorDelayMs = min(errorDelayMs * 2, 2000)
+            }
+        }
+    }
+
+    private func start(_ job: ClaimedJob) {
+        inFlight.withLockedValue { running in
+            let task = Task {
+                let completion = await self.execute(job)
+                let stillOurs = self.inFlight.withLockedValue { $0.removeValue(forKey: job.id) != nil }
+                if stillOurs, let completion { self.completions.push(completion) }
+                self.slots.put()
+            }
+            running[job.id] = Running(token: job.token, task: task)
+        }
+    }
+
+    private func execute(_ job: ClaimedJob) async -> Completion? {
+        let typeMetrics = metrics.forType(job.type)
+        typeMetrics.waitTime.recordMilliseconds(max(0, job.claimedAtMs - job.enqueuedAtMs))
+        guard let definition = registry.definitions[job.type] else {
+            typeMetrics.dead.increment()
+            return .fail(id: job.id, token: job.token, outcome: .fatal, delayMs: 0, message: "no handler for job type '\(job.type)'")
+        }
+        let started = ContinuousClock.now
+        defer { typeMetrics.runTime.record(duration: ContinuousClock.now - started) }
+        do {
+            let context = JobContext(job: job, queue: queue)
+            if let timeoutMs = definition.timeoutMs {
+                try await Self.withTimeout(ms: timeoutMs) { try await definition.handler(context) }
+            } else {
+                try await definition.handler(context)
+            }
+            typeMetrics.processed.increment()
+            return .ack(id: job.id, token: job.token)
+        } catch let failure as JobFailure {
+            switch failure.code {
+            case .fatal:
+                typeMetrics.failed.increment()
+                typeMetrics.dead.increment()
+                logger.warning("job failed for good", metadata: ["job": "\(job.id)", "type": "\(job.type)", "error": "\(failure.message)"])
+                return .fail(id: job.id, token: job.token, outcome: .fatal, delayMs: 0, message: failure.message)
+            case .rateLimited(let retryAfterMs):
+                typeMetrics.rateLimited.increment()
+                metrics.rateLimitWaits.increment()
+                logger.info("key rate limited by vendor", metadata: ["key": "\(job.key)", "retry_after_ms": "\(retryAfterMs)"])
+                return .fail(id: job.id, token: job.token, outcome: .rateLimited, delayMs: retryAfterMs, message: failure.message)
+            case .retryable:
+                return retry(job, definition, failure.message, typeMetrics)
+            }
+        } catch is CancellationError {
+            return nil // handed back by drain already
+        } catch {
+            return retry(job, definition, "\(error)", typeMetrics)
+        }
+    }
+
+    private func retry(_ job: ClaimedJob, _ definition: JobDefinition, _ message: String, _ typeMetrics: QueueMetrics.PerType) -> Completion {
+        typeMetrics.failed.increment()
+        typeMetrics.retried.increment()
+        logger.info("job attempt failed, will retry", metadata: ["job": "\(job.id)", "type": "\(job.type)", "attempt": "\(job.attempt)", "error": "\(message)"])
+        return .fail(id: job.id, token: job.token, outcome: .retry, delayMs: definition.backoff.delayMs(attempt: job.attempt), message: message)
+    }
+
+    private static func withTimeout(ms: Int, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask { try await body(); return true }
+            group.addTask { try await Task.sleep(for: .milliseconds(ms)); return false }
+            let finished = try await group.next() ?? false
+            group.cancelAll()
+            if !finished { throw JobFailure(.retryable, "attempt timed out after \(ms) ms") }
+        }
+    }
+
+    // MARK: Acknowledging, heartbeats, maintenance, drain
+
+    private func acknowledgeLoop() async {
+        while true {
+            let items = await completions.takeAll()
+            if items.isEmpty { return }
+            var acks: [(id: String, token: String)] = []
+            for item in items {
+                switch item {
+                case .ack(let id, let token):
+                    acks.append((id, token))
+                case .fail(let id, let token, let outcome, let delayMs, let message):
+                    await persistently("record failure") {
+                        let state = try await self.queue.fail(id: id, token: token, outcome: outcome, delayMs: delayMs, message: message)
+                        if state == "dead" { self.logger.warning("job moved to the dead set", metadata: ["job": "\(id)"]) }
+                    }
+                }
+            }
+            if !acks.isEmpty {
+                let batch = acks
+                await persistently("acknowledge") { _ = try await self.queue.ack(batch) }
+            }
+        }
+    }
+
+    /// Retries a Redis write until it lands; gives up only once the worker has stopped and the
+    /// lease would have expired anyway (the job is then redelivered: at-least-once).
+    private func persistently(_ what: String, _ body: @escaping @Sendable () async throws -> Void) async {
+        var delayMs = 50
+        let giveUp = ContinuousClock.now + .milliseconds(configuration.leaseMs)
+        while true {
+            do { return try await body() } catch {
+                logger.error("\(what) failed, retrying", metadata: ["error": "\(error)"])
+                if stopped.isSet && ContinuousClock.now > giveUp { return }
+                try? await Task.sleep(for: .milliseconds(delayMs))
+                delayMs = min(delayMs * 2, 1000)
+            }
+        }
+    }
+
+    private func heartbeat() async {
+        let held = inFlight.withLockedValue { $0.map { (id: $0.key, token: $0.value.token) } }
+        guard !held.isEmpty else { return }
+        do {
+            let lost = try await queue.extend(held, leaseMs: configuration.leaseMs)
+            if !lost.isEmpty { logger.warning("lost leases (jobs reclaimed elsewhere)", metadata: ["jobs": "\(lost)"]) }
+        } catch {
+            logger.error("heartbeat failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func maintain() async {
+        do {
+            let reclaimed = try await queue.reclaimExpired()
+            if reclaimed > 0 { logger.warning("reclaimed jobs of a lost worker", metadata: ["count": "\(reclaimed)"]) }
+            metrics.record(try await queue.stats())
+        } catch {
+            logger.error("maintenance failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func everyInterval(_ ms: Int, _ body: @Sendable () async -> Void) async {
+        while !stopped.isSet {
+            var waited = 0
+            while waited < ms && !stopped.isSet {
+                try? await Task.sleep(for: .milliseconds(min(100, ms)))
+                waited += min(100, ms)
+            }
+            if stopped.isSet { return }
+            await body()
+        }
+    }
+
+    private func drain() async {
+        let deadline = ContinuousClock.now + .milliseconds(configuration.drainTimeoutMs)
+        while ContinuousClock.now < deadline, !inFlight.withLockedValue({ $0.isEmpty }) {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        let leftover = inFlight.withLockedValue { running -> [(id: String, token: String, task: Task<Void, Never>)] in
+            defer { running = [:] }
+            return running.map { ($0.key, $0.value.token, $0.value.task) }
+        }
+        guard !leftover.isEmpty else { return }
+        logger.warning("drain deadline passed, handing jobs back", metadata: ["count": "\(leftover.count)"])
+        await persistently("release") { _ = try await self.queue.release(leftover.map { ($0.id, $0.token) }) }
+        leftover.forEach { $0.task.cancel() }
+    }
+}

@@ -1,0 +1,39 @@
+import Postgres
+import Redis
+
+/// The settings every Switchboard process shares: where Redis and Postgres are, the Redis key
+/// prefix, and the address of the process's own health and metrics endpoint.
+public struct CommonSettings: Sendable {
+    public var redis: RedisConfiguration
+    public var postgres: PostgresConfiguration
+    /// Every Redis key starts with this (tests use their own).
+    public var keyPrefix: String
+    public var httpHost: String
+    /// 0 picks a free port (logged at start).
+    public var httpPort: Int
+    public var logLevel: String
+
+    /// Reads SB_REDIS_HOST (127.0.0.1), SB_REDIS_PORT (6379), SB_REDIS_POOL (8),
+    /// SB_REDIS_TIMEOUT_MS (5000), SB_KEY_PREFIX (sb), SB_POSTGRES_URL
+    /// (postgresql://switchboard@127.0.0.1:5432/switchboard), SB_POSTGRES_POOL (4),
+    /// SB_POSTGRES_SCHEMA (unset), SB_HTTP_HOST (127.0.0.1), SB_HTTP_PORT (`defaultPort`),
+    /// SB_LOG_LEVEL (info).
+    public init(_ env: Environment, defaultPort: Int) throws {
+        redis = RedisConfiguration(
+            host: env.string("SB_REDIS_HOST", default: "127.0.0.1"),
+            port: try env.int("SB_REDIS_PORT", default: 6379, range: 1...65535),
+            poolSize: try env.int("SB_REDIS_POOL", default: 8, range: 1...256),
+            commandTimeoutMs: try env.int("SB_REDIS_TIMEOUT_MS", default: 5000, range: 10...600_000))
+        postgres = PostgresConfiguration(
+            url: env.string("SB_POSTGRES_URL", default: "postgresql://switchboard@127.0.0.1:5432/switchboard"),
+            poolSize: try env.int("SB_POSTGRES_POOL", default: 4, range: 1...256),
+            schema: env.optional("SB_POSTGRES_SCHEMA"))
+        keyPrefix = env.string("SB_KEY_PREFIX", default: "sb")
+        httpHost = env.string("SB_HTTP_HOST", default: "127.0.0.1")
+        httpPort = try env.int("SB_HTTP_PORT", default: defaultPort, range: 0...65535)
+        logLevel = env.string("SB_LOG_LEVEL", default: "info")
+        guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
+            throw SettingsError("SB_LOG_LEVEL=\(logLevel) must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Postgres
+import Queue
+import Redis
+import Settings
+
+/// Options every command shares, and the clients built from them.
+struct GlobalOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print JSON for scripts instead of text for people.")
+    var json = false
+
+    /// Reads the environment into settings; a bad variable becomes a validation error.
+    func settings() throws -> CommonSettings {
+        do { return try CommonSettings(Environment(), defaultPort: 0) } catch { throw ValidationError("\(error)") }
+    }
+
+    /// Prints a value as pretty JSON.
+    func printJSON<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+}
+
+/// Runs `body` with a Redis client, closing it afterwards; queue errors become clean messages.
+func withRedis<R>(_ options: GlobalOptions, _ body: (RedisClient, CommonSettings) async throws -> R) async throws -> R {
+    let settings = try options.settings()
+    var redisConfig = settings.redis
+    redisConfig.connectAttempts = 2
+    let redis = RedisClient(redisConfig)
+    do {
+        let result = try await body(redis, settings)
+        await redis.shutdown()
+        return result
+    } catch let error as QueueError {
+        await redis.shutdown()
+        throw ValidationError(error.message)
+    } catch let error as RedisError {
+        await redis.shutdown()
+        throw CLIFailure("cannot talk to Redis at \(redisConfig.host):\(redisConfig.port): \(error.message)")
+    } catch {
+        await redis.shutdown()
+        throw error
+    }
+}
+
+/// A runtime failure the CLI reports as one line on stderr, exiting 1.
+struct CLIFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}

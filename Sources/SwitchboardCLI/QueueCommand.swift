@@ -1,0 +1,196 @@
+import ArgumentParser
+import Foundation
+import Queue
+
+/// `switchboard queue …`: stats, dead jobs, pause/resume, limits, enqueue.
+struct QueueCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue", abstract: "Inspect and operate job queues.",
+        subcommands: [Stats.self, Dead.self, Pause.self, Resume.self, Limit.self, Enqueue.self])
+
+    struct Stats: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Depth, in-flight, dead and lifetime counters of queues.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Queue names.") var queues: [String] = ["default"]
+
+        func run() async throws {
+            let all = try await withRedis(options) { redis, settings in
+                var out: [QueueStats] = []
+                for name in queues { out.append(try await JobQueue(name: name, prefix: settings.keyPrefix, redis: redis).stats()) }
+                return out
+            }
+            if options.json { return try options.printJSON(all) }
+            for s in all {
+                print("\(s.queue)\(s.paused ? " (paused)" : ""): ready \(s.ready), delayed \(s.delayed), running \(s.active), dead \(s.dead)")
+                let counters = s.counters.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                if !counters.isEmpty { print("  since start: \(counters)") }
+            }
+        }
+    }
+
+    struct Dead: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List, retry or purge dead jobs.",
+                                                        subcommands: [List.self, Retry.self, Purge.self])
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "The newest dead jobs first.")
+            @OptionGroup var options: GlobalOptions
+            @Option(help: "Queue name.") var queue = "default"
+            @Option(help: "How many to show (1-1000).") var limit = 50
+
+            func validate() throws {
+                guard (1...1000).contains(limit) else { throw ValidationError("--limit must be between 1 and 1000") }
+            }
+
+            func run() async throws {
+                let jobs = try await withRedis(options) { redis, s in
+                    try await JobQueue(name: queue, prefix: s.keyPrefix, redis: redis).deadJobs(limit: limit)
+                }
+                if options.json { return try options.printJSON(jobs) }
+                if jobs.isEmpty { print("no dead jobs in \(queue)"); return }
+                for job in jobs {
+                    let when = Date(timeIntervalSince1970: Double(job.diedAtMs) / 1000)
+                    print("\(job.id)  \(job.type)  key \(job.key)  attempts \(job.attempts)  died \(when)\n    \(job.error)")
+                }
+            }
+        }
+
+        struct Retry: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Put dead jobs back in line with fresh attempts.")
+            @OptionGroup var options: GlobalOptions
+            @Option(help: "Queue name.") var queue = "default"
+            @Argument(help: "A job id, or --all.") var id: String?
+            @Flag(help: "Retry every dead job.") var all = false
+
+            func validate() throws {
+                guard (id != nil) != all else { throw ValidationError("give either a job id or --all") }
+            }
+
+            func run() async throws {
+                let n = try await withRedis(options) { redis, s in
+                    try await JobQueue(name: queue, prefix: s.keyPrefix, redis: redis).retryDead(id: all ? nil : id)
+                }
+                if options.json { return try options.printJSON(["retried": n]) }
+                if n == 0, let id { throw CLIFailure("job \(id) is not in the dead set of \(queue)") }
+                print("retried \(n) job(s)")
+            }
+        }
+
+        struct Purge: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Delete dead jobs for good.")
+            @OptionGroup var options: GlobalOptions
+            @Option(help: "Queue name.") var queue = "default"
+            @Argument(help: "A job id, or --all.") var id: String?
+            @Flag(help: "Purge every dead job.") var all = false
+
+            func validate() throws {
+                guard (id != nil) != all else { throw ValidationError("give either a job id or --all") }
+            }
+
+            func run() async throws {
+                let n = try await withRedis(options) { redis, s in
+                    try await JobQueue(name: queue, prefix: s.keyPrefix, redis: redis).purgeDead(id: all ? nil : id)
+                }
+                if options.json { return try options.printJSON(["purged": n]) }
+                if n == 0, let id { throw CLIFailure("job \(id) is not in the dead set of \(queue)") }
+                print("purged \(n) job(s)")
+            }
+        }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop handing out jobs of a queue, or of one key.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Queue name.") var queue: String
+        @Option(help: "Only this rate-limit key (e.g. gong:tenant-42).") var key: String?
+
+        func run() async throws {
+            try await withRedis(options) { redis, s in try await JobQueue(name: queue, prefix: s.keyPrefix, redis: redis).pause(key: key) }
+            if options.json { return try options.printJSON(["paused": key ?? queue]) }
+            print("paused \(key.map { "key \($0) of " } ?? "")\(queue)")
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Resume a paused queue or key.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Queue name.") var queue: String
+        @Option(help: "Only this rate-limit key.") var key: String?
+
+        func run() async throws {
+            try await withRedis(options) { redis, s in try await JobQueue(name: queue, prefix: s.keyPrefix, redis: redis).resume(key: key) }
+            if options.json { return try options.printJSON(["resumed": key ?? queue]) }
+            print("resumed \(key.map { "key \($0) of " } ?? "")\(queue)")
+        }
+    }
+
+    struct Limit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set or clear the fleet-wide limits of a key group.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Queue name.") var queue: String
+        @Argument(help: "Key group: the part of a key before ':' (e.g. gong).") var group: String
+        @Option(help: "Rate windows, e.g. 3/s,10000/d.") var rate: String?
+        @Option(help: "Most jobs of one key running at once.") var concurrency: Int?
+        @Flag(help: "Remove the group's limits.") var clear = false
+        @Option(help: "Milliseconds added to each rate window for network jitter.") var marginMs = 25
+
+        func validate() throws {
+            guard clear != (rate != nil || concurrency != nil) else { throw ValidationError("give --rate and/or --concurrency, or --clear") }
+            if let rate { do { _ = try RateLimit(parsing: rate) } catch { throw ValidationError("\(error)") } }
+            if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        }
+
+        func run() async throws {
+            try await withRedis(options) { redis, s in
+                let q = try JobQueue(name: queue, prefix: s.keyPrefix, redis: redis)
+                if clear {
+                    try await q.setRateLimit(group: group, nil)
+                    try await q.setConcurrencyLimit(group: group, nil)
+                }
+                if let rate { try await q.setRateLimit(group: group, try RateLimit(parsing: rate), marginMs: marginMs) }
+                if let concurrency { try await q.setConcurrencyLimit(group: group, concurrency) }
+            }
+            if options.json { return try options.printJSON(["group": group, "rate": rate ?? "", "concurrency": concurrency.map(String.init) ?? ""]) }
+            print(clear ? "cleared limits of \(group) in \(queue)" : "limits of \(group) in \(queue) set")
+        }
+    }
+
+    struct Enqueue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enqueue jobs by hand (for testing and drills).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Queue name.") var queue: String
+        @Argument(help: "Job type, e.g. noop, sleep, http.call, probe.record.") var type: String
+        @Option(help: "JSON payload.") var payload = "{}"
+        @Option(help: "Rate-limit key.") var key = "default"
+        @Option(help: "Priority 0-9.") var priority = 5
+        @Option(help: "Attempts before dead.") var attempts = 5
+        @Option(help: "Delay in milliseconds.") var delayMs = 0
+        @Option(help: "Uniqueness key.") var unique: String?
+        @Option(help: "How many copies (1-1000000).") var count = 1
+
+        func validate() throws {
+            guard (1...1_000_000).contains(count) else { throw ValidationError("--count must be between 1 and 1000000") }
+            guard (try? JSONSerialization.jsonObject(with: Data(payload.utf8), options: [.fragmentsAllowed])) != nil else {
+                throw ValidationError("--payload is not valid JSON: \(payload)")
+            }
+            let job = NewJob(type: type, payload: payload, key: key, priority: priority, maxAttempts: attempts, delayMs: delayMs, uniqueKey: unique)
+            do { try job.validate() } catch { throw ValidationError("\(error)") }
+        }
+
+        func run() async throws {
+            let job = NewJob(type: type, payload: payload, key: key, priority: priority, maxAttempts: attempts, delayMs: delayMs, uniqueKey: unique)
+            let results = try await withRedis(options) { redis, s in
+                try await JobQueue(name: queue, prefix: s.keyPrefix, redis: redis).enqueue(Array(repeating: job, count: count))
+            }
+            let created = results.filter { if case .created = $0 { return true } else { return false } }.count
+            if options.json { return try options.printJSON(["created": created, "duplicates": results.count - created]) }
+            if count == 1, case .duplicate(let id) = results[0] {
+                print("a job with unique key \(unique ?? "") is already pending: \(id)")
+            } else if count == 1 {
+                print("enqueued job \(results[0].id) into \(queue)")
+            } else {
+                print("enqueued \(created) job(s) into \(queue)")
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `switchboard` command: operations on queues and the database (more domains add theirs).
+@main
+struct Switchboard: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchboard",
+        abstract: "Operate Switchboard: queues, dead jobs, limits, database.",
+        discussion: "Connection settings come from the same environment variables as the processes (see README).",
+        subcommands: [QueueCommand.self, DatabaseCommand.self])
+}
