@@ -96,7 +96,7 @@ private final class ResponseSink {
         let name = line[..<colon].lowercased()
         var value = line[line.index(after: colon)...]
         while let f = value.first, f == " " || f == "\t" { value.removeFirst() }
-        while let l = value.last, l == "\r" || l == "\n" || l == " " { value.removeLast() }
+        while let l = value.last, l.isNewline || l.isWhitespace { value.removeLast() }
         headers.append((name, String(value)))
     }
 }

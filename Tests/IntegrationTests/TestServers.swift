@@ -1,0 +1,73 @@
+import Foundation
+import Postgres
+import Queue
+import Redis
+import Testing
+
+/// The real servers `ops/test` started, and helpers to give each test its own corner of them.
+enum TestServers {
+    static func environment(_ name: String) -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            fatalError("\(name) is not set: run the suite with ops/test, which starts Redis and Postgres")
+        }
+        return value
+    }
+
+    static var redisPort: Int { Int(environment("SB_TEST_REDIS_PORT"))! }
+    static var postgresURL: String { environment("SB_TEST_POSTGRES_URL") }
+    static var binDir: String { environment("SB_TEST_BIN_DIR") }
+
+    /// A prefix no other test uses.
+    static func uniquePrefix(_ label: String = "t") -> String {
+        "\(label)\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    static func redis(poolSize: Int = 8) -> RedisClient {
+        RedisClient(RedisConfiguration(port: redisPort, poolSize: poolSize))
+    }
+
+    /// A queue under a fresh prefix; `cleanup` deletes its keys.
+    static func queue(_ name: String = "q", redis: RedisClient) throws -> JobQueue {
+        try JobQueue(name: name, prefix: uniquePrefix(), redis: redis)
+    }
+
+    /// Every Redis key under a prefix.
+    static func keys(prefix: String, redis: RedisClient) async throws -> [String] {
+        var cursor = "0"
+        var keys: [String] = []
+        repeat {
+            let reply = try await redis.send(["SCAN", cursor, "MATCH", "\(prefix):*", "COUNT", "1000"])
+            cursor = reply.array?[0].string ?? "0"
+            keys += reply.array?[1].array?.compactMap(\.string) ?? []
+        } while cursor != "0"
+        return keys.sorted()
+    }
+
+    static func cleanup(prefix: String, redis: RedisClient) async throws {
+        for key in try await keys(prefix: prefix, redis: redis) { try await redis.send(["DEL", key]) }
+    }
+
+    /// A Postgres client whose connections use a schema of their own (created here, dropped by `dropSchema`).
+    static func postgres(schema: String = uniquePrefix("s")) async throws -> PostgresClient {
+        let admin = PostgresClient(PostgresConfiguration(url: postgresURL, poolSize: 1))
+        try await admin.query("CREATE SCHEMA \"\(schema)\"")
+        await admin.shutdown()
+        return PostgresClient(PostgresConfiguration(url: postgresURL, poolSize: 4, schema: schema))
+    }
+
+    static func dropSchema(_ client: PostgresClient) async throws {
+        guard let schema = client.configuration.schema else { return }
+        try await client.query("DROP SCHEMA \"\(schema)\" CASCADE")
+        await client.shutdown()
+    }
+
+    /// Polls `condition` every 50 ms until it holds or `seconds` pass; returns whether it held.
+    static func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return try await condition()
+    }
+}
