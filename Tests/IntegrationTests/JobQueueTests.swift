@@ -1,0 +1,242 @@
+import Foundation
+import Queue
+import Redis
+import Testing
+
+/// The queue's semantics, driven call by call against the real Redis.
+@Suite struct JobQueueTests {
+    let redis = TestServers.redis()
+
+    func withQueue(_ body: (JobQueue) async throws -> Void) async throws {
+        let queue = try TestServers.queue(redis: redis)
+        try await body(queue)
+        try await TestServers.cleanup(prefix: queue.prefix, redis: redis)
+    }
+
+    @Test func completedJobsLeaveOnlyCounters() async throws {
+        try await withQueue { q in
+            try await q.enqueue([NewJob(type: "a", payload: #"{"n":1}"#), NewJob(type: "b"), NewJob(type: "c", key: "gong:t1")])
+            let batch = try await q.claim(max: 10, leaseMs: 5000)
+            #expect(batch.jobs.map(\.type).sorted() == ["a", "b", "c"])
+            #expect(batch.jobs.first { $0.type == "a" }?.payload == #"{"n":1}"#)
+            #expect(batch.jobs.allSatisfy { $0.attempt == 1 })
+            #expect(try await q.ack(batch.jobs.map { ($0.id, $0.token) }) == 3)
+            let stats = try await q.stats()
+            #expect((stats.ready, stats.active, stats.delayed, stats.dead) == (0, 0, 0, 0))
+            #expect(stats.counters["processed"] == 3)
+            let left = try await TestServers.keys(prefix: q.prefix, redis: redis).map { String($0.dropFirst(q.base.count + 1)) }
+            #expect(Set(left).isSubset(of: ["seq", "stats", "wake"]), "left behind: \(left)")
+        }
+    }
+
+    @Test func priorityThenAgeWithinAKey() async throws {
+        try await withQueue { q in
+            try await q.enqueue([NewJob(type: "low1", priority: 1), NewJob(type: "high", priority: 9), NewJob(type: "low2", priority: 1), NewJob(type: "mid", priority: 5)])
+            let order = try await q.claim(max: 10, leaseMs: 5000).jobs.map(\.type)
+            #expect(order == ["high", "mid", "low1", "low2"])
+        }
+    }
+
+    @Test func uniqueKeyAllowsOneCopyWhilePendingOrRunning() async throws {
+        try await withQueue { q in
+            let first = try await q.enqueue(NewJob(type: "x", uniqueKey: "refresh:42"))
+            #expect(try await q.enqueue(NewJob(type: "x", uniqueKey: "refresh:42")) == .duplicate(existingId: first.id))
+            let job = try #require(try await q.claim(max: 1, leaseMs: 5000).jobs.first)
+            #expect(try await q.enqueue(NewJob(type: "x", uniqueKey: "refresh:42")) == .duplicate(existingId: first.id))
+            try await q.ack([(job.id, job.token)])
+            guard case .created = try await q.enqueue(NewJob(type: "x", uniqueKey: "refresh:42")) else {
+                Issue.record("a finished job still blocked its unique key"); return
+            }
+        }
+    }
+
+    @Test func delayedJobsWaitForTheirTime() async throws {
+        try await withQueue { q in
+            try await q.enqueue(NewJob(type: "later", delayMs: 400))
+            let early = try await q.claim(max: 5, leaseMs: 5000)
+            #expect(early.jobs.isEmpty)
+            #expect(early.retryAfterMs > 0 && early.retryAfterMs <= 400)
+            #expect(try await q.stats().delayed == 1)
+            try await Task.sleep(for: .milliseconds(450))
+            #expect(try await q.claim(max: 5, leaseMs: 5000).jobs.map(\.type) == ["later"])
+        }
+    }
+
+    @Test func retriesThenDeadLetterThenRetryAndPurge() async throws {
+        try await withQueue { q in
+            try await q.enqueue(NewJob(type: "flaky", maxAttempts: 2))
+            let first = try #require(try await q.claim(max: 1, leaseMs: 5000).jobs.first)
+            #expect(try await q.fail(id: first.id, token: first.token, outcome: .retry, delayMs: 0, message: "timeout") == "retry")
+            let second = try #require(try await q.claim(max: 1, leaseMs: 5000).jobs.first)
+            #expect(second.attempt == 2)
+            #expect(try await q.fail(id: second.id, token: second.token, outcome: .retry, delayMs: 0, message: "HTTP 503") == "dead")
+            let dead = try await q.deadJobs()
+            #expect(dead.map(\.id) == [first.id])
+            #expect(dead.first?.error == "HTTP 503")
+            #expect(dead.first?.attempts == 2)
+            #expect(try await q.retryDead(id: first.id) == 1)
+            let again = try #require(try await q.claim(max: 1, leaseMs: 5000).jobs.first)
+            #expect(again.attempt == 1)
+            #expect(try await q.fail(id: again.id, token: again.token, outcome: .fatal, delayMs: 0, message: "HTTP 401") == "dead")
+            #expect(try await q.purgeDead(id: nil) == 1)
+            #expect(try await q.stats().dead == 0)
+            #expect(try await q.jobFields(id: first.id).isEmpty)
+        }
+    }
+
+    @Test func rateLimitedKeysWaitWhileOthersFlow() async throws {
+        try await withQueue { q in
+            try await q.setRateLimit(group: "gong", try RateLimit(parsing: "3/s"), marginMs: 0)
+            try await q.enqueue((0..<10).map { _ in NewJob(type: "call", key: "gong:t1") } + (0..<5).map { _ in NewJob(type: "other", key: "fathom:t1") })
+            let first = try await q.claim(max: 100, leaseMs: 5000).jobs
+            #expect(first.filter { $0.key == "gong:t1" }.count == 3)
+            #expect(first.filter { $0.key == "fathom:t1" }.count == 5)
+            let blocked = try await q.claim(max: 100, leaseMs: 5000)
+            #expect(blocked.jobs.isEmpty)
+            #expect(blocked.retryAfterMs > 500 && blocked.retryAfterMs <= 1001)
+            // The out-of-budget key is parked until its budget returns: no churn in between.
+            let parkedUntil = try await redis.send(["ZSCORE", "\(q.base):keys", "gong:t1"]).int ?? 0
+            #expect(parkedUntil > first[0].claimedAtMs + 900)
+            try await Task.sleep(for: .milliseconds(1050))
+            #expect(try await q.claim(max: 100, leaseMs: 5000).jobs.count == 3)
+        }
+    }
+
+    @Test func everyWindowOfALimitHolds() async throws {
+        try await withQueue { q in
+            try await q.setRateLimit(group: "g", try RateLimit(parsing: "2/200ms,3/5s"), marginMs: 0)
+            try await q.enqueue((0..<10).map { _ in NewJob(type: "x", key: "g:1") })
+            var claimed = 0
+            for _ in 0..<8 {
+                claimed += try await q.claim(max: 10, leaseMs: 5000).jobs.count
+                try await Task.sleep(for: .milliseconds(110))
+            }
+            #expect(claimed == 3)
+        }
+    }
+
+    @Test func concurrencyLimitCapsRunningJobsPerKey() async throws {
+        try await withQueue { q in
+            try await q.setConcurrencyLimit(group: "c", 2)
+            try await q.enqueue((0..<5).map { _ in NewJob(type: "x", key: "c:1") } + [NewJob(type: "y", key: "d:1")])
+            let first = try await q.claim(max: 10, leaseMs: 5000).jobs
+            #expect(first.filter { $0.key == "c:1" }.count == 2)
+            #expect(first.filter { $0.key == "d:1" }.count == 1)
+            #expect(try await q.claim(max: 10, leaseMs: 5000).jobs.isEmpty)
+            let done = try #require(first.first { $0.key == "c:1" })
+            try await q.ack([(done.id, done.token)])
+            #expect(try await q.claim(max: 10, leaseMs: 5000).jobs.count == 1)
+        }
+    }
+
+    @Test func pausedKeyLeavesOtherKeysFlowing() async throws {
+        try await withQueue { q in
+            try await q.pause(key: "gong:t1")
+            try await q.enqueue([NewJob(type: "a", key: "gong:t1"), NewJob(type: "b", key: "gong:t2")])
+            #expect(try await q.claim(max: 10, leaseMs: 5000).jobs.map(\.key) == ["gong:t2"])
+            #expect(try await q.claim(max: 10, leaseMs: 5000).jobs.isEmpty)
+            try await q.resume(key: "gong:t1")
+            #expect(try await q.claim(max: 10, leaseMs: 5000).jobs.map(\.key) == ["gong:t1"])
+
+            try await q.pause()
+            try await q.enqueue(NewJob(type: "c"))
+            #expect(try await q.claim(max: 10, leaseMs: 5000).jobs.isEmpty)
+            #expect(try await q.stats().paused)
+            try await q.resume()
+            #expect(try await q.claim(max: 10, leaseMs: 5000).jobs.map(\.type) == ["c"])
+        }
+    }
+
+    @Test func vendor429PausesTheKeyAndCostsNoAttempt() async throws {
+        try await withQueue { q in
+            try await q.enqueue([NewJob(type: "a", key: "gong:t1", maxAttempts: 1), NewJob(type: "b", key: "gong:t1"), NewJob(type: "c", key: "zoom:t1")])
+            let jobs = try await q.claim(max: 1, leaseMs: 5000).jobs
+            let a = try #require(jobs.first)
+            #expect(try await q.fail(id: a.id, token: a.token, outcome: .rateLimited, delayMs: 600, message: "429") == "paused")
+            // The whole key waits (fleet-wide: the pause lives in Redis); other keys do not.
+            #expect(try await q.claim(max: 10, leaseMs: 5000).jobs.map(\.key) == ["zoom:t1"])
+            try await Task.sleep(for: .milliseconds(650))
+            let resumed = try await q.claim(max: 10, leaseMs: 5000).jobs
+            #expect(resumed.map(\.type) == ["a", "b"])
+            // maxAttempts 1, yet the job is still alive and on attempt 1: the 429 cost nothing.
+            #expect(resumed.first?.attempt == 1)
+            #expect(try await q.stats().counters["ratelimited"] == 1)
+        }
+    }
+
+    @Test func expiredLeasesAreReclaimedAndStaleAcksIgnored() async throws {
+        try await withQueue { q in
+            try await q.enqueue(NewJob(type: "x"))
+            let lost = try #require(try await q.claim(max: 1, leaseMs: 500).jobs.first)
+            #expect(try await q.reclaimExpired() == 0)
+            try await Task.sleep(for: .milliseconds(550))
+            #expect(try await q.reclaimExpired() == 1)
+            let again = try #require(try await q.claim(max: 1, leaseMs: 5000).jobs.first)
+            #expect(again.id == lost.id)
+            #expect(again.attempt == 2)
+            #expect(try await q.ack([(lost.id, lost.token)]) == 0)
+            #expect(try await q.extend([(lost.id, lost.token)], leaseMs: 5000) == [lost.id])
+            #expect(try await q.ack([(again.id, again.token)]) == 1)
+        }
+    }
+
+    @Test func heartbeatsKeepTheLease() async throws {
+        try await withQueue { q in
+            try await q.enqueue(NewJob(type: "x"))
+            let job = try #require(try await q.claim(max: 1, leaseMs: 500).jobs.first)
+            for _ in 0..<3 {
+                try await Task.sleep(for: .milliseconds(250))
+                #expect(try await q.extend([(job.id, job.token)], leaseMs: 500).isEmpty)
+            }
+            #expect(try await q.reclaimExpired() == 0)
+        }
+    }
+
+    @Test func releaseHandsJobsBackFirstInLine() async throws {
+        try await withQueue { q in
+            try await q.enqueue([NewJob(type: "first"), NewJob(type: "second")])
+            let job = try #require(try await q.claim(max: 1, leaseMs: 5000).jobs.first)
+            #expect(try await q.release([(job.id, job.token)]) == 1)
+            let next = try #require(try await q.claim(max: 1, leaseMs: 5000).jobs.first)
+            #expect(next.type == "first")
+            #expect(next.attempt == 1)
+        }
+    }
+
+    @Test func progressIsRecordedOnlyUnderTheLease() async throws {
+        try await withQueue { q in
+            try await q.enqueue(NewJob(type: "x"))
+            let job = try #require(try await q.claim(max: 1, leaseMs: 5000).jobs.first)
+            try await q.progress(id: job.id, token: job.token, done: 40, total: 100)
+            try await q.progress(id: job.id, token: "forged", done: 99, total: 100)
+            let fields = try await q.jobFields(id: job.id)
+            #expect(fields["done"] == "40")
+            #expect(fields["total"] == "100")
+        }
+    }
+
+    @Test func cronSlotsFireOnceHoweverManyCallers() async throws {
+        try await withQueue { q in
+            let job = NewJob(type: "nightly")
+            let ids = try await withThrowingTaskGroup(of: String?.self) { group in
+                for _ in 0..<10 { group.addTask { try await q.fireCron(schedule: "nightly", slotMs: 1_000_000, job: job) } }
+                return try await group.reduce(into: [String]()) { if let id = $1 { $0.append(id) } }
+            }
+            #expect(ids.count == 1)
+            #expect(try await q.fireCron(schedule: "nightly", slotMs: 999_000, job: job) == nil)
+            #expect(try await q.fireCron(schedule: "nightly", slotMs: 2_000_000, job: job) != nil)
+            #expect(try await q.stats().ready == 2)
+        }
+    }
+
+    @Test func invalidInputIsRejectedBeforeRedis() async throws {
+        #expect(throws: QueueError.self) { try JobQueue(name: "bad name", redis: redis) }
+        #expect(throws: QueueError.self) { try JobQueue(name: "{tag}", redis: redis) }
+        try await withQueue { q in
+            await #expect(throws: QueueError.self) { try await q.enqueue([NewJob(type: "ok"), NewJob(type: "")]) }
+            let ready = try await q.stats().ready
+            #expect(ready == 0) // the valid half was not enqueued either
+            await #expect(throws: QueueError.self) { try await q.setConcurrencyLimit(group: "g", 0) }
+        }
+    }
+}
