@@ -90,6 +90,6 @@ let package = Package(
         ], path: "Workers/Scheduler"),
 
         .testTarget(name: "QueueTests", dependencies: ["Queue"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Queue", "Redis", "Postgres", "HTTPClient", "Settings"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Queue", "Redis", "Postgres", "HTTPClient", "Schema"]),
     ]
 )
