@@ -74,3 +74,27 @@ stop_postgres() {
   local dir=$1 bin; bin=$(pg_bin)
   [ -f "$dir/PG_VERSION" ] && as_postgres "$bin/pg_ctl" -D "$dir" -m fast -w stop >/dev/null 2>&1 || true
 }
+
+# Where the dev fleet's Postgres keeps its data: .run/postgres when the postgres user can reach
+# it, else a folder under /var/lib/switchboard named after this checkout.
+postgres_data_dir() {
+  local dir="$PWD/.run/postgres"
+  mkdir -p "$PWD/.run"
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$PWD/.run" 2>/dev/null; then
+    dir="/var/lib/switchboard/$(printf '%s' "$PWD" | md5sum | cut -c1-12)/postgres"
+    mkdir -p "$(dirname "$dir")"
+    chmod 755 /var/lib/switchboard "$(dirname "$dir")"
+  fi
+  printf '%s\n' "$dir"
+}
+
+# swift_build ARGS...: swift build with the package manager's chatter about dependencies
+# filtered out; returns swift build's own status.
+swift_build() {
+  local status
+  set +e
+  swift build "$@" 2>&1 | grep -vE 'unhandled; explicitly declare|CMakeLists.txt$|^\[[0-9]+/[0-9]+\] (Compiling|Write|Emitting|Linking|Applying|Planning)'
+  status=${PIPESTATUS[0]}
+  set -e
+  return "$status"
+}

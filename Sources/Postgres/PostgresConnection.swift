@@ -21,6 +21,7 @@ public final class PostgresConnection: PooledConnection, @unchecked Sendable {
         guard PQstatus(raw) == CONNECTION_OK else {
             throw PostgresError(.connection, connection.lastError)
         }
+        PQsetNoticeProcessor(raw, { _, _ in }, nil) // NOTICEs ("already exists, skipping") are not errors
         return connection
     }
 

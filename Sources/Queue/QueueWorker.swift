@@ -237,6 +237,7 @@ public final class QueueWorker: Service {
     }
 
     private func maintain() async {
+        metrics.inFlight.record(inFlight.withLockedValue { $0.count })
         do {
             let reclaimed = try await queue.reclaimExpired()
             if reclaimed > 0 { logger.warning("reclaimed jobs of a lost worker", metadata: ["count": "\(reclaimed)"]) }
