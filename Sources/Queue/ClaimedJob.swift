@@ -10,6 +10,8 @@ public struct ClaimedJob: Sendable, Equatable {
     /// Redis time (ms) of enqueue and of this claim.
     public let enqueuedAtMs: Int
     public let claimedAtMs: Int
+    /// The job's key has a rate limit: its budget was spent at the claim, so it must start now.
+    public let rateLimited: Bool
 }
 
 /// What one claim returned.

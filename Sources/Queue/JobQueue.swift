@@ -66,32 +66,33 @@ public struct JobQueue: Sendable {
     // MARK: Workers
 
     /// Claims up to `max` ready jobs under a lease of `leaseMs`, honouring pauses, rate limits and
-    /// concurrency limits.
-    public func claim(max: Int, leaseMs: Int) async throws -> ClaimBatch {
-        let reply = try await run(QueueScripts.claim, [String(max), String(leaseMs)])
-        guard let items = reply.array, items.count >= 2, (items.count - 2) % 7 == 0 else {
+    /// concurrency limits. At most `maxRateLimited` come from rate-limited keys (default: all):
+    /// their budget is spent at the claim, so a worker takes only as many as it can start at once.
+    public func claim(max: Int, leaseMs: Int, maxRateLimited: Int? = nil) async throws -> ClaimBatch {
+        let reply = try await run(QueueScripts.claim, [String(max), String(leaseMs), String(maxRateLimited ?? max)])
+        guard let items = reply.array, items.count >= 2, (items.count - 2) % 8 == 0 else {
             throw QueueError(.unexpectedReply, "claim returned \(reply)")
         }
         let now = items[0].int ?? 0
         var jobs: [ClaimedJob] = []
-        jobs.reserveCapacity((items.count - 2) / 7)
+        jobs.reserveCapacity((items.count - 2) / 8)
         var i = 2
         while i < items.count {
             jobs.append(ClaimedJob(id: items[i].string ?? "", token: items[i + 1].string ?? "", type: items[i + 2].string ?? "",
                                    payload: items[i + 3].string ?? "", attempt: items[i + 4].int ?? 1, key: items[i + 5].string ?? "",
-                                   enqueuedAtMs: items[i + 6].int ?? now, claimedAtMs: now))
-            i += 7
+                                   enqueuedAtMs: items[i + 6].int ?? now, claimedAtMs: now, rateLimited: items[i + 7].int == 1))
+            i += 8
         }
         return ClaimBatch(jobs: jobs, retryAfterMs: items[1].int ?? 0)
     }
 
     /// Acknowledges finished jobs in one round trip; returns how many still held their lease.
     @discardableResult
-    public func ack(_ jobs: [(id: String, token: String)]) async throws -> Int {
+    public func ack(_ jobs: [ClaimedJob]) async throws -> Int {
         guard !jobs.isEmpty else { return 0 }
         var args: [String] = []
-        args.reserveCapacity(jobs.count * 2)
-        for job in jobs { args.append(job.id); args.append(job.token) }
+        args.reserveCapacity(jobs.count * 3)
+        for job in jobs { args.append(job.id); args.append(job.token); args.append(job.key) }
         return try await run(QueueScripts.ack, args).int ?? 0
     }
 
@@ -154,7 +155,7 @@ public struct JobQueue: Sendable {
     public func deadJobs(limit: Int = 50) async throws -> [DeadJob] {
         let ids = try await redis.send(["ZREVRANGE", "\(base):dead", "0", String(max(0, limit - 1))]).array?.compactMap(\.string) ?? []
         guard !ids.isEmpty else { return [] }
-        let replies = try await redis.pipeline(ids.map { ["HMGET", "\(base):job:\($0)", "type", "key", "payload", "att", "err", "died"] })
+        let replies = try await redis.pipeline(ids.map { ["HMGET", "\(base):job:\($0)", "type", "key", "payload", "fails", "err", "died"] })
         return zip(ids, replies).compactMap { id, reply in
             guard let f = reply.array, f.count == 6, let type = f[0].string else { return nil }
             return DeadJob(id: id, type: type, key: f[1].string ?? "", payload: f[2].string ?? "", attempts: f[3].int ?? 0,

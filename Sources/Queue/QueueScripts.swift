@@ -5,14 +5,23 @@ import Redis
 /// `KEYS[1]` = `<prefix>:{<queue>}`, so they run unchanged on Redis Cluster.
 ///
 /// Layout under the base key B:
-/// - `B:seq` job id counter; `B:job:<id>` hash of one job (type, payload, key, prio, max, att, enq, uniq, tok)
-/// - `B:ready:<key>` ready jobs of one rate-limit key, by priority then age
-/// - `B:keys` keys with ready jobs, scored by when to look at them next (rate limits and pauses push it later)
-/// - `B:blocked` keys at their concurrency limit; `B:inflight` running jobs per key
-/// - `B:delayed` jobs waiting for their run time; `B:active` claimed jobs by lease expiry; `B:dead` dead jobs
-/// - `B:limits` and `B:conc` rate and concurrency limits per key group (the part of a key before ':')
-/// - `B:rl:<key>:<window>` claim times inside one rate window; `B:paused` keys paused until a time (-1: until resumed)
-/// - `B:qpaused` queue paused; `B:uniq` uniqueness key → job id; `B:stats` counters; `B:wake` wake-ups for idle workers
+/// - `B:seq` id and lease-token counter; `B:job:<id>` one job (type, payload, key, prio, max,
+///   fails, enq, err, died, done, total); `B:juniq` job id → its uniqueness key (unique jobs only)
+/// - `B:ready:<key>` ready jobs of one key, by priority then age
+/// - `B:keys` keys with ready jobs, scored by when to look at them next (a rate limit or a pause
+///   pushes the score into the future, so an idle key costs nothing until then)
+/// - `B:active` claimed jobs by lease expiry; `B:lease` job id → lease token of its holder
+/// - `B:inflight` claimed jobs per key; `B:blocked` keys at their concurrency limit
+/// - `B:delayed` jobs waiting for their run time; `B:dead` dead jobs by time of death
+/// - `B:limits`, `B:conc` rate and concurrency limits per key group (the part of a key before ':')
+/// - `B:rl:<key>:<window>` claim times inside one rate window
+/// - `B:paused` key → paused until (ms; -1 until resumed); `B:qpaused` the whole queue is paused
+/// - `B:uniq` uniqueness key → job id; `B:stats` counters; `B:wake` wake-ups for idle workers;
+///   `B:cron:<schedule>` the last slot fired
+///
+/// Per-job work is kept to a minimum on the hot path: a claim reads each job with one HMGET and
+/// records leases for the whole batch with one ZADD and one HSET; an acknowledgement touches no
+/// key per job except the job's own DEL.
 enum QueueScripts {
     static let prelude = """
     local B = KEYS[1]
@@ -30,19 +39,25 @@ enum QueueScripts {
       redis.call('HINCRBY', B..':stats', 'ready', 1)
       schedule(key, now)
     end
-    local function free_slot(key)
-      if redis.call('HINCRBY', B..':inflight', key, -1) <= 0 then redis.call('HDEL', B..':inflight', key) end
+    local function free_slots(key, n)
+      if redis.call('HINCRBY', B..':inflight', key, -n) <= 0 then redis.call('HDEL', B..':inflight', key) end
       if redis.call('SREM', B..':blocked', key) == 1 and redis.call('EXISTS', B..':ready:'..key) == 1 then schedule(key, now) end
     end
-    local function drop_unique(id, uniq)
-      if uniq and uniq ~= '' and redis.call('HGET', B..':uniq', uniq) == id then redis.call('HDEL', B..':uniq', uniq) end
+    local function drop_lease(id)
+      redis.call('ZREM', B..':active', id)
+      redis.call('HDEL', B..':lease', id)
+    end
+    local function drop_unique(id)
+      local u = redis.call('HGET', B..':juniq', id)
+      if u then
+        if redis.call('HGET', B..':uniq', u) == id then redis.call('HDEL', B..':uniq', u) end
+        redis.call('HDEL', B..':juniq', id)
+      end
     end
     local function to_dead(id, reason)
-      local j = B..':job:'..id
-      redis.call('HSET', j, 'err', reason, 'died', now)
-      redis.call('HDEL', j, 'tok')
+      redis.call('HSET', B..':job:'..id, 'err', reason, 'died', now)
       redis.call('ZADD', B..':dead', now, id)
-      drop_unique(id, redis.call('HGET', j, 'uniq'))
+      drop_unique(id)
       redis.call('HINCRBY', B..':stats', 'dead', 1)
     end
     local function wake(n)
@@ -56,9 +71,11 @@ enum QueueScripts {
       end
       local id = tostring(redis.call('INCR', B..':seq'))
       redis.call('HSET', B..':job:'..id, 'type', jtype, 'payload', payload, 'key', key, 'prio', prio,
-        'max', maxa, 'att', 0, 'enq', now, 'uniq', uniq)
-      if uniq ~= '' then redis.call('HSET', B..':uniq', uniq, id) end
-      redis.call('HINCRBY', B..':stats', 'enqueued', 1)
+        'max', maxa, 'fails', 0, 'enq', now)
+      if uniq ~= '' then
+        redis.call('HSET', B..':uniq', uniq, id)
+        redis.call('HSET', B..':juniq', id, uniq)
+      end
       if tonumber(delay) > 0 then
         redis.call('ZADD', B..':delayed', now + tonumber(delay), id)
       else
@@ -74,24 +91,30 @@ enum QueueScripts {
     static let enqueue = RedisScript(prelude + """
     local n = tonumber(ARGV[1])
     local out = {}
-    local ready = 0
+    local ready, created = 0, 0
     for i = 0, n - 1 do
       local o = 2 + i * 7
       local id = enqueue(ARGV[o], ARGV[o+1], ARGV[o+2], ARGV[o+3], ARGV[o+4], ARGV[o+5], ARGV[o+6])
       out[#out+1] = id
-      if string.sub(id, 1, 1) ~= '-' and tonumber(ARGV[o+5]) <= 0 then ready = ready + 1 end
+      if string.sub(id, 1, 1) ~= '-' then
+        created = created + 1
+        if tonumber(ARGV[o+5]) <= 0 then ready = ready + 1 end
+      end
     end
+    redis.call('HINCRBY', B..':stats', 'enqueued', created)
     if ready > 0 then wake(math.min(ready, 16)) end
     return out
     """)
 
-    /// ARGV: maxJobs, leaseMs. Promotes due delayed jobs, then claims up to maxJobs ready jobs from
-    /// keys that have rate budget, free concurrency and no pause. Keys out of budget are re-scored
-    /// to the moment budget returns, so they cost nothing until then.
-    /// Returns {now, hintMs, id1, tok1, type1, payload1, att1, key1, enq1, ...}.
+    /// ARGV: maxJobs, leaseMs, maxLimited. Promotes due delayed jobs, then claims up to maxJobs
+    /// ready jobs from keys that have rate budget, free concurrency and no pause; at most
+    /// maxLimited of them from rate-limited keys (those must start at once: their budget is spent
+    /// now). Keys out of budget are re-scored to the moment budget returns.
+    /// Returns {now, hintMs, then per job: id, token, type, payload, attempt, key, enq, limited}.
     static let claim = RedisScript(prelude + """
     local want = tonumber(ARGV[1])
     local lease = tonumber(ARGV[2])
+    local limitedCap = tonumber(ARGV[3])
     local out = {now, 0}
     if redis.call('EXISTS', B..':qpaused') == 1 then out[2] = 1000; return out end
     local due = redis.call('ZRANGEBYSCORE', B..':delayed', '-inf', now, 'LIMIT', 0, 1000)
@@ -100,7 +123,9 @@ enum QueueScripts {
       local j = redis.call('HMGET', B..':job:'..id, 'key', 'prio', 'enq')
       if j[1] then make_ready(id, j[1], j[2], j[3]) end
     end
-    local claimed = 0
+    local claimed, limitedTaken = 0, 0
+    local tok = tostring(redis.call('INCR', B..':seq'))
+    local leases, owners = {}, {}
     local keys = redis.call('ZRANGEBYSCORE', B..':keys', '-inf', now, 'LIMIT', 0, 100)
     for _, key in ipairs(keys) do
       if claimed >= want then break end
@@ -122,6 +147,7 @@ enum QueueScripts {
       end
       local spec = redis.call('HGET', B..':limits', group)
       if take > 0 and spec then
+        if limitedCap - limitedTaken < take then take = limitedCap - limitedTaken end
         for lim, win in string.gmatch(spec, '(%d+)/(%d+)') do
           lim = tonumber(lim); win = tonumber(win)
           local lk = B..':rl:'..key..':'..win
@@ -138,22 +164,23 @@ enum QueueScripts {
       if take > 0 then
         local popped = redis.call('ZPOPMIN', B..':ready:'..key, take)
         local got = #popped / 2
+        local stamps = {}
         for i = 1, #popped, 2 do
           local id = popped[i]
-          local j = B..':job:'..id
-          local tok = tostring(redis.call('INCR', B..':seq'))
-          local att = redis.call('HINCRBY', j, 'att', 1)
-          redis.call('HSET', j, 'tok', tok, 'claimed', now)
-          redis.call('ZADD', B..':active', now + lease, id)
-          local f = redis.call('HMGET', j, 'type', 'payload', 'enq')
+          local f = redis.call('HMGET', B..':job:'..id, 'type', 'payload', 'enq', 'fails')
           out[#out+1] = id; out[#out+1] = tok; out[#out+1] = f[1]; out[#out+1] = f[2]
-          out[#out+1] = att; out[#out+1] = key; out[#out+1] = f[3]
-          if spec then
-            for lim, win in string.gmatch(spec, '(%d+)/(%d+)') do
-              local lk = B..':rl:'..key..':'..win
-              redis.call('ZADD', lk, now, tok)
-              redis.call('PEXPIRE', lk, tonumber(win) + 1000)
-            end
+          out[#out+1] = tonumber(f[4]) + 1; out[#out+1] = key; out[#out+1] = f[3]
+          out[#out+1] = spec and 1 or 0
+          leases[#leases+1] = now + lease; leases[#leases+1] = id
+          owners[#owners+1] = id; owners[#owners+1] = tok
+          stamps[#stamps+1] = now; stamps[#stamps+1] = id..'.'..tok
+        end
+        if spec then
+          limitedTaken = limitedTaken + got
+          for lim, win in string.gmatch(spec, '(%d+)/(%d+)') do
+            local lk = B..':rl:'..key..':'..win
+            redis.call('ZADD', lk, unpack(stamps))
+            redis.call('PEXPIRE', lk, tonumber(win) + 1000)
           end
         end
         redis.call('HINCRBY', B..':inflight', key, got)
@@ -174,7 +201,10 @@ enum QueueScripts {
         redis.call('ZADD', B..':keys', nextAt, key)
       end
     end
-    if claimed == 0 then
+    if claimed > 0 then
+      redis.call('ZADD', B..':active', unpack(leases))
+      redis.call('HSET', B..':lease', unpack(owners))
+    else
       local hint = 1000
       local k = redis.call('ZRANGE', B..':keys', 0, 0, 'WITHSCORES')
       if k[2] then hint = math.min(hint, math.max(tonumber(k[2]) - now, 1)) end
@@ -185,24 +215,35 @@ enum QueueScripts {
     return out
     """)
 
-    /// ARGV: pairs of (id, token). Completes the jobs still leased under those tokens: they leave
-    /// nothing behind but counters. Returns how many were acknowledged.
+    /// ARGV: triples of (id, token, key). Completes the jobs still leased under those tokens: they
+    /// leave nothing behind but counters. Returns how many were acknowledged.
     static let ack = RedisScript(prelude + """
-    local done = 0
-    for i = 1, #ARGV, 2 do
-      local id, tok = ARGV[i], ARGV[i+1]
-      local j = B..':job:'..id
-      local f = redis.call('HMGET', j, 'tok', 'key', 'uniq')
-      if f[1] == tok then
-        redis.call('ZREM', B..':active', id)
-        free_slot(f[2])
-        drop_unique(id, f[3])
-        redis.call('DEL', j)
-        done = done + 1
+    local ids = {}
+    for i = 1, #ARGV, 3 do ids[#ids+1] = ARGV[i] end
+    local held = redis.call('HMGET', B..':lease', unpack(ids))
+    local done, dels, perKey = {}, {}, {}
+    for n = 1, #ids do
+      local i = (n - 1) * 3 + 1
+      if held[n] == ARGV[i+1] then
+        done[#done+1] = ARGV[i]
+        dels[#dels+1] = B..':job:'..ARGV[i]
+        perKey[ARGV[i+2]] = (perKey[ARGV[i+2]] or 0) + 1
       end
     end
-    redis.call('HINCRBY', B..':stats', 'processed', done)
-    return done
+    if #done == 0 then return 0 end
+    redis.call('ZREM', B..':active', unpack(done))
+    redis.call('HDEL', B..':lease', unpack(done))
+    local uniq = redis.call('HMGET', B..':juniq', unpack(done))
+    for n = 1, #done do
+      if uniq[n] then
+        if redis.call('HGET', B..':uniq', uniq[n]) == done[n] then redis.call('HDEL', B..':uniq', uniq[n]) end
+        redis.call('HDEL', B..':juniq', done[n])
+      end
+    end
+    redis.call('DEL', unpack(dels))
+    for key, n in pairs(perKey) do free_slots(key, n) end
+    redis.call('HINCRBY', B..':stats', 'processed', #done)
+    return #done
     """)
 
     /// ARGV: id, token, outcome ("retry" | "fatal" | "ratelimited"), delayMs, message.
@@ -211,25 +252,24 @@ enum QueueScripts {
     /// line without spending an attempt. Returns the job's new state.
     static let fail = RedisScript(prelude + """
     local id, tok, outcome, delay, msg = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+    if redis.call('HGET', B..':lease', id) ~= tok then return 'stale' end
     local j = B..':job:'..id
-    local f = redis.call('HMGET', j, 'tok', 'key', 'prio', 'enq', 'att', 'max')
-    if f[1] ~= tok then return 'stale' end
-    redis.call('ZREM', B..':active', id)
-    redis.call('HDEL', j, 'tok')
-    free_slot(f[2])
+    local f = redis.call('HMGET', j, 'key', 'prio', 'enq', 'fails', 'max')
+    drop_lease(id)
+    free_slots(f[1], 1)
     if outcome == 'ratelimited' then
       local until_ = now + delay
-      local cur = tonumber(redis.call('HGET', B..':paused', f[2]) or '0')
-      if cur >= 0 and until_ > cur then redis.call('HSET', B..':paused', f[2], until_) end
-      redis.call('HINCRBY', j, 'att', -1)
+      local cur = tonumber(redis.call('HGET', B..':paused', f[1]) or '0')
+      if cur >= 0 and until_ > cur then redis.call('HSET', B..':paused', f[1], until_) end
       redis.call('HINCRBY', B..':stats', 'ratelimited', 1)
-      make_ready(id, f[2], f[3], f[4])
-      redis.call('ZADD', B..':keys', 'GT', until_, f[2])
+      make_ready(id, f[1], f[2], f[3])
+      redis.call('ZADD', B..':keys', 'GT', until_, f[1])
       return 'paused'
     end
     redis.call('HINCRBY', B..':stats', 'failed', 1)
+    local fails = redis.call('HINCRBY', j, 'fails', 1)
     redis.call('HSET', j, 'err', msg)
-    if outcome == 'fatal' or tonumber(f[5]) >= tonumber(f[6]) then
+    if outcome == 'fatal' or fails >= tonumber(f[5]) then
       to_dead(id, msg)
       return 'dead'
     end
@@ -245,7 +285,7 @@ enum QueueScripts {
     local lost = {}
     for i = 2, #ARGV, 2 do
       local id, tok = ARGV[i], ARGV[i+1]
-      if redis.call('HGET', B..':job:'..id, 'tok') == tok then
+      if redis.call('HGET', B..':lease', id) == tok then
         redis.call('ZADD', B..':active', 'XX', now + lease, id)
       else
         lost[#lost+1] = id
@@ -260,14 +300,11 @@ enum QueueScripts {
     local n = 0
     for i = 1, #ARGV, 2 do
       local id, tok = ARGV[i], ARGV[i+1]
-      local j = B..':job:'..id
-      local f = redis.call('HMGET', j, 'tok', 'key', 'prio', 'enq')
-      if f[1] == tok then
-        redis.call('ZREM', B..':active', id)
-        redis.call('HDEL', j, 'tok')
-        redis.call('HINCRBY', j, 'att', -1)
-        free_slot(f[2])
-        make_ready(id, f[2], f[3], f[4])
+      if redis.call('HGET', B..':lease', id) == tok then
+        local f = redis.call('HMGET', B..':job:'..id, 'key', 'prio', 'enq')
+        drop_lease(id)
+        free_slots(f[1], 1)
+        make_ready(id, f[1], f[2], f[3])
         n = n + 1
       end
     end
@@ -275,19 +312,18 @@ enum QueueScripts {
     return n
     """)
 
-    /// ARGV: limit. Requeues jobs whose lease expired (their worker died); a job that has used
-    /// all its attempts goes to the dead set instead. Returns the number reclaimed.
+    /// ARGV: limit. Requeues jobs whose lease expired (their worker died), counting the lost run
+    /// as a failed attempt; a job with no attempts left goes to the dead set. Returns the number reclaimed.
     static let reclaim = RedisScript(prelude + """
     local expired = redis.call('ZRANGEBYSCORE', B..':active', '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
     for _, id in ipairs(expired) do
-      redis.call('ZREM', B..':active', id)
+      drop_lease(id)
       local j = B..':job:'..id
-      local f = redis.call('HMGET', j, 'key', 'prio', 'enq', 'att', 'max')
+      local f = redis.call('HMGET', j, 'key', 'prio', 'enq', 'max')
       if f[1] then
-        redis.call('HDEL', j, 'tok')
-        free_slot(f[1])
+        free_slots(f[1], 1)
         redis.call('HINCRBY', B..':stats', 'stalled', 1)
-        if tonumber(f[4]) >= tonumber(f[5]) then
+        if redis.call('HINCRBY', j, 'fails', 1) >= tonumber(f[4]) then
           to_dead(id, 'worker lost the job (lease expired) on its last attempt')
         else
           make_ready(id, f[1], f[2], f[3])
@@ -300,7 +336,7 @@ enum QueueScripts {
 
     /// ARGV: id, token, done, total. Records progress while the lease is held.
     static let progress = RedisScript(prelude + """
-    if redis.call('HGET', B..':job:'..ARGV[1], 'tok') ~= ARGV[2] then return 0 end
+    if redis.call('HGET', B..':lease', ARGV[1]) ~= ARGV[2] then return 0 end
     redis.call('HSET', B..':job:'..ARGV[1], 'done', ARGV[3], 'total', ARGV[4])
     return 1
     """)
@@ -313,10 +349,9 @@ enum QueueScripts {
     for _, id in ipairs(ids) do
       if redis.call('ZREM', B..':dead', id) == 1 then
         local j = B..':job:'..id
-        local f = redis.call('HMGET', j, 'key', 'prio', 'enq', 'uniq')
-        redis.call('HSET', j, 'att', 0)
+        local f = redis.call('HMGET', j, 'key', 'prio', 'enq')
+        redis.call('HSET', j, 'fails', 0)
         redis.call('HDEL', j, 'died')
-        if f[4] and f[4] ~= '' and not redis.call('HGET', B..':uniq', f[4]) then redis.call('HSET', B..':uniq', f[4], id) end
         make_ready(id, f[1], f[2], f[3])
         n = n + 1
       end
@@ -348,6 +383,7 @@ enum QueueScripts {
     static let resume = RedisScript(prelude + """
     if ARGV[1] == '' then redis.call('DEL', B..':qpaused'); wake(16); return 1 end
     redis.call('HDEL', B..':paused', ARGV[1])
+    redis.call('SREM', B..':blocked', ARGV[1])
     if redis.call('EXISTS', B..':ready:'..ARGV[1]) == 1 then
       redis.call('ZADD', B..':keys', now, ARGV[1])
       wake(16)
@@ -364,6 +400,7 @@ enum QueueScripts {
     if slot <= last then return '' end
     redis.call('SET', B..':cron:'..ARGV[1], ARGV[2])
     local id = enqueue(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+    if string.sub(id, 1, 1) ~= '-' then redis.call('HINCRBY', B..':stats', 'enqueued', 1) end
     wake(1)
     return id
     """)

@@ -6,8 +6,9 @@ import ServiceLifecycle
 public struct QueueWorkerConfiguration: Sendable {
     /// Handlers running at once in this process.
     public var concurrency: Int
-    /// Most jobs taken per claim round trip (defaults to `concurrency`).
-    public var batchSize: Int
+    /// Jobs claimed ahead of free handlers, so the next claim's round trip overlaps running jobs.
+    /// Jobs of rate-limited keys are never prefetched: their budget is spent at the claim.
+    public var prefetch: Int
     /// How long a claimed job stays ours without a heartbeat; a dead worker's jobs return after it.
     public var leaseMs: Int
     /// Longest idle wait before looking at the queue again (new work wakes the worker sooner).
@@ -17,10 +18,10 @@ public struct QueueWorkerConfiguration: Sendable {
     /// How often expired leases are reclaimed and depth gauges refreshed.
     public var maintenanceMs: Int
 
-    public init(concurrency: Int = 10, batchSize: Int? = nil, leaseMs: Int = 15_000, pollMs: Int = 1000,
+    public init(concurrency: Int = 10, prefetch: Int? = nil, leaseMs: Int = 15_000, pollMs: Int = 1000,
                 drainTimeoutMs: Int = 10_000, maintenanceMs: Int = 1000) {
         self.concurrency = max(1, concurrency)
-        self.batchSize = max(1, batchSize ?? concurrency)
+        self.prefetch = max(0, prefetch ?? concurrency)
         self.leaseMs = max(500, leaseMs)
         self.pollMs = max(10, pollMs)
         self.drainTimeoutMs = max(0, drainTimeoutMs)
@@ -30,26 +31,35 @@ public struct QueueWorkerConfiguration: Sendable {
 
 /// Runs the handlers of one queue: claims in batches, runs up to `concurrency` jobs, renews their
 /// leases, acknowledges in batches, reclaims jobs of dead workers, and drains on SIGTERM (stop
-/// claiming, let in-flight jobs finish until the deadline, hand the rest back at once).
+/// claiming, hand prefetched jobs back, let running jobs finish until the deadline, hand the rest
+/// back at once).
 public final class QueueWorker: Service {
     public let queue: JobQueue
     public let registry: JobRegistry
     public let configuration: QueueWorkerConfiguration
     private let logger: Logger
     private let metrics: QueueMetrics
-    private let slots: Slots
     private let completions = Mailbox<Completion>()
-    private let inFlight = NIOLockedValueBox<[String: Running]>([:])
-    private let stopping = StopFlag()
+    private let state = NIOLockedValueBox(DispatchState())
     private let stopped = StopFlag()
 
-    private struct Running {
-        let token: String
-        let task: Task<Void, Never>
+    /// Jobs held by this process: prefetched (`buffer`) or running, and the runner tasks.
+    private struct DispatchState {
+        var buffer: [ClaimedJob] = []
+        var held: [String: ClaimedJob] = [:]
+        var runners: [Int: Task<Void, Never>] = [:]
+        var nextRunner = 0
+        var stopping = false
+        var waiter: CheckedContinuation<Void, Never>?
+
+        mutating func wakeFetcher() -> CheckedContinuation<Void, Never>? {
+            defer { waiter = nil }
+            return waiter
+        }
     }
 
     private enum Completion: Sendable {
-        case ack(id: String, token: String)
+        case ack(ClaimedJob)
         case fail(id: String, token: String, outcome: FailureOutcome, delayMs: Int, message: String)
     }
 
@@ -62,7 +72,6 @@ public final class QueueWorker: Service {
         logger[metadataKey: "queue"] = "\(queue.name)"
         self.logger = logger
         self.metrics = QueueMetrics(queue: queue.name)
-        self.slots = Slots(configuration.concurrency)
     }
 
     /// Runs until graceful shutdown (SIGTERM through the ServiceGroup), then drains.
@@ -80,34 +89,41 @@ public final class QueueWorker: Service {
             }
         } onGracefulShutdown: {
             self.logger.info("draining")
-            self.stopping.set()
-            self.slots.close()
+            self.stop()
         }
     }
 
     /// Asks the worker to drain and stop (what SIGTERM does through the ServiceGroup).
     public func stop() {
-        stopping.set()
-        slots.close()
+        state.withLockedValue { s in
+            s.stopping = true
+            return s.wakeFetcher()
+        }?.resume()
     }
 
     // MARK: Fetching and running
 
+    private var capacity: Int { configuration.concurrency + configuration.prefetch }
+
+    /// What the next claim should ask for, or nil when the process holds enough.
+    private func claimSize(_ s: DispatchState) -> (want: Int, startable: Int)? {
+        let running = s.runners.count
+        guard s.buffer.count <= configuration.prefetch / 2, s.held.count < capacity else { return nil }
+        return (capacity - s.held.count, max(0, configuration.concurrency - running - s.buffer.count))
+    }
+
     private func fetchLoop() async {
         var errorDelayMs = 50
-        while !stopping.isSet {
-            let free = await slots.waitForFree()
-            if free == 0 || stopping.isSet { break }
+        while true {
+            guard let size = await nextClaimSize() else { return }
             do {
-                let batch = try await queue.claim(max: min(free, configuration.batchSize), leaseMs: configuration.leaseMs)
+                let batch = try await queue.claim(max: size.want, leaseMs: configuration.leaseMs, maxRateLimited: size.startable)
                 errorDelayMs = 50
                 if batch.jobs.isEmpty {
                     try await queue.waitForWork(timeoutMs: min(configuration.pollMs, max(1, batch.retryAfterMs)))
                     continue
                 }
-                slots.take(batch.jobs.count)
-                metrics.inFlight.record(configuration.concurrency - free + batch.jobs.count)
-                for job in batch.jobs { start(job) }
+                dispatch(batch.jobs)
             } catch {
                 logger.error("claim failed", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .milliseconds(errorDelayMs))
@@ -116,15 +132,61 @@ public final class QueueWorker: Service {
         }
     }
 
-    private func start(_ job: ClaimedJob) {
-        inFlight.withLockedValue { running in
-            let task = Task {
-                let completion = await self.execute(job)
-                let stillOurs = self.inFlight.withLockedValue { $0.removeValue(forKey: job.id) != nil }
-                if stillOurs, let completion { self.completions.push(completion) }
-                self.slots.put()
+    /// Waits until the process should claim more; nil once it is stopping.
+    private func nextClaimSize() async -> (want: Int, startable: Int)? {
+        while true {
+            enum Next { case stop, claim(Int, Int), wait }
+            let next = state.withLockedValue { s -> Next in
+                if s.stopping { return .stop }
+                if let size = claimSize(s) { return .claim(size.want, size.startable) }
+                return .wait
             }
-            running[job.id] = Running(token: job.token, task: task)
+            switch next {
+            case .stop: return nil
+            case .claim(let want, let startable): return (want, startable)
+            case .wait:
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let now = state.withLockedValue { s -> Bool in
+                        if s.stopping || claimSize(s) != nil { return true }
+                        s.waiter = continuation
+                        return false
+                    }
+                    if now { continuation.resume() }
+                }
+            }
+        }
+    }
+
+    /// Adds claimed jobs to the buffer (rate-limited ones first) and starts runners for free slots.
+    private func dispatch(_ jobs: [ClaimedJob]) {
+        state.withLockedValue { s in
+            for job in jobs { s.held[job.id] = job }
+            s.buffer.insert(contentsOf: jobs.filter(\.rateLimited), at: 0)
+            s.buffer.append(contentsOf: jobs.filter { !$0.rateLimited })
+            while s.runners.count < configuration.concurrency, !s.buffer.isEmpty {
+                let first = s.buffer.removeFirst()
+                let id = s.nextRunner
+                s.nextRunner += 1
+                s.runners[id] = Task { await self.runner(id, first: first) }
+            }
+            metrics.inFlight.record(s.runners.count)
+        }
+    }
+
+    /// One handler slot: runs jobs from the buffer until it is empty.
+    private func runner(_ runnerId: Int, first: ClaimedJob) async {
+        var next: ClaimedJob? = first
+        while let job = next {
+            let completion = await execute(job)
+            let (stillOurs, following, waiter) = state.withLockedValue { s -> (Bool, ClaimedJob?, CheckedContinuation<Void, Never>?) in
+                let ours = s.held.removeValue(forKey: job.id) != nil
+                var following: ClaimedJob?
+                if !s.stopping, !s.buffer.isEmpty { following = s.buffer.removeFirst() } else { s.runners[runnerId] = nil }
+                return (ours, following, claimSize(s) != nil ? s.wakeFetcher() : nil)
+            }
+            if stillOurs, let completion { completions.push(completion) }
+            waiter?.resume()
+            next = following
         }
     }
 
@@ -145,7 +207,7 @@ public final class QueueWorker: Service {
                 try await definition.handler(context)
             }
             typeMetrics.processed.increment()
-            return .ack(id: job.id, token: job.token)
+            return .ack(job)
         } catch let failure as JobFailure {
             switch failure.code {
             case .fatal:
@@ -191,11 +253,11 @@ public final class QueueWorker: Service {
         while true {
             let items = await completions.takeAll()
             if items.isEmpty { return }
-            var acks: [(id: String, token: String)] = []
+            var acks: [ClaimedJob] = []
             for item in items {
                 switch item {
-                case .ack(let id, let token):
-                    acks.append((id, token))
+                case .ack(let job):
+                    acks.append(job)
                 case .fail(let id, let token, let outcome, let delayMs, let message):
                     await persistently("record failure") {
                         let state = try await self.queue.fail(id: id, token: token, outcome: outcome, delayMs: delayMs, message: message)
@@ -226,7 +288,7 @@ public final class QueueWorker: Service {
     }
 
     private func heartbeat() async {
-        let held = inFlight.withLockedValue { $0.map { (id: $0.key, token: $0.value.token) } }
+        let held = state.withLockedValue { $0.held.values.map { (id: $0.id, token: $0.token) } }
         guard !held.isEmpty else { return }
         do {
             let lost = try await queue.extend(held, leaseMs: configuration.leaseMs)
@@ -237,7 +299,7 @@ public final class QueueWorker: Service {
     }
 
     private func maintain() async {
-        metrics.inFlight.record(inFlight.withLockedValue { $0.count })
+        metrics.inFlight.record(state.withLockedValue { $0.runners.count })
         do {
             let reclaimed = try await queue.reclaimExpired()
             if reclaimed > 0 { logger.warning("reclaimed jobs of a lost worker", metadata: ["count": "\(reclaimed)"]) }
@@ -260,17 +322,25 @@ public final class QueueWorker: Service {
     }
 
     private func drain() async {
+        let prefetched = state.withLockedValue { s -> [ClaimedJob] in
+            defer { s.buffer = [] }
+            for job in s.buffer { s.held[job.id] = nil }
+            return s.buffer
+        }
+        if !prefetched.isEmpty {
+            await persistently("release prefetched") { _ = try await self.queue.release(prefetched.map { ($0.id, $0.token) }) }
+        }
         let deadline = ContinuousClock.now + .milliseconds(configuration.drainTimeoutMs)
-        while ContinuousClock.now < deadline, !inFlight.withLockedValue({ $0.isEmpty }) {
+        while ContinuousClock.now < deadline, !state.withLockedValue({ $0.runners.isEmpty }) {
             try? await Task.sleep(for: .milliseconds(10))
         }
-        let leftover = inFlight.withLockedValue { running -> [(id: String, token: String, task: Task<Void, Never>)] in
-            defer { running = [:] }
-            return running.map { ($0.key, $0.value.token, $0.value.task) }
+        let (leftover, runners) = state.withLockedValue { s -> ([ClaimedJob], [Task<Void, Never>]) in
+            defer { s.held = [:]; s.runners = [:] }
+            return (Array(s.held.values), Array(s.runners.values))
         }
         guard !leftover.isEmpty else { return }
         logger.warning("drain deadline passed, handing jobs back", metadata: ["count": "\(leftover.count)"])
         await persistently("release") { _ = try await self.queue.release(leftover.map { ($0.id, $0.token) }) }
-        leftover.forEach { $0.task.cancel() }
+        runners.forEach { $0.cancel() }
     }
 }

@@ -20,7 +20,7 @@ import Testing
             #expect(batch.jobs.map(\.type).sorted() == ["a", "b", "c"])
             #expect(batch.jobs.first { $0.type == "a" }?.payload == #"{"n":1}"#)
             #expect(batch.jobs.allSatisfy { $0.attempt == 1 })
-            #expect(try await q.ack(batch.jobs.map { ($0.id, $0.token) }) == 3)
+            #expect(try await q.ack(batch.jobs) == 3)
             let stats = try await q.stats()
             #expect((stats.ready, stats.active, stats.delayed, stats.dead) == (0, 0, 0, 0))
             #expect(stats.counters["processed"] == 3)
@@ -43,7 +43,7 @@ import Testing
             #expect(try await q.enqueue(NewJob(type: "x", uniqueKey: "refresh:42")) == .duplicate(existingId: first.id))
             let job = try #require(try await q.claim(max: 1, leaseMs: 5000).jobs.first)
             #expect(try await q.enqueue(NewJob(type: "x", uniqueKey: "refresh:42")) == .duplicate(existingId: first.id))
-            try await q.ack([(job.id, job.token)])
+            try await q.ack([job])
             guard case .created = try await q.enqueue(NewJob(type: "x", uniqueKey: "refresh:42")) else {
                 Issue.record("a finished job still blocked its unique key"); return
             }
@@ -124,7 +124,7 @@ import Testing
             #expect(first.filter { $0.key == "d:1" }.count == 1)
             #expect(try await q.claim(max: 10, leaseMs: 5000).jobs.isEmpty)
             let done = try #require(first.first { $0.key == "c:1" })
-            try await q.ack([(done.id, done.token)])
+            try await q.ack([done])
             #expect(try await q.claim(max: 10, leaseMs: 5000).jobs.count == 1)
         }
     }
@@ -174,9 +174,9 @@ import Testing
             let again = try #require(try await q.claim(max: 1, leaseMs: 5000).jobs.first)
             #expect(again.id == lost.id)
             #expect(again.attempt == 2)
-            #expect(try await q.ack([(lost.id, lost.token)]) == 0)
+            #expect(try await q.ack([lost]) == 0)
             #expect(try await q.extend([(lost.id, lost.token)], leaseMs: 5000) == [lost.id])
-            #expect(try await q.ack([(again.id, again.token)]) == 1)
+            #expect(try await q.ack([again]) == 1)
         }
     }
 
