@@ -10,7 +10,7 @@ import Redis
 /// - `B:ready:<key>` ready jobs of one key, by priority then age
 /// - `B:keys` keys with ready jobs, scored by when to look at them next (a rate limit or a pause
 ///   pushes the score into the future, so an idle key costs nothing until then)
-/// - `B:active` claimed jobs by lease expiry; `B:lease` job id → lease token of its holder
+/// - `B:active` leases: member "<id>|<token>" scored by expiry; only the holder knows the token
 /// - `B:inflight` claimed jobs per key; `B:blocked` keys at their concurrency limit
 /// - `B:delayed` jobs waiting for their run time; `B:dead` dead jobs by time of death
 /// - `B:limits`, `B:conc` rate and concurrency limits per key group (the part of a key before ':')
@@ -20,8 +20,8 @@ import Redis
 ///   `B:cron:<schedule>` the last slot fired
 ///
 /// Per-job work is kept to a minimum on the hot path: a claim reads each job with one HMGET and
-/// records leases for the whole batch with one ZADD and one HSET; an acknowledgement touches no
-/// key per job except the job's own DEL.
+/// records the batch's leases with one ZADD; an acknowledgement proves and drops the leases with
+/// one ZREM and deletes the jobs with one DEL.
 enum QueueScripts {
     static let prelude = """
     local B = KEYS[1]
@@ -43,10 +43,7 @@ enum QueueScripts {
       if redis.call('HINCRBY', B..':inflight', key, -n) <= 0 then redis.call('HDEL', B..':inflight', key) end
       if redis.call('SREM', B..':blocked', key) == 1 and redis.call('EXISTS', B..':ready:'..key) == 1 then schedule(key, now) end
     end
-    local function drop_lease(id)
-      redis.call('ZREM', B..':active', id)
-      redis.call('HDEL', B..':lease', id)
-    end
+    local function holds(id, tok) return redis.call('ZSCORE', B..':active', id..'|'..tok) ~= false end
     local function drop_unique(id)
       local u = redis.call('HGET', B..':juniq', id)
       if u then
@@ -125,7 +122,7 @@ enum QueueScripts {
     end
     local claimed, limitedTaken = 0, 0
     local tok = tostring(redis.call('INCR', B..':seq'))
-    local leases, owners = {}, {}
+    local leases = {}
     local keys = redis.call('ZRANGEBYSCORE', B..':keys', '-inf', now, 'LIMIT', 0, 100)
     for _, key in ipairs(keys) do
       if claimed >= want then break end
@@ -171,8 +168,7 @@ enum QueueScripts {
           out[#out+1] = id; out[#out+1] = tok; out[#out+1] = f[1]; out[#out+1] = f[2]
           out[#out+1] = tonumber(f[4]) + 1; out[#out+1] = key; out[#out+1] = f[3]
           out[#out+1] = spec and 1 or 0
-          leases[#leases+1] = now + lease; leases[#leases+1] = id
-          owners[#owners+1] = id; owners[#owners+1] = tok
+          leases[#leases+1] = now + lease; leases[#leases+1] = id..'|'..tok
           stamps[#stamps+1] = now; stamps[#stamps+1] = id..'.'..tok
         end
         if spec then
@@ -203,7 +199,6 @@ enum QueueScripts {
     end
     if claimed > 0 then
       redis.call('ZADD', B..':active', unpack(leases))
-      redis.call('HSET', B..':lease', unpack(owners))
     else
       local hint = 1000
       local k = redis.call('ZRANGE', B..':keys', 0, 0, 'WITHSCORES')
@@ -218,26 +213,23 @@ enum QueueScripts {
     /// ARGV: triples of (id, token, key). Completes the jobs still leased under those tokens: they
     /// leave nothing behind but counters. Returns how many were acknowledged.
     static let ack = RedisScript(prelude + """
-    local ids = {}
-    for i = 1, #ARGV, 3 do ids[#ids+1] = ARGV[i] end
-    local held = redis.call('HMGET', B..':lease', unpack(ids))
+    -- One ZREM per lease tells whether it was still ours; a lost lease leaves the job alone.
     local done, dels, perKey = {}, {}, {}
-    for n = 1, #ids do
-      local i = (n - 1) * 3 + 1
-      if held[n] == ARGV[i+1] then
+    for i = 1, #ARGV, 3 do
+      if redis.call('ZREM', B..':active', ARGV[i]..'|'..ARGV[i+1]) == 1 then
         done[#done+1] = ARGV[i]
         dels[#dels+1] = B..':job:'..ARGV[i]
         perKey[ARGV[i+2]] = (perKey[ARGV[i+2]] or 0) + 1
       end
     end
     if #done == 0 then return 0 end
-    redis.call('ZREM', B..':active', unpack(done))
-    redis.call('HDEL', B..':lease', unpack(done))
-    local uniq = redis.call('HMGET', B..':juniq', unpack(done))
-    for n = 1, #done do
-      if uniq[n] then
-        if redis.call('HGET', B..':uniq', uniq[n]) == done[n] then redis.call('HDEL', B..':uniq', uniq[n]) end
-        redis.call('HDEL', B..':juniq', done[n])
+    if redis.call('EXISTS', B..':juniq') == 1 then
+      local uniq = redis.call('HMGET', B..':juniq', unpack(done))
+      for n = 1, #done do
+        if uniq[n] then
+          if redis.call('HGET', B..':uniq', uniq[n]) == done[n] then redis.call('HDEL', B..':uniq', uniq[n]) end
+          redis.call('HDEL', B..':juniq', done[n])
+        end
       end
     end
     redis.call('DEL', unpack(dels))
@@ -252,10 +244,9 @@ enum QueueScripts {
     /// line without spending an attempt. Returns the job's new state.
     static let fail = RedisScript(prelude + """
     local id, tok, outcome, delay, msg = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-    if redis.call('HGET', B..':lease', id) ~= tok then return 'stale' end
+    if redis.call('ZREM', B..':active', id..'|'..tok) == 0 then return 'stale' end
     local j = B..':job:'..id
     local f = redis.call('HMGET', j, 'key', 'prio', 'enq', 'fails', 'max')
-    drop_lease(id)
     free_slots(f[1], 1)
     if outcome == 'ratelimited' then
       local until_ = now + delay
@@ -285,9 +276,7 @@ enum QueueScripts {
     local lost = {}
     for i = 2, #ARGV, 2 do
       local id, tok = ARGV[i], ARGV[i+1]
-      if redis.call('HGET', B..':lease', id) == tok then
-        redis.call('ZADD', B..':active', 'XX', now + lease, id)
-      else
+      if redis.call('ZADD', B..':active', 'XX', 'CH', now + lease, id..'|'..tok) == 0 and not holds(id, tok) then
         lost[#lost+1] = id
       end
     end
@@ -300,9 +289,8 @@ enum QueueScripts {
     local n = 0
     for i = 1, #ARGV, 2 do
       local id, tok = ARGV[i], ARGV[i+1]
-      if redis.call('HGET', B..':lease', id) == tok then
+      if redis.call('ZREM', B..':active', id..'|'..tok) == 1 then
         local f = redis.call('HMGET', B..':job:'..id, 'key', 'prio', 'enq')
-        drop_lease(id)
         free_slots(f[1], 1)
         make_ready(id, f[1], f[2], f[3])
         n = n + 1
@@ -316,8 +304,9 @@ enum QueueScripts {
     /// as a failed attempt; a job with no attempts left goes to the dead set. Returns the number reclaimed.
     static let reclaim = RedisScript(prelude + """
     local expired = redis.call('ZRANGEBYSCORE', B..':active', '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
-    for _, id in ipairs(expired) do
-      drop_lease(id)
+    for _, lease in ipairs(expired) do
+      redis.call('ZREM', B..':active', lease)
+      local id = string.match(lease, '^([^|]+)')
       local j = B..':job:'..id
       local f = redis.call('HMGET', j, 'key', 'prio', 'enq', 'max')
       if f[1] then
@@ -336,7 +325,7 @@ enum QueueScripts {
 
     /// ARGV: id, token, done, total. Records progress while the lease is held.
     static let progress = RedisScript(prelude + """
-    if redis.call('HGET', B..':lease', ARGV[1]) ~= ARGV[2] then return 0 end
+    if not holds(ARGV[1], ARGV[2]) then return 0 end
     redis.call('HSET', B..':job:'..ARGV[1], 'done', ARGV[3], 'total', ARGV[4])
     return 1
     """)

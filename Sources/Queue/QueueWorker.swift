@@ -6,8 +6,9 @@ import ServiceLifecycle
 public struct QueueWorkerConfiguration: Sendable {
     /// Handlers running at once in this process.
     public var concurrency: Int
-    /// Jobs claimed ahead of free handlers, so the next claim's round trip overlaps running jobs.
-    /// Jobs of rate-limited keys are never prefetched: their budget is spent at the claim.
+    /// Most jobs claimed ahead of free handlers. The worker holds only as many as cover one claim
+    /// round trip at the measured job duration (so slow jobs are not hoarded by one process), up
+    /// to this cap. Jobs of rate-limited keys are never prefetched: their budget is spent at the claim.
     public var prefetch: Int
     /// How long a claimed job stays ours without a heartbeat; a dead worker's jobs return after it.
     public var leaseMs: Int
@@ -21,7 +22,7 @@ public struct QueueWorkerConfiguration: Sendable {
     public init(concurrency: Int = 10, prefetch: Int? = nil, leaseMs: Int = 15_000, pollMs: Int = 1000,
                 drainTimeoutMs: Int = 10_000, maintenanceMs: Int = 1000) {
         self.concurrency = max(1, concurrency)
-        self.prefetch = max(0, prefetch ?? concurrency)
+        self.prefetch = max(0, prefetch ?? 50 * concurrency)
         self.leaseMs = max(500, leaseMs)
         self.pollMs = max(10, pollMs)
         self.drainTimeoutMs = max(0, drainTimeoutMs)
@@ -51,6 +52,15 @@ public final class QueueWorker: Service {
         var nextRunner = 0
         var stopping = false
         var waiter: CheckedContinuation<Void, Never>?
+        /// Moving averages (ns) of one job's run time and one claim's round trip.
+        var averageRunNs = 1_000_000.0
+        var averageClaimNs = 200_000.0
+
+        /// Jobs to hold beyond the running ones: enough to keep every slot busy during a claim.
+        func prefetchTarget(concurrency: Int, cap: Int) -> Int {
+            let perSlot = (averageClaimNs / max(averageRunNs, 1)).rounded(.up)
+            return Int(min(Double(cap), 2 * Double(concurrency) * perSlot))
+        }
 
         mutating func wakeFetcher() -> CheckedContinuation<Void, Never>? {
             defer { waiter = nil }
@@ -103,13 +113,12 @@ public final class QueueWorker: Service {
 
     // MARK: Fetching and running
 
-    private var capacity: Int { configuration.concurrency + configuration.prefetch }
-
     /// What the next claim should ask for, or nil when the process holds enough.
     private func claimSize(_ s: DispatchState) -> (want: Int, startable: Int)? {
-        let running = s.runners.count
-        guard s.buffer.count <= configuration.prefetch / 2, s.held.count < capacity else { return nil }
-        return (capacity - s.held.count, max(0, configuration.concurrency - running - s.buffer.count))
+        let prefetch = s.prefetchTarget(concurrency: configuration.concurrency, cap: configuration.prefetch)
+        let capacity = configuration.concurrency + prefetch
+        guard s.buffer.count <= prefetch / 2, s.held.count < capacity else { return nil }
+        return (capacity - s.held.count, max(0, configuration.concurrency - s.runners.count - s.buffer.count))
     }
 
     private func fetchLoop() async {
@@ -117,7 +126,10 @@ public final class QueueWorker: Service {
         while true {
             guard let size = await nextClaimSize() else { return }
             do {
+                let started = ContinuousClock.now
                 let batch = try await queue.claim(max: size.want, leaseMs: configuration.leaseMs, maxRateLimited: size.startable)
+                let took = (ContinuousClock.now - started).nanoseconds
+                state.withLockedValue { $0.averageClaimNs = 0.9 * $0.averageClaimNs + 0.1 * took }
                 errorDelayMs = 50
                 if batch.jobs.isEmpty {
                     try await queue.waitForWork(timeoutMs: min(configuration.pollMs, max(1, batch.retryAfterMs)))
@@ -177,8 +189,11 @@ public final class QueueWorker: Service {
     private func runner(_ runnerId: Int, first: ClaimedJob) async {
         var next: ClaimedJob? = first
         while let job = next {
+            let started = ContinuousClock.now
             let completion = await execute(job)
+            let ranNs = (ContinuousClock.now - started).nanoseconds
             let (stillOurs, following, waiter) = state.withLockedValue { s -> (Bool, ClaimedJob?, CheckedContinuation<Void, Never>?) in
+                s.averageRunNs = 0.9 * s.averageRunNs + 0.1 * ranNs
                 let ours = s.held.removeValue(forKey: job.id) != nil
                 var following: ClaimedJob?
                 if !s.stopping, !s.buffer.isEmpty { following = s.buffer.removeFirst() } else { s.runners[runnerId] = nil }

@@ -56,3 +56,8 @@ final class StopFlag: Sendable {
     var isSet: Bool { flag.withLockedValue { $0 } }
     func set() { flag.withLockedValue { $0 = true } }
 }
+
+extension Duration {
+    /// The duration in nanoseconds, as a floating-point number (for moving averages).
+    var nanoseconds: Double { Double(components.seconds) * 1e9 + Double(components.attoseconds) / 1e9 }
+}

@@ -5,7 +5,7 @@ import Settings
 struct WorkerSettings {
     /// SB_QUEUES (default): the queues this process works.
     var queues: [String]
-    /// SB_CONCURRENCY (10), SB_PREFETCH (= concurrency), SB_LEASE_MS (15000), SB_POLL_MS (1000),
+    /// SB_CONCURRENCY (10), SB_PREFETCH (50 × concurrency, a cap), SB_LEASE_MS (15000), SB_POLL_MS (1000),
     /// SB_DRAIN_MS (10000), SB_MAINTENANCE_MS (1000).
     var worker: QueueWorkerConfiguration
     /// SB_RATE_LIMITS, e.g. "gong=3/s,10000/d;probe=3/s": applied to every queue at start.
@@ -20,7 +20,7 @@ struct WorkerSettings {
         let concurrency = try env.int("SB_CONCURRENCY", default: 10, range: 1...10_000)
         worker = QueueWorkerConfiguration(
             concurrency: concurrency,
-            prefetch: try env.int("SB_PREFETCH", default: concurrency, range: 0...10_000),
+            prefetch: try env.int("SB_PREFETCH", default: 50 * concurrency, range: 0...100_000),
             leaseMs: try env.int("SB_LEASE_MS", default: 15_000, range: 500...3_600_000),
             pollMs: try env.int("SB_POLL_MS", default: 1000, range: 10...60_000),
             drainTimeoutMs: try env.int("SB_DRAIN_MS", default: 10_000, range: 0...3_600_000),
