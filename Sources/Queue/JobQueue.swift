@@ -70,18 +70,21 @@ public struct JobQueue: Sendable {
     /// their budget is spent at the claim, so a worker takes only as many as it can start at once.
     public func claim(max: Int, leaseMs: Int, maxRateLimited: Int? = nil) async throws -> ClaimBatch {
         let reply = try await run(QueueScripts.claim, [String(max), String(leaseMs), String(maxRateLimited ?? max)])
-        guard let items = reply.array, items.count >= 2, (items.count - 2) % 8 == 0 else {
-            throw QueueError(.unexpectedReply, "claim returned \(reply)")
-        }
+        guard let items = reply.array, items.count >= 3 else { throw QueueError(.unexpectedReply, "claim returned \(reply)") }
         let now = items[0].int ?? 0
+        let token = items[2].string ?? ""
         var jobs: [ClaimedJob] = []
-        jobs.reserveCapacity((items.count - 2) / 8)
-        var i = 2
-        while i < items.count {
-            jobs.append(ClaimedJob(id: items[i].string ?? "", token: items[i + 1].string ?? "", type: items[i + 2].string ?? "",
-                                   payload: items[i + 3].string ?? "", attempt: items[i + 4].int ?? 1, key: items[i + 5].string ?? "",
-                                   enqueuedAtMs: items[i + 6].int ?? now, claimedAtMs: now, rateLimited: items[i + 7].int == 1))
-            i += 8
+        var i = 3
+        while i + 2 < items.count {
+            let key = items[i].string ?? "", limited = items[i + 1].int == 1, count = items[i + 2].int ?? 0
+            i += 3
+            guard i + count * 5 <= items.count else { throw QueueError(.unexpectedReply, "claim returned a short batch") }
+            for _ in 0..<count {
+                jobs.append(ClaimedJob(id: items[i].string ?? "", token: token, type: items[i + 1].string ?? "",
+                                       payload: items[i + 2].string ?? "", attempt: items[i + 3].int ?? 1, key: key,
+                                       enqueuedAtMs: items[i + 4].int ?? now, claimedAtMs: now, rateLimited: limited))
+                i += 5
+            }
         }
         return ClaimBatch(jobs: jobs, retryAfterMs: items[1].int ?? 0)
     }

@@ -107,12 +107,13 @@ enum QueueScripts {
     /// ready jobs from keys that have rate budget, free concurrency and no pause; at most
     /// maxLimited of them from rate-limited keys (those must start at once: their budget is spent
     /// now). Keys out of budget are re-scored to the moment budget returns.
-    /// Returns {now, hintMs, then per job: id, token, type, payload, attempt, key, enq, limited}.
+    /// Returns {now, hintMs, token, then per key: key, limited (0/1), n, and n × (id, type, payload,
+    /// attempt, enq)}.
     static let claim = RedisScript(prelude + """
     local want = tonumber(ARGV[1])
     local lease = tonumber(ARGV[2])
     local limitedCap = tonumber(ARGV[3])
-    local out = {now, 0}
+    local out = {now, 0, ''}
     if redis.call('EXISTS', B..':qpaused') == 1 then out[2] = 1000; return out end
     local due = redis.call('ZRANGEBYSCORE', B..':delayed', '-inf', now, 'LIMIT', 0, 1000)
     for _, id in ipairs(due) do
@@ -162,12 +163,11 @@ enum QueueScripts {
         local popped = redis.call('ZPOPMIN', B..':ready:'..key, take)
         local got = #popped / 2
         local stamps = {}
+        out[#out+1] = key; out[#out+1] = spec and 1 or 0; out[#out+1] = got
         for i = 1, #popped, 2 do
           local id = popped[i]
           local f = redis.call('HMGET', B..':job:'..id, 'type', 'payload', 'enq', 'fails')
-          out[#out+1] = id; out[#out+1] = tok; out[#out+1] = f[1]; out[#out+1] = f[2]
-          out[#out+1] = tonumber(f[4]) + 1; out[#out+1] = key; out[#out+1] = f[3]
-          out[#out+1] = spec and 1 or 0
+          out[#out+1] = id; out[#out+1] = f[1]; out[#out+1] = f[2]; out[#out+1] = tonumber(f[4]) + 1; out[#out+1] = f[3]
           leases[#leases+1] = now + lease; leases[#leases+1] = id..'|'..tok
           stamps[#stamps+1] = now; stamps[#stamps+1] = id..'.'..tok
         end
@@ -198,6 +198,7 @@ enum QueueScripts {
       end
     end
     if claimed > 0 then
+      out[3] = tok
       redis.call('ZADD', B..':active', unpack(leases))
     else
       local hint = 1000
@@ -213,16 +214,22 @@ enum QueueScripts {
     /// ARGV: triples of (id, token, key). Completes the jobs still leased under those tokens: they
     /// leave nothing behind but counters. Returns how many were acknowledged.
     static let ack = RedisScript(prelude + """
-    -- One ZREM per lease tells whether it was still ours; a lost lease leaves the job alone.
-    local done, dels, perKey = {}, {}, {}
-    for i = 1, #ARGV, 3 do
-      if redis.call('ZREM', B..':active', ARGV[i]..'|'..ARGV[i+1]) == 1 then
+    -- One ZMSCORE tells which leases are still ours; a lost lease leaves its job alone.
+    local leases = {}
+    for i = 1, #ARGV, 3 do leases[#leases+1] = ARGV[i]..'|'..ARGV[i+1] end
+    local scores = redis.call('ZMSCORE', B..':active', unpack(leases))
+    local done, held, dels, perKey = {}, {}, {}, {}
+    for n = 1, #leases do
+      if scores[n] then
+        local i = (n - 1) * 3 + 1
         done[#done+1] = ARGV[i]
+        held[#held+1] = leases[n]
         dels[#dels+1] = B..':job:'..ARGV[i]
         perKey[ARGV[i+2]] = (perKey[ARGV[i+2]] or 0) + 1
       end
     end
     if #done == 0 then return 0 end
+    redis.call('ZREM', B..':active', unpack(held))
     if redis.call('EXISTS', B..':juniq') == 1 then
       local uniq = redis.call('HMGET', B..':juniq', unpack(done))
       for n = 1, #done do
