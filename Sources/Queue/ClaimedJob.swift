@@ -17,6 +17,7 @@ public struct ClaimedJob: Sendable, Equatable {
 /// What one claim returned.
 public struct ClaimBatch: Sendable {
     public let jobs: [ClaimedJob]
-    /// When nothing was claimed: milliseconds until work may become ready (a delayed job, a key's budget).
+    /// When nothing was claimed: milliseconds until work may become ready (a delayed job, a key's
+    /// budget); -1 when rate-limited work is ready but needs a free handler.
     public let retryAfterMs: Int
 }

@@ -107,6 +107,8 @@ enum QueueScripts {
     /// ready jobs from keys that have rate budget, free concurrency and no pause; at most
     /// maxLimited of them from rate-limited keys (those must start at once: their budget is spent
     /// now). Keys out of budget are re-scored to the moment budget returns.
+    /// hintMs (when nothing was claimed): when to look again, or -1 when a rate-limited key has
+    /// budget but the caller had no free handler for it.
     /// Returns {now, hintMs, token, then per key: key, limited (0/1), n, and n × (id, type, payload,
     /// attempt, enq)}.
     static let claim = RedisScript(prelude + """
@@ -114,14 +116,14 @@ enum QueueScripts {
     local lease = tonumber(ARGV[2])
     local limitedCap = tonumber(ARGV[3])
     local out = {now, 0, ''}
-    if redis.call('EXISTS', B..':qpaused') == 1 then out[2] = 1000; return out end
+    if redis.call('EXISTS', B..':qpaused') == 1 then out[2] = 60000; return out end
     local due = redis.call('ZRANGEBYSCORE', B..':delayed', '-inf', now, 'LIMIT', 0, 1000)
     for _, id in ipairs(due) do
       redis.call('ZREM', B..':delayed', id)
       local j = redis.call('HMGET', B..':job:'..id, 'key', 'prio', 'enq')
       if j[1] then make_ready(id, j[1], j[2], j[3]) end
     end
-    local claimed, limitedTaken = 0, 0
+    local claimed, limitedTaken, capped = 0, 0, false
     local tok = tostring(redis.call('INCR', B..':seq'))
     local leases = {}
     local keys = redis.call('ZRANGEBYSCORE', B..':keys', '-inf', now, 'LIMIT', 0, 100)
@@ -145,7 +147,12 @@ enum QueueScripts {
       end
       local spec = redis.call('HGET', B..':limits', group)
       if take > 0 and spec then
-        if limitedCap - limitedTaken < take then take = limitedCap - limitedTaken end
+        if limitedCap - limitedTaken < take then
+          take = limitedCap - limitedTaken
+          if take <= 0 then capped = true end
+        end
+      end
+      if take > 0 and spec then
         for lim, win in string.gmatch(spec, '(%d+)/(%d+)') do
           lim = tonumber(lim); win = tonumber(win)
           local lk = B..':rl:'..key..':'..win
@@ -200,8 +207,10 @@ enum QueueScripts {
     if claimed > 0 then
       out[3] = tok
       redis.call('ZADD', B..':active', unpack(leases))
+    elseif capped then
+      out[2] = -1
     else
-      local hint = 1000
+      local hint = 60000
       local k = redis.call('ZRANGE', B..':keys', 0, 0, 'WITHSCORES')
       if k[2] then hint = math.min(hint, math.max(tonumber(k[2]) - now, 1)) end
       local d = redis.call('ZRANGE', B..':delayed', 0, 0, 'WITHSCORES')

@@ -51,6 +51,8 @@ public final class QueueWorker: Service {
         var runners: [Int: Task<Void, Never>] = [:]
         var nextRunner = 0
         var stopping = false
+        /// Set when the queue has rate-limited work but no handler was free: claim again only once one is.
+        var needsFreeHandler = false
         var waiter: CheckedContinuation<Void, Never>?
         /// Moving averages (ns) of one job's run time and one claim's round trip.
         var averageRunNs = 1_000_000.0
@@ -117,8 +119,9 @@ public final class QueueWorker: Service {
     private func claimSize(_ s: DispatchState) -> (want: Int, startable: Int)? {
         let prefetch = s.prefetchTarget(concurrency: configuration.concurrency, cap: configuration.prefetch)
         let capacity = configuration.concurrency + prefetch
-        guard s.buffer.count <= prefetch / 2, s.held.count < capacity else { return nil }
-        return (capacity - s.held.count, max(0, configuration.concurrency - s.runners.count - s.buffer.count))
+        let startable = max(0, configuration.concurrency - s.runners.count - s.buffer.count)
+        guard s.buffer.count <= prefetch / 2, s.held.count < capacity, !s.needsFreeHandler || startable > 0 else { return nil }
+        return (capacity - s.held.count, startable)
     }
 
     private func fetchLoop() async {
@@ -129,10 +132,22 @@ public final class QueueWorker: Service {
                 let started = ContinuousClock.now
                 let batch = try await queue.claim(max: size.want, leaseMs: configuration.leaseMs, maxRateLimited: size.startable)
                 let took = (ContinuousClock.now - started).nanoseconds
-                state.withLockedValue { $0.averageClaimNs = 0.9 * $0.averageClaimNs + 0.1 * took }
+                state.withLockedValue {
+                    $0.averageClaimNs = 0.9 * $0.averageClaimNs + 0.1 * took
+                    $0.needsFreeHandler = batch.jobs.isEmpty && batch.retryAfterMs < 0
+                }
                 errorDelayMs = 50
                 if batch.jobs.isEmpty {
-                    try await queue.waitForWork(timeoutMs: min(configuration.pollMs, max(1, batch.retryAfterMs)))
+                    if batch.retryAfterMs < 0 {
+                        continue // nextClaimSize waits for a handler to finish
+                    } else if batch.retryAfterMs <= configuration.pollMs + 200 {
+                        // A key's budget or a delayed job is due at a known moment: sleep exactly until
+                        // then. (Redis times blocking calls out only on its ~100 ms cron tick, so a
+                        // BLPOP timeout would be up to 100 ms late.)
+                        try await Task.sleep(for: .milliseconds(max(1, batch.retryAfterMs)))
+                    } else {
+                        try await queue.waitForWork(timeoutMs: configuration.pollMs)
+                    }
                     continue
                 }
                 dispatch(batch.jobs)

@@ -15,6 +15,8 @@ final class RequestCounter: Sendable {
         let firstMs: Int?
         let lastMs: Int?
         let arrivalsMs: [Int]
+        /// When each accepted request was claimed from the queue (X-Claimed-At, Redis time).
+        let claimsMs: [Int]
     }
 
     private struct State {
@@ -61,7 +63,7 @@ final class RequestCounter: Sendable {
             Snapshot(accepted: s.accepted.count, rejected: s.rejected, maxPerFixedWindow: s.maxPerWindow,
                      maxPerSlidingWindow: Self.maxInSlidingWindow(s.accepted, windowMs),
                      maxClaimsPerSlidingWindow: Self.maxInSlidingWindow(s.claims.sorted(), windowMs),
-                     firstMs: s.accepted.first, lastMs: s.accepted.last, arrivalsMs: s.accepted)
+                     firstMs: s.accepted.first, lastMs: s.accepted.last, arrivalsMs: s.accepted, claimsMs: s.claims)
         }
     }
 

@@ -160,7 +160,7 @@ struct QueueCommand: AsyncParsableCommand {
         @OptionGroup var options: GlobalOptions
         @Argument(help: "Queue name.") var queue: String
         @Argument(help: "Job type, e.g. noop, sleep, http.call, probe.record.") var type: String
-        @Option(help: "JSON payload.") var payload = "{}"
+        @Option(help: "JSON payload; with --count, {{n}} is replaced by the copy number (1, 2, …).") var payload = "{}"
         @Option(help: "Rate-limit key.") var key = "default"
         @Option(help: "Priority 0-9.") var priority = 5
         @Option(help: "Attempts before dead.") var attempts = 5
@@ -170,17 +170,24 @@ struct QueueCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard (1...1_000_000).contains(count) else { throw ValidationError("--count must be between 1 and 1000000") }
-            guard (try? JSONSerialization.jsonObject(with: Data(payload.utf8), options: [.fragmentsAllowed])) != nil else {
+            guard (try? JSONSerialization.jsonObject(with: Data(payload(copy: 1).utf8), options: [.fragmentsAllowed])) != nil else {
                 throw ValidationError("--payload is not valid JSON: \(payload)")
             }
             let job = NewJob(type: type, payload: payload, key: key, priority: priority, maxAttempts: attempts, delayMs: delayMs, uniqueKey: unique)
             do { try job.validate() } catch { throw ValidationError("\(error)") }
         }
 
+        func payload(copy: Int) -> String {
+            payload.replacingOccurrences(of: "{{n}}", with: String(copy))
+        }
+
         func run() async throws {
-            let job = NewJob(type: type, payload: payload, key: key, priority: priority, maxAttempts: attempts, delayMs: delayMs, uniqueKey: unique)
+            let jobs = (1...count).map { copy in
+                NewJob(type: type, payload: payload(copy: copy), key: key, priority: priority, maxAttempts: attempts, delayMs: delayMs,
+                       uniqueKey: unique?.replacingOccurrences(of: "{{n}}", with: String(copy)))
+            }
             let results = try await withRedis(options) { redis, s in
-                try await JobQueue(name: queue, prefix: s.keyPrefix, redis: redis).enqueue(Array(repeating: job, count: count))
+                try await JobQueue(name: queue, prefix: s.keyPrefix, redis: redis).enqueue(jobs)
             }
             let created = results.filter { if case .created = $0 { return true } else { return false } }.count
             if options.json { return try options.printJSON(["created": created, "duplicates": results.count - created]) }

@@ -102,6 +102,23 @@ import Testing
         }
     }
 
+    @Test func rateLimitedJobsGoOnlyToFreeHandlers() async throws {
+        try await withQueue { q in
+            try await q.setRateLimit(group: "gong", try RateLimit(parsing: "10/s"), marginMs: 0)
+            try await q.enqueue((0..<4).map { _ in NewJob(type: "call", key: "gong:t1") } + [NewJob(type: "free", key: "plain")])
+            // No handler free: the unlimited job may be prefetched, the rate-limited ones may not.
+            let prefetch = try await q.claim(max: 10, leaseMs: 5000, maxRateLimited: 0)
+            #expect(prefetch.jobs.map(\.type) == ["free"])
+            #expect(prefetch.jobs.allSatisfy { !$0.rateLimited })
+            let none = try await q.claim(max: 10, leaseMs: 5000, maxRateLimited: 0)
+            #expect(none.jobs.isEmpty)
+            #expect(none.retryAfterMs == -1)
+            let two = try await q.claim(max: 10, leaseMs: 5000, maxRateLimited: 2)
+            #expect(two.jobs.count == 2)
+            #expect(two.jobs.allSatisfy(\.rateLimited))
+        }
+    }
+
     @Test func everyWindowOfALimitHolds() async throws {
         try await withQueue { q in
             try await q.setRateLimit(group: "g", try RateLimit(parsing: "2/200ms,3/5s"), marginMs: 0)
