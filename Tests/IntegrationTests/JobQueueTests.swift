@@ -109,13 +109,13 @@ import Testing
             // No handler free: the unlimited job may be prefetched, the rate-limited ones may not.
             let prefetch = try await q.claim(max: 10, leaseMs: 5000, maxRateLimited: 0)
             #expect(prefetch.jobs.map(\.type) == ["free"])
-            #expect(prefetch.jobs.allSatisfy { !$0.rateLimited })
+            #expect(prefetch.jobs.filter(\.rateLimited).isEmpty)
             let none = try await q.claim(max: 10, leaseMs: 5000, maxRateLimited: 0)
             #expect(none.jobs.isEmpty)
             #expect(none.retryAfterMs == -1)
             let two = try await q.claim(max: 10, leaseMs: 5000, maxRateLimited: 2)
             #expect(two.jobs.count == 2)
-            #expect(two.jobs.allSatisfy(\.rateLimited))
+            #expect(two.jobs.filter(\.rateLimited).count == 2)
         }
     }
 
