@@ -66,11 +66,12 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Schema", dependencies: ["Postgres"]),
+        .target(name: "Imports", dependencies: ["Queue"], resources: [.copy("Platforms")]),
         .target(name: "Probes", dependencies: ["Queue", "Postgres", "HTTPClient"]),
 
         // Processes.
         .executableTarget(name: "SwitchboardCLI", dependencies: [
-            "Queue", "Redis", "Postgres", "Settings", "Schema",
+            "Queue", "Redis", "Postgres", "Settings", "Schema", "Imports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Simulator", dependencies: [
@@ -90,6 +91,7 @@ let package = Package(
         ], path: "Workers/Scheduler"),
 
         .testTarget(name: "QueueTests", dependencies: ["Queue"]),
+        .testTarget(name: "ImportTests", dependencies: ["Imports", "Queue"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Queue", "Redis", "Postgres", "HTTPClient", "Schema"]),
     ]
 )

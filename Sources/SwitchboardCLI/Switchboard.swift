@@ -5,7 +5,7 @@ import ArgumentParser
 struct Switchboard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchboard",
-        abstract: "Operate Switchboard: queues, dead jobs, limits, database.",
+        abstract: "Operate Switchboard: platform matrix and quotes, queues, dead jobs, limits, database.",
         discussion: "Connection settings come from the same environment variables as the processes (see README).",
-        subcommands: [QueueCommand.self, DatabaseCommand.self])
+        subcommands: [MatrixCommand.self, QuoteCommand.self, QueueCommand.self, DatabaseCommand.self])
 }
