@@ -11,6 +11,79 @@ public enum SchemaMigrations {
                 first_at timestamptz NOT NULL DEFAULT now(),
                 PRIMARY KEY (run, n));
             """),
+        Migration(2, "tenants, credentials, import requests, imported calls", """
+            CREATE TABLE tenants (
+                id text PRIMARY KEY CHECK (id ~ '^[a-z0-9][a-z0-9_-]{0,62}$'),
+                name text NOT NULL,
+                time_zone text NOT NULL DEFAULT 'UTC',
+                created_at timestamptz NOT NULL DEFAULT now());
+            -- Each tenant's data key, wrapped by a master key from configuration (envelope encryption).
+            CREATE TABLE tenant_keys (
+                tenant_id text PRIMARY KEY REFERENCES tenants (id),
+                master_key_id text NOT NULL,
+                wrapped_key text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                rotated_at timestamptz);
+            CREATE TABLE import_requests (
+                id bigserial PRIMARY KEY,
+                tenant_id text NOT NULL REFERENCES tenants (id),
+                platform text NOT NULL,
+                credentials text NOT NULL,          -- sealed with the tenant's data key; never returned
+                from_date date NOT NULL,
+                to_date date NOT NULL CHECK (to_date >= from_date),
+                estimated_calls integer NOT NULL CHECK (estimated_calls >= 0),
+                urgency text NOT NULL CHECK (urgency IN ('standard', 'onboarding', 'deal', 'retention')),
+                requested_completion date,
+                callback_url text,
+                callback_secret text,               -- sealed, like the credentials
+                state text NOT NULL DEFAULT 'validating',
+                total_calls integer,
+                done_calls integer NOT NULL DEFAULT 0,
+                failed_calls integer NOT NULL DEFAULT 0,
+                error text,
+                eta timestamptz,
+                created_by text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                finished_at timestamptz);
+            CREATE INDEX import_requests_tenant ON import_requests (tenant_id, created_at DESC);
+            CREATE TABLE import_failures (
+                request_id bigint NOT NULL REFERENCES import_requests (id),
+                external_id text NOT NULL,
+                error text NOT NULL,
+                failed_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (request_id, external_id));
+            CREATE TABLE calls (
+                id bigserial PRIMARY KEY,
+                tenant_id text NOT NULL REFERENCES tenants (id),
+                platform text NOT NULL,
+                external_id text NOT NULL,
+                request_id bigint REFERENCES import_requests (id),
+                title text,
+                started_at timestamptz,
+                duration_seconds integer,
+                direction text,
+                recording_url text,
+                imported_at timestamptz NOT NULL DEFAULT now(),
+                UNIQUE (tenant_id, platform, external_id));
+            CREATE TABLE call_participants (
+                call_id bigint NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+                position integer NOT NULL,
+                name text,
+                email text,
+                title text,
+                affiliation text,
+                speaker_id text,
+                PRIMARY KEY (call_id, position));
+            CREATE TABLE transcript_segments (
+                call_id bigint NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+                position integer NOT NULL,
+                speaker text,
+                start_ms integer NOT NULL,
+                end_ms integer NOT NULL,
+                text text NOT NULL,
+                PRIMARY KEY (call_id, position));
+            """),
     ]
 
     /// A migrator over every migration.
