@@ -37,6 +37,7 @@ public enum SchemaMigrations {
                 callback_url text,
                 callback_secret text,               -- sealed, like the credentials
                 state text NOT NULL DEFAULT 'validating',
+                listing_done boolean NOT NULL DEFAULT false,
                 total_calls integer,
                 done_calls integer NOT NULL DEFAULT 0,
                 failed_calls integer NOT NULL DEFAULT 0,
@@ -47,6 +48,22 @@ public enum SchemaMigrations {
                 updated_at timestamptz NOT NULL DEFAULT now(),
                 finished_at timestamptz);
             CREATE INDEX import_requests_tenant ON import_requests (tenant_id, created_at DESC);
+            -- Listing pages already stored, so a replayed page job does nothing twice.
+            CREATE TABLE import_pages (
+                request_id bigint NOT NULL REFERENCES import_requests (id),
+                cursor_in text NOT NULL,
+                calls integer NOT NULL,
+                done_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (request_id, cursor_in));
+            -- What CS is told (Slack, callback URL): an outbox, delivered by the notify job.
+            CREATE TABLE import_events (
+                id bigserial PRIMARY KEY,
+                request_id bigint NOT NULL REFERENCES import_requests (id),
+                kind text NOT NULL,
+                message text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                delivered_at timestamptz,
+                UNIQUE (request_id, kind));
             CREATE TABLE import_failures (
                 request_id bigint NOT NULL REFERENCES import_requests (id),
                 external_id text NOT NULL,
@@ -65,6 +82,8 @@ public enum SchemaMigrations {
                 direction text,
                 recording_url text,
                 imported_at timestamptz NOT NULL DEFAULT now(),
+                completed_at timestamptz,           -- set once the transcript is stored
+                failure text,                       -- set when the call could not be imported
                 UNIQUE (tenant_id, platform, external_id));
             CREATE TABLE call_participants (
                 call_id bigint NOT NULL REFERENCES calls (id) ON DELETE CASCADE,

@@ -45,12 +45,12 @@ import Queue
     let gong = try! PlatformCatalog.bundled().platform("gong")
 
     @Test func gongBatchesHundredCallsPerRequest() throws {
-        #expect(gong.requests(calls: 5000) == 150)
-        #expect(gong.requests(calls: 5001) == 153)
+        #expect(gong.requests(calls: 5000) == 100)
+        #expect(gong.requests(calls: 5001) == 102)
         #expect(gong.requests(calls: 0) == 0)
         let quote = try ImportQuote(platform: gong, calls: 5000, nightWindow: nil, marginMs: 0)
-        // 150 requests at 3/s: 3 at once, then 3 more each second: the last at 49 s.
-        #expect(quote.apiTimeMs == 49_000)
+        // 100 requests at 3/s: 3 at once, then 3 more each second: the last at 33 s.
+        #expect(quote.apiTimeMs == 33_000)
         #expect(quote.price == 250 + 0.05 * 5000)
         #expect(quote.nights == nil)
     }
@@ -58,8 +58,8 @@ import Queue
     @Test func bulkImportsCountNightsAgainstTheDailyQuota() throws {
         let night = try NightWindow(parsing: "22:00-06:00")
         // 10,000 requests a day caps each night; 3/s alone would allow 86,403 in 8 h.
-        let big = try ImportQuote(platform: gong, calls: 500_000, nightWindow: night)
-        #expect(big.requests == 15_000)
+        let big = try ImportQuote(platform: gong, calls: 600_000, nightWindow: night)
+        #expect(big.requests == 12_000)
         #expect(big.requestsPerNight == 10_000)
         #expect(big.nights == 2)
         #expect(try ImportQuote(platform: gong, calls: 5000, nightWindow: night).nights == 1)
@@ -84,7 +84,7 @@ import Queue
     @Test func summaryReadsLikeAnAnswer() throws {
         let text = try ImportQuote(platform: gong, calls: 5000, nightWindow: try NightWindow(parsing: "22:00-06:00")).summary
         #expect(text.contains("5,000 Gong calls"))
-        #expect(text.contains("Requests: 150 at 3/s,10000/d"))
+        #expect(text.contains("Requests: 100 at 3/s,10000/d"))
         #expect(text.contains("1 night"))
         #expect(text.contains("USD 500.00"))
     }

@@ -1,0 +1,206 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+
+/// `simulator gong`: Gong's v2 call API as documented (help.gong.io apidocs): Basic auth with an
+/// access key and secret, `GET /v2/calls`, `POST /v2/calls/extensive`, `POST /v2/calls/transcript`,
+/// 100 records a page with `records.cursor` present only when more remain, 404 "No calls found"
+/// for an empty window, `{"requestId","errors"}` error bodies, and 3 requests/s + 10,000/day with
+/// 429 and `Retry-After`. `POST /_sim/faults` injects 5xx bursts, latency or an outage;
+/// `GET /_sim/stats` reports what the simulator saw.
+struct GongCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gong", abstract: "Simulated Gong API.")
+
+    @Option(help: "Port on 127.0.0.1 (0: any free port).") var port = 0
+    @Option(help: "Write the bound port to this file.") var portFile: String?
+    @Option(help: "How many calls the company has.") var calls = 500
+    @Option(help: "Seed of the generated data.") var seed: UInt64 = 1
+    @Option(help: "First call date (YYYY-MM-DD); calls spread evenly over --days.") var start = "2025-01-01"
+    @Option(help: "Days the calls span.") var days = 365
+    @Option(help: "Access key.") var accessKey = "gong-access-key"
+    @Option(help: "Access key secret.") var accessKeySecret = "gong-secret"
+    @Option(help: "Rate limit, vendor-counted in fixed windows.") var rateLimit = "3/s,10000/d"
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be within 0-65535") }
+        guard (0...10_000_000).contains(calls), days > 0 else { throw ValidationError("--calls must be 0-10000000 and --days positive") }
+        guard Self.day(start) != nil else { throw ValidationError("--start must be YYYY-MM-DD") }
+        do { _ = try VendorLimiter.parse(rateLimit) } catch { throw ValidationError("\(error)") }
+    }
+
+    static func day(_ text: String) -> Date? { ISO8601DateFormatter().date(from: text + "T00:00:00Z") }
+
+    func run() async throws {
+        let data = GongData(seed: seed, count: calls, start: Self.day(start)!, days: days)
+        let limiter = VendorLimiter(windows: try VendorLimiter.parse(rateLimit))
+        let expectedAuth = "Basic " + Data("\(accessKey):\(accessKeySecret)".utf8).base64EncodedString()
+        let router = Router()
+        let api = GongAPI(data: data)
+
+        router.post("/_sim/faults") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 16)
+            guard let faults = try? JSONDecoder().decode(VendorLimiter.Faults.self, from: Data(buffer: body)) else {
+                return GongAPI.error(400, "faults must be JSON like {\"failNext\": 5, \"latencyMs\": 100, \"outage\": false}")
+            }
+            limiter.setFaults(faults)
+            return Response(status: .noContent)
+        }
+        router.get("/_sim/stats") { _, _ -> Response in
+            GongAPI.json(200, try JSONSerialization.jsonObject(with: JSONEncoder().encode(limiter.stats())))
+        }
+
+        let guarded: @Sendable (Request, @escaping @Sendable (Request, [String: Any]?) async throws -> Response) async throws -> Response = { request, handler in
+            let (verdict, latency) = limiter.admit()
+            if latency > 0 { try await Task.sleep(for: .milliseconds(latency)) }
+            guard request.headers[.authorization] == expectedAuth else { return GongAPI.error(401, "Access denied") }
+            switch verdict {
+            case .fail: return GongAPI.error(503, "Service temporarily unavailable")
+            case .rateLimited(let seconds):
+                var response = GongAPI.error(429, "API request limit exceeded")
+                response.headers[.retryAfter] = String(seconds)
+                return response
+            case .accept: break
+            }
+            var body: [String: Any]?
+            if request.method == .post {
+                let bytes = try await request.body.collect(upTo: 1 << 20)
+                guard let parsed = try? JSONSerialization.jsonObject(with: Data(buffer: bytes)) as? [String: Any] else {
+                    return GongAPI.error(400, "Malformed request: body must be a JSON object")
+                }
+                body = parsed
+            }
+            return try await handler(request, body)
+        }
+        router.get("/v2/calls") { request, _ in
+            try await guarded(request) { request, _ in
+                api.listCalls(from: request.uri.queryParameters["fromDateTime"].map(String.init),
+                              to: request.uri.queryParameters["toDateTime"].map(String.init),
+                              cursor: request.uri.queryParameters["cursor"].map(String.init))
+            }
+        }
+        router.post("/v2/calls/extensive") { request, _ in
+            try await guarded(request) { _, body in api.extensive(body ?? [:]) }
+        }
+        router.post("/v2/calls/transcript") { request, _ in
+            try await guarded(request) { _, body in api.transcripts(body ?? [:]) }
+        }
+
+        let portFile = self.portFile
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil),
+                              onServerRunning: { channel in
+                                  if let portFile, let bound = channel.localAddress?.port {
+                                      try? String(bound).write(toFile: portFile, atomically: true, encoding: .utf8)
+                                  }
+                              })
+        try await app.runService()
+    }
+}
+
+/// The endpoints' logic over `GongData`, as plain functions returning responses.
+struct GongAPI: Sendable {
+    let data: GongData
+
+    enum Either {
+        case calls([Int])
+        case answer(Response)
+    }
+    static let pageSize = 100
+
+    static func json(_ status: Int, _ object: Any) -> Response {
+        let bytes = (try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8)
+        return Response(status: .init(code: status), headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func error(_ status: Int, _ message: String) -> Response {
+        json(status, ["requestId": requestId(), "errors": [message]])
+    }
+
+    static func requestId() -> String { String(UInt64.random(in: 1...UInt64.max), radix: 36) }
+
+    private func window(_ from: String?, _ to: String?) -> (Date, Date)? {
+        let f = ISO8601DateFormatter()
+        guard let from = from.flatMap(f.date(from:)), let to = to.flatMap(f.date(from:)) else { return nil }
+        return (from, to)
+    }
+
+    private func page(_ indices: [Int], cursor: String?) -> (slice: ArraySlice<Int>, records: [String: Any])? {
+        var offset = 0
+        if let cursor {
+            guard let decoded = Data(base64Encoded: cursor).map({ String(decoding: $0, as: UTF8.self) }),
+                  decoded.hasPrefix("offset:"), let n = Int(decoded.dropFirst(7)), n >= 0, n <= indices.count else { return nil }
+            offset = n
+        }
+        let end = min(offset + Self.pageSize, indices.count)
+        var records: [String: Any] = ["totalRecords": indices.count, "currentPageSize": end - offset, "currentPageNumber": offset / Self.pageSize]
+        if end < indices.count { records["cursor"] = Data("offset:\(end)".utf8).base64EncodedString() }
+        return (indices[offset..<end], records)
+    }
+
+    /// The calls a POST body's filter selects, or the 400/404 answer.
+    private func selection(_ body: [String: Any]) -> Either {
+        guard let filter = body["filter"] as? [String: Any] else { return .answer(Self.error(400, "Malformed request: filter is required")) }
+        guard let (from, to) = window(filter["fromDateTime"] as? String, filter["toDateTime"] as? String) else {
+            return .answer(Self.error(400, "Malformed request: fromDateTime and toDateTime must be ISO-8601"))
+        }
+        var indices = data.indices(from: from, to: to)
+        if let ids = filter["callIds"] {
+            guard let list = ids as? [String], list.count <= 100 else {
+                return .answer(Self.error(400, "Malformed request: callIds must be an array of at most 100 strings"))
+            }
+            let wanted = Set(list.compactMap(data.index(ofId:)))
+            indices = indices.filter(wanted.contains)
+        }
+        return .calls(indices)
+    }
+
+    func listCalls(from: String?, to: String?, cursor: String?) -> Response {
+        guard let (f, t) = window(from, to) else { return Self.error(400, "Malformed request: fromDateTime and toDateTime must be ISO-8601") }
+        let indices = data.indices(from: f, to: t)
+        if indices.isEmpty { return Self.error(404, "No calls found corresponding to the provided filters") }
+        guard let (slice, records) = page(indices, cursor: cursor) else { return Self.error(400, "Malformed request: invalid cursor") }
+        return Self.json(200, ["requestId": Self.requestId(), "records": records, "calls": slice.map(data.metaData)])
+    }
+
+    func extensive(_ body: [String: Any]) -> Response {
+        let indices: [Int]
+        switch selection(body) {
+        case .answer(let response): return response
+        case .calls(let found): indices = found
+        }
+        if indices.isEmpty { return Self.error(404, "No calls found corresponding to the provided filters") }
+        guard let (slice, records) = page(indices, cursor: body["cursor"] as? String) else { return Self.error(400, "Malformed request: invalid cursor") }
+        let exposed = ((body["contentSelector"] as? [String: Any])?["exposedFields"] as? [String: Any]) ?? [:]
+        let calls: [[String: Any]] = slice.map { i in
+            var call: [String: Any] = ["metaData": data.metaData(i)]
+            if exposed["parties"] as? Bool == true {
+                call["parties"] = data.parties(i).map {
+                    ["id": $0.id, "name": $0.name, "emailAddress": $0.email, "title": $0.title, "affiliation": $0.affiliation,
+                     "speakerId": $0.speakerId, "methods": ["Invitee", "Attendee"]]
+                }
+            }
+            if exposed["media"] as? Bool == true {
+                call["media"] = ["audioUrl": "https://media.gong.example/\(data.id(i)).mp3?expires=8h",
+                                 "videoUrl": "https://media.gong.example/\(data.id(i)).mp4?expires=8h"]
+            }
+            return call
+        }
+        return Self.json(200, ["requestId": Self.requestId(), "records": records, "calls": calls])
+    }
+
+    func transcripts(_ body: [String: Any]) -> Response {
+        let indices: [Int]
+        switch selection(body) {
+        case .answer(let response): return response
+        case .calls(let found): indices = found
+        }
+        if indices.isEmpty { return Self.error(404, "No calls found corresponding to the provided filters") }
+        guard let (slice, records) = page(indices, cursor: body["cursor"] as? String) else { return Self.error(400, "Malformed request: invalid cursor") }
+        let transcripts: [[String: Any]] = slice.map { i in
+            ["callId": data.id(i), "transcript": data.transcript(i).map { speaker, sentences in
+                ["speakerId": speaker, "topic": "Discussion", "sentences": sentences.map { ["start": $0.0, "end": $0.1, "text": $0.2] }]
+            }]
+        }
+        return Self.json(200, ["requestId": Self.requestId(), "records": records, "callTranscripts": transcripts])
+    }
+}
