@@ -67,12 +67,13 @@ let package = Package(
         ]),
         .target(name: "Schema", dependencies: ["Postgres"]),
         .target(name: "Vault", dependencies: ["Postgres", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Imports", dependencies: ["Queue", "Postgres", "Vault", "HTTPClient"], resources: [.copy("Platforms")]),
+        .target(name: "Imports", dependencies: ["Queue", "Postgres", "Vault", "HTTPClient", "Settings",
+                                               .product(name: "Logging", package: "swift-log")], resources: [.copy("Platforms")]),
         .target(name: "Probes", dependencies: ["Queue", "Postgres", "HTTPClient"]),
 
         // Processes.
         .executableTarget(name: "SwitchboardCLI", dependencies: [
-            "Queue", "Redis", "Postgres", "Settings", "Schema", "Imports",
+            "Queue", "Redis", "Postgres", "Settings", "Schema", "Imports", "Vault", "HTTPClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Simulator", dependencies: [
@@ -81,7 +82,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Worker", dependencies: [
-            "Queue", "Probes", "Observability", "Settings", "Postgres", "Redis", "HTTPClient",
+            "Queue", "Probes", "Observability", "Settings", "Postgres", "Redis", "HTTPClient", "Imports", "Vault",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Workers/Worker"),

@@ -79,3 +79,30 @@ final class CounterServer: @unchecked Sendable {
         return try JSONDecoder().decode(Stats.self, from: Data(response.body))
     }
 }
+
+/// A simulator mode (gong, …) started on a free port.
+final class SimulatorProcess: @unchecked Sendable {
+    let child: ChildProcess
+    let port: Int
+
+    init(_ mode: String, _ arguments: [String]) async throws {
+        let portFile = NSTemporaryDirectory() + "sb-port-\(UUID().uuidString)"
+        child = try ChildProcess("simulator", arguments: [mode, "--port-file", portFile] + arguments, environment: [:])
+        var found: Int?
+        for _ in 0..<400 {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let p = Int(text) { found = p; break }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        guard let found else { throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "simulator \(mode) did not start: \(child.log)"]) }
+        port = found
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    /// POSTs JSON to the simulator (e.g. /_sim/faults).
+    func post(_ path: String, _ json: String) async throws {
+        let client = HTTPClient(maxConnections: 1)
+        _ = try await client.send(.json("POST", url + path, body: json))
+        await client.shutdown()
+    }
+}

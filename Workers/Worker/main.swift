@@ -1,5 +1,6 @@
 import Foundation
 import HTTPClient
+import Imports
 import Logging
 import Observability
 import Postgres
@@ -8,15 +9,19 @@ import Queue
 import Redis
 import ServiceLifecycle
 import Settings
+import Vault
 
 /// The `worker` process: works the queues named in SB_QUEUES with every registered job type.
 /// Wiring only; the behaviour lives in the Queue module and the job modules.
 let env = Environment()
 let common: CommonSettings
 let settings: WorkerSettings
+let importSettings: ImportSettings?
 do {
     common = try CommonSettings(env, defaultPort: 9101)
     settings = try WorkerSettings(env)
+    let runsImports = settings.queues.contains(env.string("SB_IMPORT_QUEUE", default: "imports"))
+    importSettings = runsImports || env.optional("SB_MASTER_KEYS") != nil ? try ImportSettings(env) : nil
 } catch {
     FileHandle.standardError.write(Data("worker: \(error)\n".utf8))
     exit(2)
@@ -27,10 +32,20 @@ let logger = Logger(label: "switchboard.worker")
 let redis = RedisClient(common.redis)
 let postgres = PostgresClient(common.postgres)
 let http = HTTPClient(maxConnections: max(4, settings.worker.concurrency))
-let jobs = JobRegistry(ProbeJobs.definitions(http: http, postgres: postgres))
+var jobs = JobRegistry(ProbeJobs.definitions(http: http, postgres: postgres))
 
 var services: [any Service] = []
 do {
+    // The import engine, when this worker runs its queue (or SB_MASTER_KEYS is set for it).
+    if let importSettings {
+        let vault = CredentialVault(keyRing: importSettings.keyRing, postgres: postgres)
+        let pipeline = ImportPipeline(store: ImportStore(postgres: postgres, vault: vault),
+                                      queue: try JobQueue(name: importSettings.queue, prefix: common.keyPrefix, redis: redis),
+                                      connectors: ConnectorSettings(gongBaseURL: importSettings.gongBaseURL, http: http),
+                                      catalog: try PlatformCatalog.bundled(), nightWindow: importSettings.nightWindow, logger: logger)
+        try await pipeline.applyRateLimits(marginMs: settings.rateLimitMarginMs)
+        pipeline.definitions.forEach { jobs.register($0) }
+    }
     for name in settings.queues {
         let queue = try JobQueue(name: name, prefix: common.keyPrefix, redis: redis)
         for (group, limit) in settings.rateLimits {

@@ -1,0 +1,31 @@
+import Foundation
+import Settings
+import Vault
+
+/// What the import engine reads from the environment.
+public struct ImportSettings: Sendable {
+    /// SB_MASTER_KEYS / SB_MASTER_KEY_ID: master keys for credential encryption (required).
+    public let keyRing: MasterKeyRing
+    /// SB_GONG_BASE_URL (https://api.gong.io).
+    public let gongBaseURL: String
+    /// SB_NIGHT_WINDOW (22:00-06:00) in SB_NIGHT_WINDOW_TZ (UTC): when standard imports run.
+    public let nightWindow: NightWindow
+    /// SB_IMPORT_QUEUE (imports).
+    public let queue: String
+
+    public init(_ env: Environment) throws {
+        guard let keys = env.optional("SB_MASTER_KEYS") else {
+            throw SettingsError("SB_MASTER_KEYS is not set: credentials cannot be encrypted (ops/setup-and-run generates one into .run/secrets.env)")
+        }
+        do {
+            keyRing = try MasterKeyRing(keys: keys, activeId: env.string("SB_MASTER_KEY_ID", default: keys.split(separator: ":").first.map(String.init) ?? ""))
+        } catch { throw SettingsError("\(error)") }
+        gongBaseURL = env.string("SB_GONG_BASE_URL", default: "https://api.gong.io")
+        let zoneName = env.string("SB_NIGHT_WINDOW_TZ", default: "UTC")
+        guard let zone = TimeZone(identifier: zoneName) else { throw SettingsError("SB_NIGHT_WINDOW_TZ=\(zoneName) is not a time zone") }
+        do { nightWindow = try NightWindow(parsing: env.string("SB_NIGHT_WINDOW", default: "22:00-06:00"), timeZone: zone) } catch {
+            throw SettingsError("SB_NIGHT_WINDOW: \(error)")
+        }
+        queue = env.string("SB_IMPORT_QUEUE", default: "imports")
+    }
+}

@@ -1,0 +1,186 @@
+import ArgumentParser
+import Foundation
+import HTTPClient
+import Imports
+import Postgres
+import Queue
+import Redis
+import Settings
+import Vault
+
+/// `switchboard import …`: what customer success runs to import a customer's calls.
+struct ImportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import", abstract: "Create, watch and manage import requests.",
+        subcommands: [Create.self, List.self, Status.self, Cancel.self, Calls.self])
+
+    /// Runs `body` with the import pipeline built from the environment.
+    static func withPipeline<R>(_ options: GlobalOptions, _ body: (ImportPipeline) async throws -> R) async throws -> R {
+        let common = try options.settings()
+        let imports: ImportSettings
+        do { imports = try ImportSettings(Environment()) } catch { throw ValidationError("\(error)") }
+        let postgres = PostgresClient(common.postgres)
+        var redisConfig = common.redis
+        redisConfig.connectAttempts = 2
+        let redis = RedisClient(redisConfig)
+        let http = HTTPClient(maxConnections: 1)
+        defer { Task { await http.shutdown() } }
+        do {
+            let pipeline = ImportPipeline(store: ImportStore(postgres: postgres, vault: CredentialVault(keyRing: imports.keyRing, postgres: postgres)),
+                                          queue: try JobQueue(name: imports.queue, prefix: common.keyPrefix, redis: redis),
+                                          connectors: ConnectorSettings(gongBaseURL: imports.gongBaseURL, http: http),
+                                          catalog: try PlatformCatalog.bundled(), nightWindow: imports.nightWindow)
+            let result = try await body(pipeline)
+            await postgres.shutdown(); await redis.shutdown()
+            return result
+        } catch {
+            await postgres.shutdown(); await redis.shutdown()
+            switch error {
+            case let e as ImportError where e.code == .invalidInput || e.code == .unknownPlatform: throw ValidationError(e.message)
+            case let e as ImportError: throw CLIFailure(e.message)
+            case let e as PostgresError: throw CLIFailure("database: \(e)")
+            case let e as RedisError: throw CLIFailure("cannot talk to Redis: \(e.message)")
+            default: throw error
+            }
+        }
+    }
+
+    static func describe(_ r: ImportRequest) -> String {
+        var line = "#\(r.id)  \(r.tenant)  \(r.platform)  \(r.state.rawValue)  \(r.fromDate)…\(r.toDate)  urgency \(r.urgency.rawValue)"
+        if let total = r.totalCalls { line += "  \(r.doneCalls)/\(total) done" + (r.failedCalls > 0 ? ", \(r.failedCalls) failed" : "") }
+        if let error = r.error { line += "\n    \(error)" }
+        return line
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an import request (credentials are encrypted at once).")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id (created on first use), e.g. acme.") var tenant: String
+        @Option(help: "Platform id (switchboard matrix).") var platform: String
+        @Option(help: "File with the platform credentials as JSON, or - for standard input (Gong: {\"accessKey\":…,\"accessKeySecret\":…}).")
+        var credentialsFile: String
+        @Option(help: "First day of calls (YYYY-MM-DD).") var from: String
+        @Option(help: "Last day of calls, inclusive (YYYY-MM-DD).") var to: String
+        @Option(help: "Estimated number of calls.") var estimatedCalls = 0
+        @Option(help: "standard (night window), onboarding, deal or retention (start at once).") var urgency = "standard"
+        @Option(help: "Date the customer needs it by (YYYY-MM-DD).") var requestedBy: String?
+        @Option(help: "URL that receives signed JSON events.") var callbackUrl: String?
+        @Option(help: "Who asks (for the record).") var createdBy = ProcessInfo.processInfo.environment["USER"] ?? "cs"
+
+        func run() async throws {
+            guard let level = Urgency(rawValue: urgency) else {
+                throw ValidationError("--urgency must be one of \(Urgency.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let data: Data?
+            if credentialsFile == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else { data = FileManager.default.contents(atPath: credentialsFile) }
+            guard let data else { throw ValidationError("cannot read credentials file \(credentialsFile)") }
+            let request = NewImportRequest(tenant: tenant, platform: platform, credentials: String(decoding: data, as: UTF8.self),
+                                           fromDate: from, toDate: to, estimatedCalls: estimatedCalls, urgency: level,
+                                           requestedCompletion: requestedBy, callbackURL: callbackUrl, createdBy: createdBy)
+            let created = try await withPipeline(options) { try await $0.submit(request) }
+            if options.json { return try options.printJSON(created) }
+            print("created import request #\(created.id) (\(created.platform) for \(created.tenant)); validating the credentials now")
+            print("watch it: switchboard import status \(created.id) --watch")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Import requests, newest first.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Only this tenant.") var tenant: String?
+        @Option(help: "How many (1-1000).") var limit = 50
+
+        func run() async throws {
+            let requests = try await withPipeline(options) { try await $0.store.list(tenant: tenant, limit: limit) }
+            if options.json { return try options.printJSON(requests) }
+            if requests.isEmpty { print("no import requests"); return }
+            requests.forEach { print(ImportCommand.describe($0)) }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Progress of one request: total, done, failed, remaining, ETA.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Request id.") var id: Int
+        @Flag(help: "Redraw every second until the request finishes.") var watch = false
+
+        func run() async throws {
+            try await withPipeline(options) { pipeline in
+                while true {
+                    let r = try await pipeline.store.request(id)
+                    if options.json {
+                        try options.printJSON(r)
+                    } else {
+                        let total = r.totalCalls ?? r.estimatedCalls
+                        let done = r.doneCalls + r.failedCalls
+                        let width = 30
+                        let filled = total > 0 ? min(width, done * width / total) : (r.state.isFinished ? width : 0)
+                        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+                        let eta = r.eta.map { " ETA \(ISO8601DateFormatter().string(from: $0))" } ?? ""
+                        let text = "#\(r.id) \(r.platform) \(r.tenant) [\(bar)] \(r.doneCalls)/\(total) done, \(r.failedCalls) failed, \(r.remainingCalls) remaining — \(r.state.rawValue)\(eta)"
+                        if watch && isatty(STDOUT_FILENO) == 1 { print("\r\u{1B}[2K" + text, terminator: "") } else { print(text) }
+                        fflush(nil)
+                        if r.state.isFinished || !watch {
+                            if watch { print("") }
+                            for failure in try await pipeline.store.failures(id).prefix(20) { print("  failed: \(failure.externalId): \(failure.error)") }
+                            if let error = r.error { print("  \(error)") }
+                        }
+                    }
+                    if !watch || r.state.isFinished { return }
+                    try await Task.sleep(for: .seconds(1))
+                }
+            }
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop a request; calls already imported stay.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Request id.") var id: Int
+
+        func run() async throws {
+            let r = try await withPipeline(options) { try await $0.store.cancel(id) }
+            if options.json { return try options.printJSON(r) }
+            print("cancelled import request #\(r.id)")
+        }
+    }
+
+    struct Calls: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A tenant's imported calls, newest import first.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id.") var tenant: String
+        @Option(help: "How many (1-1000).") var limit = 20
+
+        func run() async throws {
+            let calls = try await withPipeline(options) { try await $0.store.importedCalls(tenant: tenant, limit: limit) }
+            if options.json { return try options.printJSON(calls) }
+            if calls.isEmpty { print("no imported calls for \(tenant)"); return }
+            for c in calls { print("\(c.title ?? "(untitled)")  —  \(c.badge)  (\(c.segments) transcript segments, \(c.participants) participants)") }
+        }
+    }
+}
+
+/// `switchboard keys …`: master-key operations.
+struct KeysCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "keys", abstract: "Master keys of credential encryption.",
+                                                    subcommands: [Generate.self, Rotate.self])
+
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print a new random master key entry for SB_MASTER_KEYS.")
+        @Argument(help: "Key id, e.g. k2.") var id: String
+        func run() { print(MasterKeyRing.generateEntry(id: id)) }
+    }
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-wrap every tenant data key with the active master key (SB_MASTER_KEY_ID).",
+            discussion: "Put the new key first in SB_MASTER_KEYS, keep the old one listed, set SB_MASTER_KEY_ID to the new id, run this, then drop the old key.")
+        @OptionGroup var options: GlobalOptions
+
+        func run() async throws {
+            let n = try await ImportCommand.withPipeline(options) { try await $0.store.vault.rotate() }
+            if options.json { return try options.printJSON(["rewrapped": n]) }
+            print("re-wrapped \(n) tenant data key(s)")
+        }
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import HTTPClient
+import Imports
+import Postgres
+import Queue
+import Redis
+import Schema
+import Testing
+import Vault
+
+/// Imports from the Gong simulator through real worker processes, Redis and Postgres.
+@Suite(.serialized) struct ImportEndToEndTests {
+    let redis = TestServers.redis()
+    let masterKeys = MasterKeyRing.generateEntry(id: "k1")
+    static let gongCredentials = #"{"accessKey":"gong-access-key","accessKeySecret":"gong-secret"}"#
+
+    struct Fleet {
+        let pipeline: ImportPipeline
+        let pg: PostgresClient
+        let queue: JobQueue
+        let gong: SimulatorProcess
+        var env: [String: String]
+    }
+
+    func fleet(calls: Int, nightWindow: String = "22:00-06:00") async throws -> Fleet {
+        let pg = try await TestServers.postgres()
+        try await SchemaMigrations.migrator.migrate(pg)
+        let gong = try await SimulatorProcess("gong", ["--calls", String(calls), "--seed", "7"])
+        let queue = try TestServers.queue("imports", redis: redis)
+        let http = HTTPClient(maxConnections: 1)
+        let pipeline = ImportPipeline(store: ImportStore(postgres: pg, vault: CredentialVault(keyRing: try MasterKeyRing(keys: masterKeys, activeId: "k1"), postgres: pg)),
+                                      queue: queue, connectors: ConnectorSettings(gongBaseURL: gong.url, http: http),
+                                      catalog: try PlatformCatalog.bundled(), nightWindow: try NightWindow(parsing: nightWindow))
+        let env = ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": queue.prefix, "SB_QUEUES": "imports",
+                   "SB_POSTGRES_URL": TestServers.postgresURL, "SB_POSTGRES_SCHEMA": pg.configuration.schema!,
+                   "SB_MASTER_KEYS": masterKeys, "SB_GONG_BASE_URL": gong.url, "SB_NIGHT_WINDOW": nightWindow,
+                   "SB_LEASE_MS": "2000", "SB_MAINTENANCE_MS": "250"]
+        return Fleet(pipeline: pipeline, pg: pg, queue: queue, gong: gong, env: env)
+    }
+
+    func request(_ tenant: String, urgency: Urgency = .deal, credentials: String = gongCredentials,
+                 from: String = "2025-01-01", to: String = "2025-12-31") -> NewImportRequest {
+        NewImportRequest(tenant: tenant, platform: "gong", credentials: credentials, fromDate: from, toDate: to,
+                         estimatedCalls: 100, urgency: urgency, createdBy: "test")
+    }
+
+    func finish(_ f: Fleet, _ workers: [ChildProcess]) async throws {
+        workers.forEach { $0.terminate() }
+        for w in workers { _ = await w.waitForExit(seconds: 15) }
+        f.gong.child.kill()
+        try await TestServers.dropSchema(f.pg)
+        try await TestServers.cleanup(prefix: f.queue.prefix, redis: redis)
+    }
+
+    func state(_ f: Fleet, _ id: Int) async throws -> ImportState { try await f.pipeline.store.request(id).state }
+
+    @Test func aGongImportLandsCompleteAndExactlyOnce() async throws {
+        let f = try await fleet(calls: 250)
+        let created = try await f.pipeline.submit(request("acme"))
+        #expect(created.state == .validating)
+        let workers = try (0..<2).map { _ in try ChildProcess("worker", environment: f.env) }
+        let done = try await TestServers.eventually(60) { try await state(f, created.id) == .completed }
+        let snapshot = try await f.pipeline.store.request(created.id)
+        #expect(done, "import did not complete: \(snapshot) \(workers[0].log)")
+        let r = try await f.pipeline.store.request(created.id)
+        #expect(r.totalCalls == 250)
+        #expect(r.doneCalls == 250)
+        #expect(r.failedCalls == 0)
+        let counts = try await f.pg.query("""
+            SELECT count(*) AS calls, count(DISTINCT external_id) AS distinct_calls,
+                   (SELECT count(DISTINCT call_id) FROM transcript_segments) AS with_transcript,
+                   (SELECT count(*) FROM call_participants) AS participants,
+                   count(*) FILTER (WHERE recording_url IS NOT NULL) AS with_recording
+            FROM calls WHERE tenant_id = 'acme'
+            """)
+        #expect(counts.value(0, "calls") == "250")
+        #expect(counts.value(0, "distinct_calls") == "250")
+        #expect(counts.value(0, "with_transcript") == "250")
+        #expect(Int(counts.value(0, "participants") ?? "0")! >= 500)
+        #expect(counts.value(0, "with_recording") == "250")
+        // Speakers are people, not Gong speaker ids.
+        let speaker = try await f.pg.query("SELECT speaker FROM transcript_segments LIMIT 1").rows[0][0] ?? ""
+        #expect(speaker.contains(" "))
+        #expect(try await f.pipeline.store.events(created.id).map(\.kind) == ["completed"])
+        let listed = try await f.pipeline.store.importedCalls(tenant: "acme", limit: 1)
+        #expect(listed.first?.badge.hasPrefix("Imported from Gong on ") == true)
+        // Running the same request's jobs again changes nothing.
+        try await f.pipeline.queue.enqueue(NewJob(type: "import.page", payload: #"{"request":\#(created.id)}"#, key: "gong:acme"))
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(try await f.pg.query("SELECT count(*) AS n FROM calls").value(0, "n") == "250")
+        // The stored credentials are sealed, not plain.
+        let stored = try await f.pg.query("SELECT credentials FROM import_requests WHERE id = $1", [String(created.id)]).rows[0][0] ?? ""
+        #expect(!stored.contains("gong-secret"))
+        try await finish(f, workers)
+    }
+
+    @Test func invalidCredentialsFailFastWithANotification() async throws {
+        let f = try await fleet(calls: 50)
+        let created = try await f.pipeline.submit(request("globex", credentials: #"{"accessKey":"gong-access-key","accessKeySecret":"wrong"}"#))
+        let worker = try ChildProcess("worker", environment: f.env)
+        let started = Date()
+        #expect(try await TestServers.eventually(20) { try await state(f, created.id) == .failed })
+        #expect(Date().timeIntervalSince(started) < 10)
+        let r = try await f.pipeline.store.request(created.id)
+        #expect(r.error?.contains("invalid credentials") == true)
+        #expect(!(r.error ?? "").contains("wrong"))
+        #expect(try await f.pipeline.store.events(created.id).map(\.kind) == ["invalid_credentials"])
+        #expect(try await f.queue.stats().dead == 0)
+        try await finish(f, [worker])
+    }
+
+    @Test func anEmptyRangeIsReportedAsNoCalls() async throws {
+        let f = try await fleet(calls: 50)
+        let created = try await f.pipeline.submit(request("initech", from: "2020-01-01", to: "2020-01-31"))
+        let worker = try ChildProcess("worker", environment: f.env)
+        #expect(try await TestServers.eventually(20) { try await state(f, created.id) == .noCalls })
+        #expect(try await f.pipeline.store.events(created.id).map(\.kind) == ["no_calls"])
+        try await finish(f, [worker])
+    }
+
+    @Test func a5xxBurstAndAKilledWorkerLoseNothing() async throws {
+        let f = try await fleet(calls: 800)
+        try await f.gong.post("/_sim/faults", #"{"failNext": 4}"#)
+        let created = try await f.pipeline.submit(request("hooli"))
+        var first = try ChildProcess("worker", environment: f.env)
+        let second = try ChildProcess("worker", environment: f.env)
+        #expect(try await TestServers.eventually(30) { try await f.pipeline.store.request(created.id).doneCalls > 0 })
+        first.kill()
+        first = try ChildProcess("worker", environment: f.env)
+        let done = try await TestServers.eventually(90) { try await state(f, created.id) == .completed }
+        let snapshot = try await f.pipeline.store.request(created.id)
+        #expect(done, "\(snapshot)")
+        let counts = try await f.pg.query("SELECT count(*) AS n, count(DISTINCT external_id) AS d, count(completed_at) AS c FROM calls")
+        #expect(counts.value(0, "n") == "800")
+        #expect(counts.value(0, "d") == "800")
+        #expect(counts.value(0, "c") == "800")
+        try await finish(f, [first, second])
+    }
+
+    @Test func theNightWindowHoldsStandardWorkUntilItOpens() async throws {
+        // A window that is closed now: from one hour ahead, for one hour.
+        let hour = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).hour!
+        let window = String(format: "%02d:00-%02d:00", (hour + 1) % 24, (hour + 2) % 24)
+        let f = try await fleet(calls: 120, nightWindow: window)
+        let bulk = try await f.pipeline.submit(request("wayne", urgency: .standard))
+        let urgent = try await f.pipeline.submit(request("stark", urgency: .deal))
+        let worker = try ChildProcess("worker", environment: f.env)
+        #expect(try await TestServers.eventually(30) { try await state(f, urgent.id) == .completed })
+        // Validated at once (credentials proven, calls counted), then parked until the window opens.
+        #expect(try await state(f, bulk.id) == .waiting)
+        let held = try await f.pipeline.store.request(bulk.id)
+        #expect(held.totalCalls == 120)
+        #expect(held.doneCalls == 0)
+        #expect((held.eta ?? .distantPast) > Date().addingTimeInterval(60))
+        #expect(try await f.pg.query("SELECT count(*) AS n FROM calls WHERE tenant_id = 'wayne'").value(0, "n") == "0")
+        #expect(try await f.queue.stats().delayed == 1)
+        try await finish(f, [worker])
+    }
+
+    @Test func badRequestsChangeNothing() async throws {
+        let f = try await fleet(calls: 10)
+        let bad: [(NewImportRequest, String)] = [
+            (request("Bad Tenant"), "tenant 'Bad Tenant'"),
+            (NewImportRequest(tenant: "acme", platform: "myspace", credentials: "{}", fromDate: "2025-01-01", toDate: "2025-01-02", estimatedCalls: 1, createdBy: "t"), "unknown platform"),
+            (NewImportRequest(tenant: "acme", platform: "chorus", credentials: "{}", fromDate: "2025-01-01", toDate: "2025-01-02", estimatedCalls: 1, createdBy: "t"), "manual upload"),
+            (request("acme", credentials: #"{"accessKey":"only"}"#), "need accessKeySecret"),
+            (request("acme", credentials: "not json"), "must be a JSON object"),
+            (request("acme", from: "2025-02-01", to: "2025-01-01"), "is after"),
+            (request("acme", from: "2025-13-01"), "YYYY-MM-DD"),
+        ]
+        for (new, message) in bad {
+            do {
+                _ = try await f.pipeline.submit(new)
+                Issue.record("accepted \(new.tenant) \(new.platform)")
+            } catch let error as ImportError {
+                #expect(error.message.contains(message), "\(error.message)")
+            }
+        }
+        #expect(try await f.pipeline.store.list(tenant: nil).isEmpty)
+        #expect(try await f.queue.stats().ready == 0)
+        try await finish(f, [])
+    }
+}
