@@ -10,9 +10,23 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON for scripts instead of text for people.")
     var json = false
 
+    /// The process environment, plus the installation's secrets file (SB_SECRETS_FILE, default
+    /// .run/secrets.env, written by ops/setup-and-run) for what the environment does not set.
+    func environment() -> Environment {
+        var values = ProcessInfo.processInfo.environment
+        let path = values["SB_SECRETS_FILE"] ?? ".run/secrets.env"
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            for line in text.split(separator: "\n") {
+                let parts = line.split(separator: "=", maxSplits: 1)
+                if parts.count == 2, values[String(parts[0])] == nil { values[String(parts[0])] = String(parts[1]) }
+            }
+        }
+        return Environment(values)
+    }
+
     /// Reads the environment into settings; a bad variable becomes a validation error.
     func settings() throws -> CommonSettings {
-        do { return try CommonSettings(Environment(), defaultPort: 0) } catch { throw ValidationError("\(error)") }
+        do { return try CommonSettings(environment(), defaultPort: 0) } catch { throw ValidationError("\(error)") }
     }
 
     /// Prints a value as pretty JSON.

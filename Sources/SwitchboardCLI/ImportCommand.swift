@@ -18,23 +18,27 @@ struct ImportCommand: AsyncParsableCommand {
     static func withPipeline<R>(_ options: GlobalOptions, _ body: (ImportPipeline) async throws -> R) async throws -> R {
         let common = try options.settings()
         let imports: ImportSettings
-        do { imports = try ImportSettings(Environment()) } catch { throw ValidationError("\(error)") }
+        do { imports = try ImportSettings(options.environment()) } catch { throw ValidationError("\(error)") }
         let postgres = PostgresClient(common.postgres)
         var redisConfig = common.redis
         redisConfig.connectAttempts = 2
         let redis = RedisClient(redisConfig)
         let http = HTTPClient(maxConnections: 1)
-        defer { Task { await http.shutdown() } }
+        func close() async {
+            await postgres.shutdown()
+            await redis.shutdown()
+            await http.shutdown()
+        }
         do {
             let pipeline = ImportPipeline(store: ImportStore(postgres: postgres, vault: CredentialVault(keyRing: imports.keyRing, postgres: postgres)),
                                           queue: try JobQueue(name: imports.queue, prefix: common.keyPrefix, redis: redis),
                                           connectors: ConnectorSettings(gongBaseURL: imports.gongBaseURL, http: http),
                                           catalog: try PlatformCatalog.bundled(), nightWindow: imports.nightWindow)
             let result = try await body(pipeline)
-            await postgres.shutdown(); await redis.shutdown()
+            await close()
             return result
         } catch {
-            await postgres.shutdown(); await redis.shutdown()
+            await close()
             switch error {
             case let e as ImportError where e.code == .invalidInput || e.code == .unknownPlatform: throw ValidationError(e.message)
             case let e as ImportError: throw CLIFailure(e.message)
