@@ -15,6 +15,7 @@ public struct ImportPipeline: Sendable {
     public let connectors: ConnectorSettings
     public let catalog: PlatformCatalog
     public let nightWindow: NightWindow
+    public let notifier: ImportNotifier?
     let logger: Logger
 
     /// Attempts and backoff of import jobs: enough to ride out a platform outage of several hours.
@@ -22,28 +23,44 @@ public struct ImportPipeline: Sendable {
     static let backoff = Backoff(baseMs: 2000, capMs: 15 * 60_000)
 
     public init(store: ImportStore, queue: JobQueue, connectors: ConnectorSettings, catalog: PlatformCatalog, nightWindow: NightWindow,
-                logger: Logger = Logger(label: "switchboard.imports")) {
+                notifier: ImportNotifier? = nil, logger: Logger = Logger(label: "switchboard.imports")) {
         self.store = store
         self.queue = queue
         self.connectors = connectors
         self.catalog = catalog
         self.nightWindow = nightWindow
+        self.notifier = notifier
         self.logger = logger
     }
 
-    /// Validates, stores (credentials sealed) and queues the validation. Bad input changes nothing.
-    public func submit(_ new: NewImportRequest) async throws -> ImportRequest {
-        _ = try new.validate(catalog: catalog)
-        let request = try await store.create(new)
-        try await enqueue(Step.validate, for: request)
-        return request
+    /// A created request, and the secret its callbacks are signed with (shown once).
+    public struct Submitted: Sendable {
+        public let request: ImportRequest
+        public let callbackSecret: String?
     }
 
-    /// The fleet-wide rate limits of every platform, for the imports queue.
+    /// Validates, stores (credentials sealed) and queues the validation. Bad input changes nothing.
+    public func submit(_ new: NewImportRequest) async throws -> Submitted {
+        _ = try new.validate(catalog: catalog)
+        let secret = new.callbackURL == nil ? nil : ImportNotifier.newSecret()
+        let request = try await store.create(new, callbackSecret: secret)
+        try await enqueue(Step.validate, for: request)
+        return Submitted(request: request, callbackSecret: secret)
+    }
+
+    /// Records an event once and queues its delivery.
+    func notify(_ request: ImportRequest, kind: String, message: String) async throws {
+        guard let event = try await store.addEvent(request.id, kind: kind, message: message) else { return }
+        try await queue.enqueue(NewJob(type: Step.notify.rawValue, payload: #"{"event":\#(event)}"#, key: "notify",
+                                       maxAttempts: Self.maxAttempts, uniqueKey: "import:notify:\(event)"))
+    }
+
+    /// The fleet-wide rate limits of every platform, and Slack's one message a second, for the imports queue.
     public func applyRateLimits(marginMs: Int) async throws {
         for platform in catalog.platforms {
             try await queue.setRateLimit(group: platform.id, platform.pacing, marginMs: marginMs)
         }
+        try await queue.setRateLimit(group: "notify", RateLimit([RateWindow(limit: 1, windowMs: 1000)]), marginMs: marginMs)
     }
 
     // MARK: Jobs
@@ -52,6 +69,8 @@ public struct ImportPipeline: Sendable {
         case validate = "import.validate"
         case page = "import.page"
         case transcripts = "import.transcripts"
+        case notify = "import.notify"
+        case sweep = "import.notify-sweep"
     }
 
     struct Payload: Codable {
@@ -67,6 +86,7 @@ public struct ImportPipeline: Sendable {
         case .validate: unique = "import:\(request.id):validate"
         case .page: unique = "import:\(request.id):page:\(cursor ?? "")"
         case .transcripts: unique = "import:\(request.id):transcripts:\(ids?.first ?? "")"
+        case .notify, .sweep: unique = "import:\(request.id):\(step.rawValue)"
         }
         try await queue.enqueue(NewJob(type: step.rawValue, payload: payload, key: "\(request.platform):\(request.tenant)",
                                        priority: request.urgency.priority, maxAttempts: Self.maxAttempts, delayMs: delayMs,
@@ -113,7 +133,43 @@ public struct ImportPipeline: Sendable {
             JobDefinition(type: Step.validate.rawValue, backoff: Self.backoff) { context in try await validate(context) },
             JobDefinition(type: Step.page.rawValue, backoff: Self.backoff) { context in try await page(context) },
             JobDefinition(type: Step.transcripts.rawValue, backoff: Self.backoff) { context in try await transcripts(context) },
+            JobDefinition(type: Step.notify.rawValue, backoff: Self.backoff) { context in try await deliver(context) },
+            JobDefinition(type: Step.sweep.rawValue) { _ in
+                for event in try await store.stuckEvents(olderThan: 120) {
+                    try await queue.enqueue(NewJob(type: Step.notify.rawValue, payload: #"{"event":\#(event)}"#, key: "notify",
+                                                   maxAttempts: Self.maxAttempts, uniqueKey: "import:notify:\(event)"))
+                }
+            },
         ]
+    }
+
+    struct EventPayload: Codable { let event: Int }
+
+    func deliver(_ context: JobContext) async throws {
+        let payload = try JobFailure.decode(EventPayload.self, from: context.job.payload)
+        guard let event = try await store.undelivered(event: payload.event) else { return }
+        let request = try await store.request(event.requestId)
+        if let notifier {
+            try await notifier.deliver(event: payload.event, kind: event.kind, message: event.message, at: event.at, request: request,
+                                       callbackSecret: try await store.callbackSecret(of: request))
+        }
+        try await store.markDelivered(event: payload.event)
+    }
+
+    /// Runs one call to the platform, tracking outages: after 24 h without an answer CS hears of it.
+    func platformCall<R: Sendable>(_ request: ImportRequest, _ body: () async throws -> R) async throws -> R {
+        do {
+            let result = try await body()
+            try await store.platformAnswered(request.id)
+            return result
+        } catch let failure as JobFailure where failure.code == .retryable {
+            if try await store.platformFailing(request.id) > 24 * 3600 {
+                let name = (try? catalog.platform(request.platform).name) ?? request.platform
+                try await notify(request, kind: "platform_down",
+                                 message: "Import #\(request.id) (\(name), \(request.tenant)): \(name) has not answered for more than 24 hours (\(failure.message)). Retrying with backoff; the ETA moves out.")
+            }
+            throw failure
+        }
     }
 
     func validate(_ context: JobContext) async throws {
@@ -122,17 +178,18 @@ public struct ImportPipeline: Sendable {
         let (from, to) = range(request)
         let count: Int
         do {
-            count = try await connector(for: request).countCalls(from: from, to: to)
+            let connector = try await connector(for: request)
+            count = try await platformCall(request) { try await connector.countCalls(from: from, to: to) }
         } catch let failure as JobFailure where failure.code == .fatal {
             if try await store.transition(request.id, from: [.validating], to: .failed, error: "invalid credentials: \(failure.message)") {
-                try await store.addEvent(request.id, kind: "invalid_credentials",
+                try await notify(request, kind: "invalid_credentials",
                                          message: "Import #\(request.id) (\(platform.name), \(request.tenant)): \(platform.name) rejected the credentials. Ask the customer for new ones and create the request again.")
             }
             return
         }
         if count == 0 {
             if try await store.transition(request.id, from: [.validating], to: .noCalls, total: 0) {
-                try await store.addEvent(request.id, kind: "no_calls",
+                try await notify(request, kind: "no_calls",
                                          message: "Import #\(request.id) (\(platform.name), \(request.tenant)): no calls between \(request.fromDate) and \(request.toDate). Confirm the date range with the customer.")
             }
             return
@@ -154,7 +211,7 @@ public struct ImportPipeline: Sendable {
         if try await store.pageDone(request.id, cursor: payload.cursor) { return }
         let (from, to) = range(request)
         let connector = try await connector(for: request)
-        let page = try await connector.page(from: from, to: to, cursor: payload.cursor)
+        let page = try await platformCall(request) { try await connector.page(from: from, to: to, cursor: payload.cursor) }
         try await store.store(page.calls, for: request)
         if connector.transcriptBatchSize > 0 {
             let ids = page.calls.map(\.externalId)
@@ -174,7 +231,8 @@ public struct ImportPipeline: Sendable {
         let missing = try await store.incomplete(ids, for: request)
         if !missing.isEmpty {
             let (from, to) = range(request)
-            let found = try await connector(for: request).transcripts(from: from, to: to, callIds: missing)
+            let connector = try await connector(for: request)
+            let found = try await platformCall(request) { try await connector.transcripts(from: from, to: to, callIds: missing) }
             try await store.storeTranscripts(found, requested: missing, for: request)
         }
         try await finishIfDone(request)
@@ -185,10 +243,10 @@ public struct ImportPipeline: Sendable {
         let finished = try await store.request(request.id)
         let name = (try? catalog.platform(request.platform).name) ?? request.platform
         if state == .completed {
-            try await store.addEvent(request.id, kind: "completed",
+            try await notify(finished, kind: "completed",
                                      message: "Import #\(request.id) (\(name), \(request.tenant)) completed: \(finished.doneCalls) calls imported.")
         } else {
-            try await store.addEvent(request.id, kind: "completed_with_failures",
+            try await notify(finished, kind: "completed_with_failures",
                                      message: "Import #\(request.id) (\(name), \(request.tenant)) completed with failures: \(finished.doneCalls) imported, \(finished.failedCalls) failed. Retry them with: switchboard import retry-failed \(request.id)")
         }
         logger.info("import finished", metadata: ["request": "\(request.id)", "state": "\(state.rawValue)"])

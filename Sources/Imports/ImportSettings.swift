@@ -12,6 +12,8 @@ public struct ImportSettings: Sendable {
     public let nightWindow: NightWindow
     /// SB_IMPORT_QUEUE (imports).
     public let queue: String
+    /// SB_SLACK_WEBHOOK_URL (unset: events are kept, not posted): where CS hears about imports.
+    public let slackWebhookURL: String?
 
     public init(_ env: Environment) throws {
         guard let keys = env.optional("SB_MASTER_KEYS") else {
@@ -27,5 +29,6 @@ public struct ImportSettings: Sendable {
             throw SettingsError("SB_NIGHT_WINDOW: \(error)")
         }
         queue = env.string("SB_IMPORT_QUEUE", default: "imports")
+        slackWebhookURL = env.optional("SB_SLACK_WEBHOOK_URL")
     }
 }

@@ -34,17 +34,20 @@ public struct ImportStore: Sendable {
                              finishedAt: date("finished_at"))
     }
 
-    /// Stores a validated request with its credentials sealed; the tenant is created on first use.
-    public func create(_ new: NewImportRequest) async throws -> ImportRequest {
+    /// Stores a validated request with its credentials (and callback secret) sealed; the tenant is
+    /// created on first use.
+    public func create(_ new: NewImportRequest, callbackSecret: String? = nil) async throws -> ImportRequest {
         try await postgres.query("INSERT INTO tenants (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", [new.tenant, new.tenantName ?? new.tenant])
         let sealed = try await vault.seal(new.credentials, tenant: new.tenant)
+        var sealedSecret: String?
+        if new.callbackURL != nil, let secret = callbackSecret { sealedSecret = try await vault.seal(secret, tenant: new.tenant) }
         let rows = try await postgres.query("""
             INSERT INTO import_requests (tenant_id, platform, credentials, from_date, to_date, estimated_calls, urgency,
-                                         requested_completion, callback_url, created_by)
-            VALUES ($1, $2, $3, $4::date, $5::date, $6, $7, $8::date, $9, $10)
+                                         requested_completion, callback_url, callback_secret, created_by)
+            VALUES ($1, $2, $3, $4::date, $5::date, $6, $7, $8::date, $9, $10, $11)
             RETURNING \(Self.columns)
             """, [new.tenant, new.platform.lowercased(), sealed, new.fromDate, new.toDate, String(new.estimatedCalls), new.urgency.rawValue,
-                  new.requestedCompletion, new.callbackURL, new.createdBy])
+                  new.requestedCompletion, new.callbackURL, sealedSecret, new.createdBy])
         guard let request = rows.records.first.flatMap(Self.decode) else { throw ImportError(.invalidInput, "request was not stored") }
         return request
     }
@@ -196,10 +199,52 @@ public struct ImportStore: Sendable {
         return ImportState(rawValue: state)
     }
 
-    /// Records an event for CS once per kind (the outbox the notifier delivers).
-    func addEvent(_ id: Int, kind: String, message: String) async throws {
-        try await postgres.query("INSERT INTO import_events (request_id, kind, message) VALUES ($1, $2, $3) ON CONFLICT (request_id, kind) DO NOTHING",
-                                 [String(id), kind, message])
+    /// Records an event for CS once per kind (the outbox the notifier delivers); the event's id
+    /// when this call recorded it, nil when it was already there.
+    func addEvent(_ id: Int, kind: String, message: String) async throws -> Int? {
+        let rows = try await postgres.query("""
+            INSERT INTO import_events (request_id, kind, message) VALUES ($1, $2, $3) ON CONFLICT (request_id, kind) DO NOTHING RETURNING id
+            """, [String(id), kind, message])
+        return rows.rows.first?[0].flatMap { Int($0) }
+    }
+
+    /// One event with its request, for delivery; nil once delivered.
+    func undelivered(event: Int) async throws -> (requestId: Int, kind: String, message: String, at: Double)? {
+        let rows = try await postgres.query("""
+            SELECT request_id, kind, message, extract(epoch FROM created_at) FROM import_events WHERE id = $1 AND delivered_at IS NULL
+            """, [String(event)])
+        guard let r = rows.rows.first, let request = r[0].flatMap({ Int($0) }) else { return nil }
+        return (request, r[1] ?? "", r[2] ?? "", r[3].flatMap { Double($0) } ?? 0)
+    }
+
+    func markDelivered(event: Int) async throws {
+        try await postgres.query("UPDATE import_events SET delivered_at = now() WHERE id = $1", [String(event)])
+    }
+
+    /// Events not delivered after `seconds` (their notify job was lost): the sweep re-queues them.
+    func stuckEvents(olderThan seconds: Int) async throws -> [Int] {
+        try await postgres.query("""
+            SELECT id FROM import_events WHERE delivered_at IS NULL AND created_at < now() - make_interval(secs => $1) ORDER BY id LIMIT 1000
+            """, [String(seconds)]).rows.compactMap { $0[0].flatMap { Int($0) } }
+    }
+
+    /// The request's callback secret, opened (for signing callbacks).
+    func callbackSecret(of request: ImportRequest) async throws -> String? {
+        guard let sealed = try await postgres.query("SELECT callback_secret FROM import_requests WHERE id = $1", [String(request.id)]).rows.first?[0] ?? nil else { return nil }
+        return try await vault.open(sealed, tenant: request.tenant)
+    }
+
+    /// Notes a failed call to the platform; returns how long it has been failing (seconds).
+    func platformFailing(_ id: Int) async throws -> Double {
+        let rows = try await postgres.query("""
+            UPDATE import_requests SET platform_failing_since = coalesce(platform_failing_since, now())
+            WHERE id = $1 RETURNING extract(epoch FROM now() - platform_failing_since)
+            """, [String(id)])
+        return rows.rows.first?[0].flatMap { Double($0) } ?? 0
+    }
+
+    func platformAnswered(_ id: Int) async throws {
+        try await postgres.query("UPDATE import_requests SET platform_failing_since = NULL WHERE id = $1 AND platform_failing_since IS NOT NULL", [String(id)])
     }
 
     /// The events of a request, oldest first.

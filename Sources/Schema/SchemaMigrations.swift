@@ -103,6 +103,10 @@ public enum SchemaMigrations {
                 text text NOT NULL,
                 PRIMARY KEY (call_id, position));
             """),
+        Migration(3, "platform outage tracking", """
+            -- First unanswered call to the platform since its last answer (for the 24 h outage alert).
+            ALTER TABLE import_requests ADD COLUMN platform_failing_since timestamptz;
+            """),
     ]
 
     /// A migrator over every migration.

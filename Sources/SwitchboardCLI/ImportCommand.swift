@@ -81,9 +81,13 @@ struct ImportCommand: AsyncParsableCommand {
             let request = NewImportRequest(tenant: tenant, platform: platform, credentials: String(decoding: data, as: UTF8.self),
                                            fromDate: from, toDate: to, estimatedCalls: estimatedCalls, urgency: level,
                                            requestedCompletion: requestedBy, callbackURL: callbackUrl, createdBy: createdBy)
-            let created = try await withPipeline(options) { try await $0.submit(request) }
+            let submitted = try await withPipeline(options) { try await $0.submit(request) }
+            let created = submitted.request
             if options.json { return try options.printJSON(created) }
             print("created import request #\(created.id) (\(created.platform) for \(created.tenant)); validating the credentials now")
+            if let secret = submitted.callbackSecret {
+                print("callbacks are signed with this secret (shown once): \(secret)")
+            }
             print("watch it: switchboard import status \(created.id) --watch")
         }
     }

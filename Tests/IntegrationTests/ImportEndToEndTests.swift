@@ -19,13 +19,25 @@ import Vault
         let pg: PostgresClient
         let queue: JobQueue
         let gong: SimulatorProcess
+        let slack: SimulatorProcess
         var env: [String: String]
+
+        struct Message: Decodable { let path: String; let body: String; let headers: [String: String] }
+
+        /// Everything the Slack simulator received (webhook messages and callbacks).
+        func messages() async throws -> [Message] {
+            let client = HTTPClient(maxConnections: 1)
+            let response = try await client.send(HTTPRequest(url: slack.url + "/_sim/messages"))
+            await client.shutdown()
+            return try JSONDecoder().decode([Message].self, from: Data(response.body))
+        }
     }
 
     func fleet(calls: Int, nightWindow: String = "22:00-06:00") async throws -> Fleet {
         let pg = try await TestServers.postgres()
         try await SchemaMigrations.migrator.migrate(pg)
         let gong = try await SimulatorProcess("gong", ["--calls", String(calls), "--seed", "7"])
+        let slack = try await SimulatorProcess("slack", [])
         let queue = try TestServers.queue("imports", redis: redis)
         let http = HTTPClient(maxConnections: 1)
         let pipeline = ImportPipeline(store: ImportStore(postgres: pg, vault: CredentialVault(keyRing: try MasterKeyRing(keys: masterKeys, activeId: "k1"), postgres: pg)),
@@ -34,29 +46,33 @@ import Vault
         let env = ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": queue.prefix, "SB_QUEUES": "imports",
                    "SB_POSTGRES_URL": TestServers.postgresURL, "SB_POSTGRES_SCHEMA": pg.configuration.schema!,
                    "SB_MASTER_KEYS": masterKeys, "SB_GONG_BASE_URL": gong.url, "SB_NIGHT_WINDOW": nightWindow,
-                   "SB_LEASE_MS": "2000", "SB_MAINTENANCE_MS": "250"]
-        return Fleet(pipeline: pipeline, pg: pg, queue: queue, gong: gong, env: env)
+                   "SB_LEASE_MS": "2000", "SB_MAINTENANCE_MS": "250", "SB_SLACK_WEBHOOK_URL": slack.url + "/services/T000/B000/XXXXXXXX"]
+        return Fleet(pipeline: pipeline, pg: pg, queue: queue, gong: gong, slack: slack, env: env)
     }
 
     func request(_ tenant: String, urgency: Urgency = .deal, credentials: String = gongCredentials,
-                 from: String = "2025-01-01", to: String = "2025-12-31") -> NewImportRequest {
+                 from: String = "2025-01-01", to: String = "2025-12-31", callback: String? = nil) -> NewImportRequest {
         NewImportRequest(tenant: tenant, platform: "gong", credentials: credentials, fromDate: from, toDate: to,
-                         estimatedCalls: 100, urgency: urgency, createdBy: "test")
+                         estimatedCalls: 100, urgency: urgency, callbackURL: callback, createdBy: "test")
     }
 
     func finish(_ f: Fleet, _ workers: [ChildProcess]) async throws {
         workers.forEach { $0.terminate() }
         for w in workers { _ = await w.waitForExit(seconds: 15) }
         f.gong.child.kill()
+        f.slack.child.kill()
         try await TestServers.dropSchema(f.pg)
         try await TestServers.cleanup(prefix: f.queue.prefix, redis: redis)
     }
 
     func state(_ f: Fleet, _ id: Int) async throws -> ImportState { try await f.pipeline.store.request(id).state }
 
+    func fleetCallback(_ f: Fleet) async throws -> String { f.slack.url + "/callbacks/acme" }
+
     @Test func aGongImportLandsCompleteAndExactlyOnce() async throws {
         let f = try await fleet(calls: 250)
-        let created = try await f.pipeline.submit(request("acme"))
+        let submitted = try await f.pipeline.submit(request("acme", callback: try await fleetCallback(f)))
+        let created = submitted.request
         #expect(created.state == .validating)
         let workers = try (0..<2).map { _ in try ChildProcess("worker", environment: f.env) }
         let done = try await TestServers.eventually(60) { try await state(f, created.id) == .completed }
@@ -82,6 +98,15 @@ import Vault
         let speaker = try await f.pg.query("SELECT speaker FROM transcript_segments LIMIT 1").rows[0][0] ?? ""
         #expect(speaker.contains(" "))
         #expect(try await f.pipeline.store.events(created.id).map(\.kind) == ["completed"])
+        // CS hears it on Slack; the callback gets the same event, signed with the request's secret.
+        #expect(try await TestServers.eventually(10) { try await f.messages().count == 2 })
+        let messages = try await f.messages()
+        #expect(messages.first { $0.path.hasPrefix("/services/") }?.body.contains("Import #\(created.id) (Gong, acme) completed: 250 calls imported") == true)
+        let callback = try #require(messages.first { $0.path == "/callbacks/acme" })
+        let timestamp = Int(callback.headers["x-switchboard-timestamp"] ?? "") ?? 0
+        #expect(callback.headers["x-switchboard-signature"] == ImportNotifier.signature(secret: submitted.callbackSecret!, timestamp: timestamp, body: callback.body))
+        #expect(callback.headers["x-switchboard-signature"] != ImportNotifier.signature(secret: "guess", timestamp: timestamp, body: callback.body))
+        #expect(callback.body.contains(#""event":"completed""#))
         let listed = try await f.pipeline.store.importedCalls(tenant: "acme", limit: 1)
         #expect(listed.first?.badge.hasPrefix("Imported from Gong on ") == true)
         // Running the same request's jobs again changes nothing.
@@ -96,7 +121,7 @@ import Vault
 
     @Test func invalidCredentialsFailFastWithANotification() async throws {
         let f = try await fleet(calls: 50)
-        let created = try await f.pipeline.submit(request("globex", credentials: #"{"accessKey":"gong-access-key","accessKeySecret":"wrong"}"#))
+        let created = try await f.pipeline.submit(request("globex", credentials: #"{"accessKey":"gong-access-key","accessKeySecret":"wrong"}"#)).request
         let worker = try ChildProcess("worker", environment: f.env)
         let started = Date()
         #expect(try await TestServers.eventually(20) { try await state(f, created.id) == .failed })
@@ -105,13 +130,14 @@ import Vault
         #expect(r.error?.contains("invalid credentials") == true)
         #expect(!(r.error ?? "").contains("wrong"))
         #expect(try await f.pipeline.store.events(created.id).map(\.kind) == ["invalid_credentials"])
+        #expect(try await TestServers.eventually(10) { try await f.messages().contains { $0.body.contains("rejected the credentials") } })
         #expect(try await f.queue.stats().dead == 0)
         try await finish(f, [worker])
     }
 
     @Test func anEmptyRangeIsReportedAsNoCalls() async throws {
         let f = try await fleet(calls: 50)
-        let created = try await f.pipeline.submit(request("initech", from: "2020-01-01", to: "2020-01-31"))
+        let created = try await f.pipeline.submit(request("initech", from: "2020-01-01", to: "2020-01-31")).request
         let worker = try ChildProcess("worker", environment: f.env)
         #expect(try await TestServers.eventually(20) { try await state(f, created.id) == .noCalls })
         #expect(try await f.pipeline.store.events(created.id).map(\.kind) == ["no_calls"])
@@ -121,7 +147,7 @@ import Vault
     @Test func a5xxBurstAndAKilledWorkerLoseNothing() async throws {
         let f = try await fleet(calls: 800)
         try await f.gong.post("/_sim/faults", #"{"failNext": 4}"#)
-        let created = try await f.pipeline.submit(request("hooli"))
+        let created = try await f.pipeline.submit(request("hooli")).request
         var first = try ChildProcess("worker", environment: f.env)
         let second = try ChildProcess("worker", environment: f.env)
         #expect(try await TestServers.eventually(30) { try await f.pipeline.store.request(created.id).doneCalls > 0 })
@@ -142,8 +168,8 @@ import Vault
         let hour = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).hour!
         let window = String(format: "%02d:00-%02d:00", (hour + 1) % 24, (hour + 2) % 24)
         let f = try await fleet(calls: 120, nightWindow: window)
-        let bulk = try await f.pipeline.submit(request("wayne", urgency: .standard))
-        let urgent = try await f.pipeline.submit(request("stark", urgency: .deal))
+        let bulk = try await f.pipeline.submit(request("wayne", urgency: .standard)).request
+        let urgent = try await f.pipeline.submit(request("stark", urgency: .deal)).request
         let worker = try ChildProcess("worker", environment: f.env)
         #expect(try await TestServers.eventually(30) { try await state(f, urgent.id) == .completed })
         // Validated at once (credentials proven, calls counted), then parked until the window opens.
@@ -170,7 +196,7 @@ import Vault
         ]
         for (new, message) in bad {
             do {
-                _ = try await f.pipeline.submit(new)
+                _ = try await f.pipeline.submit(new).request
                 Issue.record("accepted \(new.tenant) \(new.platform)")
             } catch let error as ImportError {
                 #expect(error.message.contains(message), "\(error.message)")

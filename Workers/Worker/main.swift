@@ -42,7 +42,8 @@ do {
         let pipeline = ImportPipeline(store: ImportStore(postgres: postgres, vault: vault),
                                       queue: try JobQueue(name: importSettings.queue, prefix: common.keyPrefix, redis: redis),
                                       connectors: ConnectorSettings(gongBaseURL: importSettings.gongBaseURL, http: http),
-                                      catalog: try PlatformCatalog.bundled(), nightWindow: importSettings.nightWindow, logger: logger)
+                                      catalog: try PlatformCatalog.bundled(), nightWindow: importSettings.nightWindow,
+                                      notifier: ImportNotifier(slackWebhookURL: importSettings.slackWebhookURL, http: http), logger: logger)
         try await pipeline.applyRateLimits(marginMs: settings.rateLimitMarginMs)
         pipeline.definitions.forEach { jobs.register($0) }
     }

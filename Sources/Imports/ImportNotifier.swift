@@ -1,0 +1,60 @@
+import Crypto
+import Foundation
+import HTTPClient
+import Queue
+
+/// Delivers import events to customer success (a Slack incoming webhook) and, when the request
+/// has one, to its callback URL as JSON signed with HMAC-SHA256.
+///
+/// Signature: `X-Switchboard-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>` with
+/// `X-Switchboard-Timestamp: <unix seconds>`; the secret is shown once, when the request is created.
+public struct ImportNotifier: Sendable {
+    /// Nil: Slack delivery is off (events stay in the database and the CLI).
+    public let slackWebhookURL: String?
+    public let http: HTTPClient
+
+    public init(slackWebhookURL: String?, http: HTTPClient) {
+        self.slackWebhookURL = slackWebhookURL
+        self.http = http
+    }
+
+    /// The signature header value for `body` sent at `timestamp`.
+    public static func signature(secret: String, timestamp: Int, body: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(timestamp).\(body)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// A fresh callback secret.
+    public static func newSecret() -> String {
+        (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    }
+
+    func post(_ request: HTTPRequest, what: String) async throws {
+        let response: HTTPResponse
+        do { response = try await http.send(request) } catch let error as HTTPClientError {
+            throw JobFailure(error.code == .invalidRequest ? .fatal : .retryable, "\(what): \(error)")
+        }
+        if let failure = JobFailure(httpStatus: response.status, retryAfterMs: response.retryAfterMs, context: what) {
+            // A receiver that says 4xx will not change its mind on retry, except 429.
+            throw failure
+        }
+    }
+
+    func deliver(event: Int, kind: String, message: String, at: Double, request: ImportRequest, callbackSecret: String?) async throws {
+        if let slackWebhookURL {
+            let body = String(decoding: try JSONSerialization.data(withJSONObject: ["text": message]), as: UTF8.self)
+            try await post(.json("POST", slackWebhookURL, body: body), what: "slack webhook")
+        }
+        if let url = request.callbackURL, let secret = callbackSecret {
+            let payload: [String: Any] = ["eventId": event, "event": kind, "message": message, "importRequest": request.id,
+                                          "tenant": request.tenant, "platform": request.platform, "state": request.state.rawValue,
+                                          "totalCalls": request.totalCalls ?? 0, "doneCalls": request.doneCalls,
+                                          "failedCalls": request.failedCalls, "occurredAt": Int(at)]
+            let body = String(decoding: try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]), as: UTF8.self)
+            let timestamp = Int(Date().timeIntervalSince1970)
+            try await post(.json("POST", url, body: body, headers: [("X-Switchboard-Timestamp", String(timestamp)),
+                                                                    ("X-Switchboard-Signature", Self.signature(secret: secret, timestamp: timestamp, body: body))]),
+                           what: "callback")
+        }
+    }
+}
