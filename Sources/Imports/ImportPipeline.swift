@@ -48,6 +48,21 @@ public struct ImportPipeline: Sendable {
         return Submitted(request: request, callbackSecret: secret)
     }
 
+    /// Puts the failed calls of a finished request back to work; returns how many.
+    public func retryFailed(_ id: Int) async throws -> Int {
+        let request = try await store.request(id)
+        guard request.state == .completedWithFailures else {
+            throw ImportError(.conflict, "import request \(id) is \(request.state.rawValue): only completed_with_failures can retry failed calls")
+        }
+        let ids = try await store.resetFailures(id)
+        guard !ids.isEmpty, try await store.transition(id, from: [.completedWithFailures], to: .running) else { return 0 }
+        let batch = max(1, try connectors.connector(platform: request.platform, credentials: [:]).transcriptBatchSize)
+        for start in stride(from: 0, to: ids.count, by: batch) {
+            try await enqueue(.transcripts, for: request, ids: Array(ids[start..<min(start + batch, ids.count)]))
+        }
+        return ids.count
+    }
+
     /// Records an event once and queues its delivery.
     func notify(_ request: ImportRequest, kind: String, message: String) async throws {
         guard let event = try await store.addEvent(request.id, kind: kind, message: message) else { return }

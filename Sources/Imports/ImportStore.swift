@@ -234,6 +234,20 @@ public struct ImportStore: Sendable {
         return try await vault.open(sealed, tenant: request.tenant)
     }
 
+    /// Clears the failures of a request's calls (and its "completed with failures" event, so the
+    /// retry's outcome is announced again); returns their external ids.
+    func resetFailures(_ id: Int) async throws -> [String] {
+        try await postgres.transaction { tx in
+            let ids = try tx.query("""
+                UPDATE calls SET failure = NULL WHERE request_id = $1 AND completed_at IS NULL AND failure IS NOT NULL RETURNING external_id
+                """, [String(id)]).rows.compactMap { $0[0] }
+            try tx.query("DELETE FROM import_failures WHERE request_id = $1", [String(id)])
+            try tx.query("DELETE FROM import_events WHERE request_id = $1 AND kind = 'completed_with_failures'", [String(id)])
+            try tx.query("UPDATE import_requests SET failed_calls = 0 WHERE id = $1", [String(id)])
+            return ids.sorted()
+        }
+    }
+
     /// Notes a failed call to the platform; returns how long it has been failing (seconds).
     func platformFailing(_ id: Int) async throws -> Double {
         let rows = try await postgres.query("""

@@ -16,6 +16,8 @@ final class VendorLimiter: Sendable {
         var latencyMs: Int? = nil
         /// While true every request answers 503.
         var outage: Bool? = nil
+        /// The next N calls asked for leave their data out of the answer (a partial failure).
+        var dropRecords: Int? = nil
     }
 
     struct Stats: Codable, Sendable {
@@ -92,6 +94,15 @@ final class VendorLimiter: Sendable {
     }
 
     func setFaults(_ faults: Faults) { state.withLockedValue { $0.faults = faults } }
+
+    /// Whether to leave the next record out (counts down `dropRecords`).
+    func dropRecord() -> Bool {
+        state.withLockedValue { s in
+            guard let n = s.faults.dropRecords, n > 0 else { return false }
+            s.faults.dropRecords = n - 1
+            return true
+        }
+    }
 
     func stats() -> Stats {
         state.withLockedValue { s in

@@ -12,7 +12,7 @@ import Vault
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import", abstract: "Create, watch and manage import requests.",
-        subcommands: [Create.self, List.self, Status.self, Cancel.self, Calls.self])
+        subcommands: [Create.self, List.self, Status.self, Cancel.self, RetryFailed.self, Calls.self])
 
     /// Runs `body` with the import pipeline built from the environment.
     static func withPipeline<R>(_ options: GlobalOptions, _ body: (ImportPipeline) async throws -> R) async throws -> R {
@@ -150,6 +150,18 @@ struct ImportCommand: AsyncParsableCommand {
             let r = try await withPipeline(options) { try await $0.store.cancel(id) }
             if options.json { return try options.printJSON(r) }
             print("cancelled import request #\(r.id)")
+        }
+    }
+
+    struct RetryFailed: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "retry-failed", abstract: "Import the failed calls of a request again.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Request id.") var id: Int
+
+        func run() async throws {
+            let n = try await withPipeline(options) { try await $0.retryFailed(id) }
+            if options.json { return try options.printJSON(["retrying": n]) }
+            print("retrying \(n) failed call(s) of import request #\(id)")
         }
     }
 

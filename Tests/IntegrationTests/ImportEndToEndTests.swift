@@ -163,6 +163,24 @@ import Vault
         try await finish(f, [first, second])
     }
 
+    @Test func aPartialFailureContinuesListsTheFailedCallsAndRetries() async throws {
+        let f = try await fleet(calls: 150)
+        try await f.gong.post("/_sim/faults", #"{"dropRecords": 3}"#)
+        let created = try await f.pipeline.submit(request("umbrella")).request
+        let worker = try ChildProcess("worker", environment: f.env)
+        #expect(try await TestServers.eventually(60) { try await state(f, created.id) == .completedWithFailures })
+        let r = try await f.pipeline.store.request(created.id)
+        #expect(r.doneCalls == 147)
+        #expect(r.failedCalls == 3)
+        #expect(try await f.pipeline.store.failures(created.id).count == 3)
+        #expect(try await TestServers.eventually(10) { try await f.messages().contains { $0.body.contains("switchboard import retry-failed \(created.id)") } })
+        #expect(try await f.pipeline.retryFailed(created.id) == 3)
+        #expect(try await TestServers.eventually(30) { try await state(f, created.id) == .completed })
+        #expect(try await f.pipeline.store.request(created.id).doneCalls == 150)
+        await #expect(throws: ImportError.self) { try await f.pipeline.retryFailed(created.id) }
+        try await finish(f, [worker])
+    }
+
     @Test func theNightWindowHoldsStandardWorkUntilItOpens() async throws {
         // A window that is closed now: from one hour ahead, for one hour.
         let hour = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).hour!

@@ -35,7 +35,7 @@ struct GongCommand: AsyncParsableCommand {
         let limiter = VendorLimiter(windows: try VendorLimiter.parse(rateLimit))
         let expectedAuth = "Basic " + Data("\(accessKey):\(accessKeySecret)".utf8).base64EncodedString()
         let router = Router()
-        let api = GongAPI(data: data)
+        let api = GongAPI(data: data, limiter: limiter)
 
         router.post("/_sim/faults") { request, _ -> Response in
             let body = try await request.body.collect(upTo: 1 << 16)
@@ -99,6 +99,7 @@ struct GongCommand: AsyncParsableCommand {
 /// The endpoints' logic over `GongData`, as plain functions returning responses.
 struct GongAPI: Sendable {
     let data: GongData
+    let limiter: VendorLimiter
 
     enum Either {
         case calls([Int])
@@ -196,7 +197,7 @@ struct GongAPI: Sendable {
         }
         if indices.isEmpty { return Self.error(404, "No calls found corresponding to the provided filters") }
         guard let (slice, records) = page(indices, cursor: body["cursor"] as? String) else { return Self.error(400, "Malformed request: invalid cursor") }
-        let transcripts: [[String: Any]] = slice.map { i in
+        let transcripts: [[String: Any]] = slice.filter { _ in !limiter.dropRecord() }.map { i in
             ["callId": data.id(i), "transcript": data.transcript(i).map { speaker, sentences in
                 ["speakerId": speaker, "topic": "Discussion", "sentences": sentences.map { ["start": $0.0, "end": $0.1, "text": $0.2] }]
             }]
