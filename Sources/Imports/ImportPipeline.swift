@@ -92,14 +92,21 @@ public struct ImportPipeline: Sendable {
         let request: Int
         var cursor: String? = nil
         var ids: [String]? = nil
+        /// The listing chain's part of the range (ISO-8601 instants), for page jobs.
+        var from: String? = nil
+        var to: String? = nil
     }
 
-    func enqueue(_ step: Step, for request: ImportRequest, cursor: String? = nil, ids: [String]? = nil, delayMs: Int = 0) async throws {
-        let payload = String(decoding: try JSONEncoder().encode(Payload(request: request.id, cursor: cursor, ids: ids)), as: UTF8.self)
+    func enqueue(_ step: Step, for request: ImportRequest, cursor: String? = nil, ids: [String]? = nil,
+                 chain: (from: Date, to: Date)? = nil, delayMs: Int = 0) async throws {
+        let iso = ISO8601DateFormatter()
+        let payload = String(decoding: try JSONEncoder().encode(Payload(request: request.id, cursor: cursor, ids: ids,
+                                                                        from: chain.map { iso.string(from: $0.from) },
+                                                                        to: chain.map { iso.string(from: $0.to) })), as: UTF8.self)
         let unique: String
         switch step {
         case .validate: unique = "import:\(request.id):validate"
-        case .page: unique = "import:\(request.id):page:\(cursor ?? "")"
+        case .page: unique = "import:\(request.id):page:\(chain.map { iso.string(from: $0.from) } ?? ""):\(cursor ?? "")"
         case .transcripts: unique = "import:\(request.id):transcripts:\(ids?.first ?? "")"
         case .notify, .sweep: unique = "import:\(request.id):\(step.rawValue)"
         }
@@ -115,14 +122,29 @@ public struct ImportPipeline: Sendable {
         return (from, to)
     }
 
+    /// Cursor chains a listing runs side by side: one chain fetches one page per round trip, so a
+    /// single chain could not use a 3/s budget; four keep it busy.
+    public static let listingChains = 4
+
+    /// The listing chains of a request: [from, to) cut into equal spans (whole days).
+    func chains(_ request: ImportRequest) -> [(from: Date, to: Date)] {
+        let (from, to) = range(request)
+        let days = max(1, Int((to.timeIntervalSince(from) / 86_400).rounded()))
+        let count = min(Self.listingChains, days)
+        func boundary(_ i: Int) -> Date {
+            i == count ? to : from.addingTimeInterval(Double(days * i / count) * 86_400)
+        }
+        return (0..<count).map { (from: boundary($0), to: boundary($0 + 1)) }
+    }
+
     /// For standard requests outside the night window: re-queues the job for the next opening.
-    func deferredToNight(_ step: Step, _ request: ImportRequest, cursor: String? = nil, ids: [String]? = nil) async throws -> Bool {
+    func deferredToNight(_ step: Step, _ request: ImportRequest, payload original: Payload) async throws -> Bool {
         let now = Date()
         guard !request.urgency.isUrgent, !nightWindow.contains(now) else { return false }
         let opening = nightWindow.nextOpening(after: now)
         // A new copy under the same unique key can only be enqueued once this one is done, so the
-        // continuation goes in with a distinct key suffix.
-        let payload = String(decoding: try JSONEncoder().encode(Payload(request: request.id, cursor: cursor, ids: ids)), as: UTF8.self)
+        // continuation goes in without one.
+        let payload = String(decoding: try JSONEncoder().encode(original), as: UTF8.self)
         try await queue.enqueue(NewJob(type: step.rawValue, payload: payload, key: "\(request.platform):\(request.tenant)",
                                        priority: request.urgency.priority, maxAttempts: Self.maxAttempts,
                                        delayMs: max(1000, Int(opening.timeIntervalSince(now) * 1000))))
@@ -210,23 +232,29 @@ public struct ImportPipeline: Sendable {
             return
         }
         let now = Date()
-        let quote = try ImportQuote(platform: platform, calls: count, nightWindow: request.urgency.isUrgent ? nil : nightWindow)
+        let quote = try ImportQuote(platform: platform, calls: count, nightWindow: request.urgency.isUrgent ? nil : nightWindow,
+                                    listingChains: chains(request).count)
         let eta = now.addingTimeInterval(Double(quote.durationMs(startingAt: now)) / 1000)
         let runNow = request.urgency.isUrgent || nightWindow.contains(now)
         guard try await store.transition(request.id, from: [.validating], to: runNow ? .running : .waiting, total: count, eta: eta) else { return }
         let delay = runNow ? 0 : max(1000, Int(nightWindow.nextOpening(after: now).timeIntervalSince(now) * 1000))
-        try await enqueue(.page, for: request, delayMs: delay)
+        let chains = chains(request)
+        try await store.setListingChains(request.id, chains.count)
+        for chain in chains { try await enqueue(.page, for: request, chain: chain, delayMs: delay) }
         logger.info("import validated", metadata: ["request": "\(request.id)", "calls": "\(count)", "eta": "\(eta)"])
     }
 
     func page(_ context: JobContext) async throws {
         guard let (payload, request) = try await load(context) else { return }
-        if try await deferredToNight(.page, request, cursor: payload.cursor) { return }
+        if try await deferredToNight(.page, request, payload: payload) { return }
         try await store.transition(request.id, from: [.waiting], to: .running)
-        if try await store.pageDone(request.id, cursor: payload.cursor) { return }
-        let (from, to) = range(request)
+        let iso = ISO8601DateFormatter()
+        let whole = range(request)
+        let chain = (from: payload.from.flatMap(iso.date(from:)) ?? whole.0, to: payload.to.flatMap(iso.date(from:)) ?? whole.1)
+        let pageKey = "\(iso.string(from: chain.from))|\(payload.cursor ?? "")"
+        if try await store.pageDone(request.id, cursor: pageKey) { return }
         let connector = try await connector(for: request)
-        let page = try await platformCall(request) { try await connector.page(from: from, to: to, cursor: payload.cursor) }
+        let page = try await platformCall(request) { try await connector.page(from: chain.from, to: chain.to, cursor: payload.cursor) }
         try await store.store(page.calls, for: request)
         if connector.transcriptBatchSize > 0 {
             let ids = page.calls.map(\.externalId)
@@ -234,15 +262,14 @@ public struct ImportPipeline: Sendable {
                 try await enqueue(.transcripts, for: request, ids: Array(ids[start..<min(start + connector.transcriptBatchSize, ids.count)]))
             }
         }
-        if let next = page.nextCursor { try await enqueue(.page, for: request, cursor: next) }
-        try await store.markPage(request.id, cursor: payload.cursor, calls: page.calls.count, last: page.nextCursor == nil)
-        try await context.progress(done: page.calls.count, total: request.totalCalls ?? page.calls.count)
+        if let next = page.nextCursor { try await enqueue(.page, for: request, cursor: next, chain: chain) }
+        try await store.markPage(request.id, cursor: pageKey, calls: page.calls.count, last: page.nextCursor == nil)
         try await finishIfDone(request)
     }
 
     func transcripts(_ context: JobContext) async throws {
         guard let (payload, request) = try await load(context), let ids = payload.ids, !ids.isEmpty else { return }
-        if try await deferredToNight(.transcripts, request, ids: ids) { return }
+        if try await deferredToNight(.transcripts, request, payload: payload) { return }
         let missing = try await store.incomplete(ids, for: request)
         if !missing.isEmpty {
             let (from, to) = range(request)

@@ -24,11 +24,15 @@ public struct ImportQuote: Sendable, Equatable {
     /// Jitter margin the limiter adds to each rate window (see `SB_RATE_LIMIT_MARGIN_MS`).
     public static let defaultMarginMs = 25
 
-    public init(platform: Platform, calls: Int, nightWindow: NightWindow?, marginMs: Int = ImportQuote.defaultMarginMs) throws {
+    /// `listingChains`: cursor chains the listing is split into (each may end on a partial page of
+    /// every request step); the default is what the import engine uses.
+    public init(platform: Platform, calls: Int, nightWindow: NightWindow?, marginMs: Int = ImportQuote.defaultMarginMs,
+                listingChains: Int = ImportPipeline.listingChains) throws {
         guard calls >= 0, calls <= 10_000_000 else { throw ImportError(.invalidInput, "call count must be between 0 and 10,000,000") }
         self.platform = platform
         self.calls = calls
-        self.requests = platform.requests(calls: calls)
+        let partialPages = calls > 0 ? (max(1, listingChains) - 1) * platform.requestsPerCall.filter { $0.callsPerRequest > 1 }.count : 0
+        self.requests = platform.requests(calls: calls) + partialPages + 1 // + the validation call
         self.pacing = platform.pacing
         self.apiTimeMs = pacing.minimumDurationMs(requests: requests, marginMs: marginMs)
         self.nightWindow = nightWindow

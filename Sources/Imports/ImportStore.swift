@@ -98,15 +98,25 @@ public struct ImportStore: Sendable {
     }
 
     /// Whether a listing page (by its incoming cursor) is already stored.
-    func pageDone(_ id: Int, cursor: String?) async throws -> Bool {
-        try await postgres.query("SELECT 1 FROM import_pages WHERE request_id = $1 AND cursor_in = $2", [String(id), cursor ?? ""]).rows.count == 1
+    func pageDone(_ id: Int, cursor: String) async throws -> Bool {
+        try await postgres.query("SELECT 1 FROM import_pages WHERE request_id = $1 AND cursor_in = $2", [String(id), cursor]).rows.count == 1
     }
 
-    /// Records a stored page; on the last page, marks the listing complete.
-    func markPage(_ id: Int, cursor: String?, calls: Int, last: Bool) async throws {
-        try await postgres.query("INSERT INTO import_pages (request_id, cursor_in, calls) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                                 [String(id), cursor ?? "", String(calls)])
-        if last { try await postgres.query("UPDATE import_requests SET listing_done = true, updated_at = now() WHERE id = $1", [String(id)]) }
+    /// Records a stored page; once the last page of every chain is stored, the listing is complete.
+    func markPage(_ id: Int, cursor: String, calls: Int, last: Bool) async throws {
+        try await postgres.query("INSERT INTO import_pages (request_id, cursor_in, calls, last) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                                 [String(id), cursor, String(calls), last ? "true" : "false"])
+        if last {
+            try await postgres.query("""
+                UPDATE import_requests SET listing_done = true, updated_at = now()
+                WHERE id = $1 AND (SELECT count(*) FROM import_pages WHERE request_id = $1 AND last) >= listing_chains
+                """, [String(id)])
+        }
+    }
+
+    /// Sets how many listing chains the request runs (before any of them starts).
+    func setListingChains(_ id: Int, _ chains: Int) async throws {
+        try await postgres.query("UPDATE import_requests SET listing_chains = $2 WHERE id = $1", [String(id), String(chains)])
     }
 
     /// Upserts calls with their participants (and transcripts, when the page carried them).

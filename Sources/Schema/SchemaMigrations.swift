@@ -103,9 +103,12 @@ public enum SchemaMigrations {
                 text text NOT NULL,
                 PRIMARY KEY (call_id, position));
             """),
-        Migration(3, "platform outage tracking", """
+        Migration(3, "platform outage tracking, parallel listing", """
             -- First unanswered call to the platform since its last answer (for the 24 h outage alert).
             ALTER TABLE import_requests ADD COLUMN platform_failing_since timestamptz;
+            -- The listing runs as one cursor chain per month of the range; done when every chain's last page is stored.
+            ALTER TABLE import_requests ADD COLUMN listing_chains integer NOT NULL DEFAULT 1;
+            ALTER TABLE import_pages ADD COLUMN last boolean NOT NULL DEFAULT false;
             """),
     ]
 

@@ -48,9 +48,12 @@ import Queue
         #expect(gong.requests(calls: 5000) == 100)
         #expect(gong.requests(calls: 5001) == 102)
         #expect(gong.requests(calls: 0) == 0)
-        let quote = try ImportQuote(platform: gong, calls: 5000, nightWindow: nil, marginMs: 0)
-        // 100 requests at 3/s: 3 at once, then 3 more each second: the last at 33 s.
+        let quote = try ImportQuote(platform: gong, calls: 5000, nightWindow: nil, marginMs: 0, listingChains: 1)
+        // 100 requests + the validation at 3/s: 3 at once, then 3 more each second: the last at 33 s.
+        #expect(quote.requests == 101)
         #expect(quote.apiTimeMs == 33_000)
+        // Four listing chains may each end on a partial page, of listings and of transcripts.
+        #expect(try ImportQuote(platform: gong, calls: 5000, nightWindow: nil, listingChains: 4).requests == 107)
         #expect(quote.price == 250 + 0.05 * 5000)
         #expect(quote.nights == nil)
     }
@@ -58,8 +61,8 @@ import Queue
     @Test func bulkImportsCountNightsAgainstTheDailyQuota() throws {
         let night = try NightWindow(parsing: "22:00-06:00")
         // 10,000 requests a day caps each night; 3/s alone would allow 86,403 in 8 h.
-        let big = try ImportQuote(platform: gong, calls: 600_000, nightWindow: night)
-        #expect(big.requests == 12_000)
+        let big = try ImportQuote(platform: gong, calls: 600_000, nightWindow: night, listingChains: 1)
+        #expect(big.requests == 12_001)
         #expect(big.requestsPerNight == 10_000)
         #expect(big.nights == 2)
         #expect(try ImportQuote(platform: gong, calls: 5000, nightWindow: night).nights == 1)
@@ -84,7 +87,7 @@ import Queue
     @Test func summaryReadsLikeAnAnswer() throws {
         let text = try ImportQuote(platform: gong, calls: 5000, nightWindow: try NightWindow(parsing: "22:00-06:00")).summary
         #expect(text.contains("5,000 Gong calls"))
-        #expect(text.contains("Requests: 100 at 3/s,10000/d"))
+        #expect(text.contains("Requests: 107 at 3/s,10000/d"))
         #expect(text.contains("1 night"))
         #expect(text.contains("USD 500.00"))
     }
