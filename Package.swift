@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "worker", targets: ["Worker"]),
         .executable(name: "scheduler", targets: ["Scheduler"]),
         .executable(name: "simulator", targets: ["Simulator"]),
+        .executable(name: "console", targets: ["Console"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -75,6 +76,12 @@ let package = Package(
         .executableTarget(name: "SwitchboardCLI", dependencies: [
             "Queue", "Redis", "Postgres", "Settings", "Schema", "Imports", "Vault", "HTTPClient",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "Console", dependencies: [
+            "Imports", "Vault", "Queue", "Redis", "Postgres", "HTTPClient", "Settings", "Observability",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Simulator", dependencies: [
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -17,6 +17,22 @@ enum TestServers {
     static var postgresURL: String { environment("SB_TEST_POSTGRES_URL") }
     static var binDir: String { environment("SB_TEST_BIN_DIR") }
 
+    /// A TCP port nobody listens on (the kernel's pick for a socket bound to port 0).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw CocoaError(.featureUnsupported) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     /// A prefix no other test uses.
     static func uniquePrefix(_ label: String = "t") -> String {
         "\(label)\(UInt32.random(in: 0...UInt32.max))"

@@ -1,0 +1,138 @@
+import Foundation
+import Hummingbird
+import Imports
+import Logging
+
+/// The admin HTTP API of the `console` process (documented in ops/openapi/console.yaml): the
+/// matrix, quotes and import requests, for customer success tools. Bearer-token auth.
+struct ConsoleAPI: Sendable {
+    let pipeline: ImportPipeline
+    let token: String
+
+    /// An error that reaches the client as `{"error": message}` with its status.
+    struct Failure: HTTPResponseError {
+        let status: HTTPResponse.Status
+        let message: String
+        func response(from request: Request, context: some RequestContext) throws -> Response {
+            ConsoleAPI.json(status, ["error": message])
+        }
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ object: Any) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func encoded<T: Encodable>(_ status: HTTPResponse.Status, _ value: T) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+
+    /// Maps domain errors to HTTP once, here.
+    static func mapped(_ error: Error) -> Error {
+        switch error {
+        case let e as ImportError:
+            switch e.code {
+            case .invalidInput, .unknownPlatform, .invalidCredentials: return Failure(status: .badRequest, message: e.message)
+            case .notFound: return Failure(status: .notFound, message: e.message)
+            case .conflict: return Failure(status: .conflict, message: e.message)
+            }
+        case let e as Failure: return e
+        default: return Failure(status: .internalServerError, message: "internal error; see the console log")
+        }
+    }
+
+    func authorize(_ request: Request) throws {
+        guard let header = request.headers[.authorization], header == "Bearer \(token)" else {
+            throw Failure(status: .unauthorized, message: "missing or wrong bearer token")
+        }
+    }
+
+    func body(_ request: Request) async throws -> [String: Any] {
+        let buffer = try await request.body.collect(upTo: 1 << 20)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any] else {
+            throw Failure(status: .badRequest, message: "body must be a JSON object")
+        }
+        return object
+    }
+
+    func id(_ context: BasicRequestContext) throws -> Int {
+        guard let id = context.parameters.get("id", as: Int.self) else { throw Failure(status: .badRequest, message: "import request id must be a number") }
+        return id
+    }
+
+    /// The routes, every one behind the token except /health.
+    func routes(into router: Router<BasicRequestContext>) {
+        let api = router.group("v1")
+        func handle(_ work: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
+            { request, context in
+                do {
+                    try authorize(request)
+                    return try await work(request, context)
+                } catch { throw Self.mapped(error) }
+            }
+        }
+        api.get("platforms", use: handle { _, _ in try Self.encoded(.ok, pipeline.catalog.platforms) })
+        api.get("quote", use: handle { request, _ in
+            let q = request.uri.queryParameters
+            guard let platform = q["platform"].map(String.init), let calls = q["calls"].flatMap({ Int($0) }) else {
+                throw Failure(status: .badRequest, message: "platform and calls are required (e.g. ?platform=gong&calls=5000)")
+            }
+            let urgent = q["urgent"].map { $0 == "true" || $0 == "1" } ?? false
+            let window = try q["nightWindow"].map { try NightWindow(parsing: String($0)) } ?? pipeline.nightWindow
+            let quote = try ImportQuote(platform: try pipeline.catalog.platform(platform), calls: calls, nightWindow: urgent ? nil : window)
+            return Self.json(.ok, ["platform": quote.platform.id, "status": quote.platform.status.rawValue, "calls": calls,
+                                   "requests": quote.requests, "apiTimeSeconds": Double(quote.apiTimeMs) / 1000, "nights": quote.nights ?? 0,
+                                   "price": quote.price ?? NSNull(), "currency": quote.platform.price?.currency ?? NSNull(), "summary": quote.summary])
+        })
+        api.post("imports", use: handle { request, _ in
+            let b = try await body(request)
+            func text(_ k: String) throws -> String {
+                guard let v = b[k] as? String, !v.isEmpty else { throw Failure(status: .badRequest, message: "'\(k)' is required and must be text") }
+                return v
+            }
+            guard let credentials = b["credentials"] as? [String: Any], let credentialData = try? JSONSerialization.data(withJSONObject: credentials) else {
+                throw Failure(status: .badRequest, message: "'credentials' is required and must be an object")
+            }
+            guard let urgency = Urgency(rawValue: (b["urgency"] as? String) ?? "standard") else {
+                throw Failure(status: .badRequest, message: "'urgency' must be one of \(Urgency.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let new = NewImportRequest(tenant: try text("tenant"), tenantName: b["tenantName"] as? String, platform: try text("platform"),
+                                       credentials: String(decoding: credentialData, as: UTF8.self), fromDate: try text("from"), toDate: try text("to"),
+                                       estimatedCalls: (b["estimatedCalls"] as? Int) ?? 0, urgency: urgency,
+                                       requestedCompletion: b["requestedCompletion"] as? String, callbackURL: b["callbackUrl"] as? String,
+                                       createdBy: (b["createdBy"] as? String) ?? "console")
+            let submitted = try await pipeline.submit(new)
+            struct Created: Encodable { let request: ImportRequest; let callbackSecret: String? }
+            return try Self.encoded(.created, Created(request: submitted.request, callbackSecret: submitted.callbackSecret))
+        })
+        api.get("imports", use: handle { request, _ in
+            let q = request.uri.queryParameters
+            let limit = q["limit"].flatMap { Int($0) } ?? 50
+            guard (1...1000).contains(limit) else { throw Failure(status: .badRequest, message: "limit must be 1-1000") }
+            return try Self.encoded(.ok, try await pipeline.store.list(tenant: q["tenant"].map(String.init), limit: limit))
+        })
+        api.get("imports/:id", use: handle { _, context in
+            let id = try id(context)
+            struct Detail: Encodable {
+                let request: ImportRequest
+                let failures: [[String: String]]
+                let events: [[String: String]]
+            }
+            return try Self.encoded(.ok, Detail(request: try await pipeline.store.request(id),
+                                                failures: try await pipeline.store.failures(id).map { ["callId": $0.externalId, "error": $0.error] },
+                                                events: try await pipeline.store.events(id).map { ["kind": $0.kind, "message": $0.message] }))
+        })
+        api.post("imports/:id/cancel", use: handle { _, context in try Self.encoded(.ok, try await pipeline.store.cancel(try id(context))) })
+        api.post("imports/:id/retry-failed", use: handle { _, context in
+            Self.json(.ok, ["retrying": try await pipeline.retryFailed(try id(context))])
+        })
+        api.get("tenants/:tenant/calls", use: handle { request, context in
+            guard let tenant = context.parameters.get("tenant") else { throw Failure(status: .badRequest, message: "tenant is required") }
+            let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 50
+            return try Self.encoded(.ok, try await pipeline.store.importedCalls(tenant: tenant, limit: limit))
+        })
+    }
+}

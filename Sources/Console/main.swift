@@ -1,0 +1,63 @@
+import Foundation
+import HTTPClient
+import Hummingbird
+import Imports
+import Logging
+import Observability
+import Postgres
+import Queue
+import Redis
+import ServiceLifecycle
+import Settings
+import Vault
+
+/// The `console` process: the admin HTTP API for customer success (SB_CONSOLE_TOKEN bearer auth).
+/// Wiring only; the routes are in ConsoleAPI.
+let env = Settings.Environment()
+let common: CommonSettings
+let imports: ImportSettings
+let token: String
+do {
+    common = try CommonSettings(env, defaultPort: 9103)
+    imports = try ImportSettings(env)
+    guard let configured = env.optional("SB_CONSOLE_TOKEN"), configured.count >= 16 else {
+        throw SettingsError("SB_CONSOLE_TOKEN must be set to a secret of at least 16 characters")
+    }
+    token = configured
+} catch {
+    FileHandle.standardError.write(Data("console: \(error)\n".utf8))
+    exit(2)
+}
+
+let registry = Telemetry.bootstrap(logLevel: common.logLevel)
+let logger = Logger(label: "switchboard.console")
+let redis = RedisClient(common.redis)
+let postgres = PostgresClient(common.postgres)
+let http = HTTPClient(maxConnections: 2)
+let pipeline = ImportPipeline(store: ImportStore(postgres: postgres, vault: CredentialVault(keyRing: imports.keyRing, postgres: postgres)),
+                              queue: try JobQueue(name: imports.queue, prefix: common.keyPrefix, redis: redis),
+                              connectors: ConnectorSettings(gongBaseURL: imports.gongBaseURL, http: http),
+                              catalog: try PlatformCatalog.bundled(), nightWindow: imports.nightWindow, logger: logger)
+
+let router = Router()
+router.get("/health") { _, _ -> Response in
+    do {
+        _ = try await redis.send(["PING"])
+        try await postgres.query("SELECT 1")
+        return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
+    } catch {
+        return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "unhealthy: \(error)\n")))
+    }
+}
+router.get("/metrics") { _, _ -> Response in
+    Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+}
+ConsoleAPI(pipeline: pipeline, token: token).routes(into: router)
+let app = Application(router: router, configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
+                      onServerRunning: { channel in logger.info("console ready", metadata: ["port": "\(channel.localAddress?.port ?? 0)"]) },
+                      logger: logger)
+let group = ServiceGroup(configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+try await group.run()
+await redis.shutdown()
+await postgres.shutdown()
+await http.shutdown()

@@ -1,0 +1,67 @@
+import Foundation
+import HTTPClient
+import Schema
+import Testing
+import Vault
+
+/// The console process's admin API, over real HTTP.
+@Suite struct ConsoleTests {
+    @Test func adminAPIValidatesAuthenticatesAndNeverReturnsCredentials() async throws {
+        let pg = try await TestServers.postgres()
+        try await SchemaMigrations.migrator.migrate(pg)
+        let prefix = TestServers.uniquePrefix()
+        let port = try TestServers.freePort()
+        let token = "console-token-\(UUID().uuidString)"
+        let console = try ChildProcess("console", environment: [
+            "SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_POSTGRES_URL": TestServers.postgresURL,
+            "SB_POSTGRES_SCHEMA": pg.configuration.schema!, "SB_MASTER_KEYS": MasterKeyRing.generateEntry(id: "k1"),
+            "SB_CONSOLE_TOKEN": token, "SB_HTTP_PORT": String(port)])
+        let http = HTTPClient(maxConnections: 2)
+        let base = "http://127.0.0.1:\(port)"
+        #expect(try await TestServers.eventually(20) { (try? await http.send(HTTPRequest(url: base + "/health")))?.status == 200 }, "\(console.log)")
+        let auth = [("Authorization", "Bearer \(token)")]
+        func send(_ method: String, _ path: String, _ body: String? = nil, headers: [(String, String)]? = nil) async throws -> HTTPResponse {
+            try await http.send(HTTPRequest(method: method, url: base + path, headers: (headers ?? auth) + [("Content-Type", "application/json")],
+                                            body: body.map { Array($0.utf8) }))
+        }
+
+        #expect(try await send("GET", "/v1/imports", headers: []).status == 401)
+        #expect(try await send("GET", "/v1/imports", headers: [("Authorization", "Bearer wrong")]).status == 401)
+        let platforms = try await send("GET", "/v1/platforms")
+        #expect(platforms.status == 200)
+        #expect(platforms.text.contains(#""id":"gong""#))
+        let quote = try await send("GET", "/v1/quote?platform=gong&calls=5000&urgent=true")
+        #expect(quote.status == 200)
+        #expect(quote.text.contains(#""requests":107"#))
+        #expect(try await send("GET", "/v1/quote?platform=myspace&calls=5").status == 400)
+        #expect(try await send("GET", "/v1/quote?calls=abc").status == 400)
+
+        let bad = try await send("POST", "/v1/imports", "{not json")
+        #expect(bad.status == 400)
+        #expect(bad.text.contains("JSON object"))
+        let missing = try await send("POST", "/v1/imports", #"{"tenant":"acme","platform":"gong","from":"2025-01-01","to":"2025-02-01","credentials":{"accessKey":"a"}}"#)
+        #expect(missing.status == 400)
+        #expect(missing.text.contains("accessKeySecret"))
+
+        let created = try await send("POST", "/v1/imports", #"{"tenant":"acme","platform":"gong","from":"2025-01-01","to":"2025-02-01","urgency":"deal","credentials":{"accessKey":"AK","accessKeySecret":"top-secret-value"},"callbackUrl":"https://cs.example/hook"}"#)
+        #expect(created.status == 201)
+        #expect(!created.text.contains("top-secret-value"))
+        #expect(created.text.contains("callbackSecret"))
+        let id = try #require((try JSONSerialization.jsonObject(with: Data(created.body)) as? [String: Any]).flatMap { ($0["request"] as? [String: Any])?["id"] as? Int })
+        let shown = try await send("GET", "/v1/imports/\(id)")
+        #expect(shown.status == 200)
+        #expect(!shown.text.contains("top-secret-value"))
+        #expect(shown.text.contains(#""state":"validating""#))
+        #expect(try await send("GET", "/v1/imports/999999").status == 404)
+        #expect(try await send("GET", "/v1/imports/abc").status == 400)
+        #expect(try await send("POST", "/v1/imports/\(id)/cancel").status == 200)
+        #expect(try await send("POST", "/v1/imports/\(id)/cancel").status == 409)
+        #expect(try await send("POST", "/v1/imports/\(id)/retry-failed").status == 409)
+        #expect(!console.log.contains("top-secret-value"))
+
+        await http.shutdown()
+        console.terminate()
+        #expect(await console.waitForExit(seconds: 10) == 0)
+        try await TestServers.dropSchema(pg)
+    }
+}
