@@ -36,7 +36,7 @@ let postgres = PostgresClient(common.postgres)
 let http = HTTPClient(maxConnections: 2)
 let pipeline = ImportPipeline(store: ImportStore(postgres: postgres, vault: CredentialVault(keyRing: imports.keyRing, postgres: postgres)),
                               queue: try JobQueue(name: imports.queue, prefix: common.keyPrefix, redis: redis),
-                              connectors: ConnectorSettings(gongBaseURL: imports.gongBaseURL, http: http),
+                              connectors: imports.connectors(http: http),
                               catalog: try PlatformCatalog.bundled(), nightWindow: imports.nightWindow, logger: logger)
 
 let router = Router()

@@ -42,7 +42,8 @@ public struct ImportPage: Sendable {
 /// fleet-wide limiter (one job = one request) holds the platform's rate limit.
 public protocol CallConnector: Sendable {
     /// Proves the credentials and counts the calls in [from, to): the cheap validation call.
-    func countCalls(from: Date, to: Date) async throws -> Int
+    /// 0 when there are none; nil when there are some but the platform gives no count.
+    func countCalls(from: Date, to: Date) async throws -> Int?
     /// One page of calls (metadata, participants, recording URL; transcripts when inline).
     func page(from: Date, to: Date, cursor: String?) async throws -> ImportPage
     /// Calls per transcript request; 0 when transcripts come with the page.
@@ -55,10 +56,15 @@ public protocol CallConnector: Sendable {
 /// HTTP client the connectors share.
 public struct ConnectorSettings: Sendable {
     public var gongBaseURL: String
+    public var fathomBaseURL: String
+    public var grainBaseURL: String
     public var http: HTTPClient
 
-    public init(gongBaseURL: String = "https://api.gong.io", http: HTTPClient) {
+    public init(gongBaseURL: String = "https://api.gong.io", fathomBaseURL: String = "https://api.fathom.ai/external/v1",
+                grainBaseURL: String = "https://api.grain.com/_/public-api", http: HTTPClient) {
         self.gongBaseURL = gongBaseURL
+        self.fathomBaseURL = fathomBaseURL
+        self.grainBaseURL = grainBaseURL
         self.http = http
     }
 
@@ -68,6 +74,10 @@ public struct ConnectorSettings: Sendable {
         case "gong":
             return GongConnector(baseURL: credentials["baseUrl"] ?? gongBaseURL, accessKey: credentials["accessKey"] ?? "",
                                  accessKeySecret: credentials["accessKeySecret"] ?? "", http: http)
+        case "fathom":
+            return FathomConnector(baseURL: credentials["baseUrl"] ?? fathomBaseURL, apiKey: credentials["apiKey"] ?? "", http: http)
+        case "grain":
+            return GrainConnector(baseURL: credentials["baseUrl"] ?? grainBaseURL, token: credentials["token"] ?? "", http: http)
         default:
             throw ImportError(.invalidInput, "no connector for platform '\(platform)' yet")
         }

@@ -25,28 +25,13 @@ public struct GongConnector: CallConnector {
 
     /// Sends a request; nil for 404 (no calls), the JSON object for 2xx, a JobFailure otherwise.
     private func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> [String: Any]? {
-        var request = HTTPRequest(method: method, url: baseURL + path, headers: [("Authorization", authorization), ("Accept", "application/json")])
-        if let body {
-            request.body = Array(try JSONSerialization.data(withJSONObject: body))
-            request.headers.append(("Content-Type", "application/json"))
-        }
-        let response: HTTPResponse
-        do {
-            response = try await http.send(request)
-        } catch let error as HTTPClientError {
-            throw JobFailure(error.code == .invalidRequest ? .fatal : .retryable, "gong \(path): \(error)")
-        }
-        if response.status == 404 { return nil }
-        if let failure = JobFailure(httpStatus: response.status, retryAfterMs: response.retryAfterMs, context: "gong \(path)") {
-            throw failure
-        }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else {
-            throw JobFailure(.retryable, "gong \(path): response is not a JSON object")
-        }
+        guard let answer = try await ConnectorHTTP(http: http, vendor: "gong", headers: [("Authorization", authorization)])
+            .json(method, baseURL + path, body: body) else { return nil }
+        guard let object = answer as? [String: Any] else { throw JobFailure(.retryable, "gong \(path): response is not a JSON object") }
         return object
     }
 
-    public func countCalls(from: Date, to: Date) async throws -> Int {
+    public func countCalls(from: Date, to: Date) async throws -> Int? {
         let query = "fromDateTime=\(Self.iso(from).urlQueryEscaped)&toDateTime=\(Self.iso(to).urlQueryEscaped)"
         guard let object = try await call("GET", "/v2/calls?\(query)") else { return 0 }
         return ((object["records"] as? [String: Any])?["totalRecords"] as? Int) ?? 0
@@ -83,12 +68,7 @@ public struct GongConnector: CallConnector {
         return result
     }
 
-    static func int(_ value: Any?) -> Int? {
-        if let i = value as? Int { return i }
-        if let d = value as? Double { return Int(d) }
-        if let s = value as? String { return Int(s) }
-        return nil
-    }
+    static func int(_ value: Any?) -> Int? { ConnectorHTTP.int(value) }
 
     /// Gong documents ISO-8601 dates but its own examples show epoch numbers: accept both.
     static func date(_ value: Any?) -> Date? {

@@ -213,7 +213,7 @@ public struct ImportPipeline: Sendable {
         guard let (_, request) = try await load(context), request.state == .validating else { return }
         let platform = try catalog.platform(request.platform)
         let (from, to) = range(request)
-        let count: Int
+        let count: Int?
         do {
             let connector = try await connector(for: request)
             count = try await platformCall(request) { try await connector.countCalls(from: from, to: to) }
@@ -232,8 +232,9 @@ public struct ImportPipeline: Sendable {
             return
         }
         let now = Date()
-        let quote = try ImportQuote(platform: platform, calls: count, nightWindow: request.urgency.isUrgent ? nil : nightWindow,
-                                    listingChains: chains(request).count)
+        // Platforms without a count (Fathom, Grain) are planned on the estimate until the listing ends.
+        let quote = try ImportQuote(platform: platform, calls: count ?? max(1, request.estimatedCalls),
+                                    nightWindow: request.urgency.isUrgent ? nil : nightWindow, listingChains: chains(request).count)
         let eta = now.addingTimeInterval(Double(quote.durationMs(startingAt: now)) / 1000)
         let runNow = request.urgency.isUrgent || nightWindow.contains(now)
         guard try await store.transition(request.id, from: [.validating], to: runNow ? .running : .waiting, total: count, eta: eta) else { return }
@@ -241,7 +242,7 @@ public struct ImportPipeline: Sendable {
         let chains = chains(request)
         try await store.setListingChains(request.id, chains.count)
         for chain in chains { try await enqueue(.page, for: request, chain: chain, delayMs: delay) }
-        logger.info("import validated", metadata: ["request": "\(request.id)", "calls": "\(count)", "eta": "\(eta)"])
+        logger.info("import validated", metadata: ["request": "\(request.id)", "calls": "\(count.map(String.init) ?? "unknown")", "eta": "\(eta)"])
     }
 
     func page(_ context: JobContext) async throws {

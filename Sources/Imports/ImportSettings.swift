@@ -1,4 +1,5 @@
 import Foundation
+import HTTPClient
 import Settings
 import Vault
 
@@ -6,8 +7,11 @@ import Vault
 public struct ImportSettings: Sendable {
     /// SB_MASTER_KEYS / SB_MASTER_KEY_ID: master keys for credential encryption (required).
     public let keyRing: MasterKeyRing
-    /// SB_GONG_BASE_URL (https://api.gong.io).
+    /// SB_GONG_BASE_URL (https://api.gong.io), SB_FATHOM_BASE_URL (https://api.fathom.ai/external/v1),
+    /// SB_GRAIN_BASE_URL (https://api.grain.com/_/public-api).
     public let gongBaseURL: String
+    public let fathomBaseURL: String
+    public let grainBaseURL: String
     /// SB_NIGHT_WINDOW (22:00-06:00) in SB_NIGHT_WINDOW_TZ (UTC): when standard imports run.
     public let nightWindow: NightWindow
     /// SB_IMPORT_QUEUE (imports).
@@ -23,6 +27,8 @@ public struct ImportSettings: Sendable {
             keyRing = try MasterKeyRing(keys: keys, activeId: env.string("SB_MASTER_KEY_ID", default: keys.split(separator: ":").first.map(String.init) ?? ""))
         } catch { throw SettingsError("\(error)") }
         gongBaseURL = env.string("SB_GONG_BASE_URL", default: "https://api.gong.io")
+        fathomBaseURL = env.string("SB_FATHOM_BASE_URL", default: "https://api.fathom.ai/external/v1")
+        grainBaseURL = env.string("SB_GRAIN_BASE_URL", default: "https://api.grain.com/_/public-api")
         let zoneName = env.string("SB_NIGHT_WINDOW_TZ", default: "UTC")
         guard let zone = TimeZone(identifier: zoneName) else { throw SettingsError("SB_NIGHT_WINDOW_TZ=\(zoneName) is not a time zone") }
         do { nightWindow = try NightWindow(parsing: env.string("SB_NIGHT_WINDOW", default: "22:00-06:00"), timeZone: zone) } catch {
@@ -30,5 +36,12 @@ public struct ImportSettings: Sendable {
         }
         queue = env.string("SB_IMPORT_QUEUE", default: "imports")
         slackWebhookURL = env.optional("SB_SLACK_WEBHOOK_URL")
+    }
+}
+
+extension ImportSettings {
+    /// The connectors' settings from these base URLs.
+    public func connectors(http: HTTPClient) -> ConnectorSettings {
+        ConnectorSettings(gongBaseURL: gongBaseURL, fathomBaseURL: fathomBaseURL, grainBaseURL: grainBaseURL, http: http)
     }
 }

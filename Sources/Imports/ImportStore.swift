@@ -195,6 +195,7 @@ public struct ImportStore: Sendable {
             UPDATE import_requests r SET
                 done_calls = (SELECT count(*) FROM calls c WHERE c.request_id = r.id AND c.completed_at IS NOT NULL),
                 failed_calls = (SELECT count(*) FROM calls c WHERE c.request_id = r.id AND c.completed_at IS NULL AND c.failure IS NOT NULL),
+                total_calls = CASE WHEN listing_done THEN (SELECT count(*) FROM calls c WHERE c.request_id = r.id) ELSE total_calls END,
                 updated_at = now()
             WHERE id = $1
             """, [String(id)])

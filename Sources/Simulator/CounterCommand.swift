@@ -48,13 +48,6 @@ struct CounterCommand: AsyncParsableCommand {
             if code == 429 { headers[.retryAfter] = "2" }
             return Response(status: .init(code: code), headers: headers)
         }
-        let portFile = self.portFile
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil),
-                              onServerRunning: { channel in
-                                  if let portFile, let bound = channel.localAddress?.port {
-                                      try? String(bound).write(toFile: portFile, atomically: true, encoding: .utf8)
-                                  }
-                              })
-        try await app.runService()
+        try await SimulatorServer.run(router, port: port, portFile: portFile)
     }
 }

@@ -7,5 +7,5 @@ struct Simulator: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulator",
         abstract: "Run a simulated external service on a loopback port.",
-        subcommands: [CounterCommand.self, GongCommand.self, SlackCommand.self])
+        subcommands: [GongCommand.self, FathomCommand.self, GrainCommand.self, SlackCommand.self, CounterCommand.self])
 }

@@ -52,14 +52,7 @@ struct SlackCommand: AsyncParsableCommand {
             let data = try JSONEncoder().encode(received.withLockedValue { $0 })
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
-        let portFile = self.portFile
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil),
-                              onServerRunning: { channel in
-                                  if let portFile, let bound = channel.localAddress?.port {
-                                      try? String(bound).write(toFile: portFile, atomically: true, encoding: .utf8)
-                                  }
-                              })
-        try await app.runService()
+        try await SimulatorServer.run(router, port: port, portFile: portFile)
     }
 
     static func text(_ status: Int, _ body: String) -> Response {

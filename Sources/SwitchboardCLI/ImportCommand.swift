@@ -32,7 +32,7 @@ struct ImportCommand: AsyncParsableCommand {
         do {
             let pipeline = ImportPipeline(store: ImportStore(postgres: postgres, vault: CredentialVault(keyRing: imports.keyRing, postgres: postgres)),
                                           queue: try JobQueue(name: imports.queue, prefix: common.keyPrefix, redis: redis),
-                                          connectors: ConnectorSettings(gongBaseURL: imports.gongBaseURL, http: http),
+                                          connectors: imports.connectors(http: http),
                                           catalog: try PlatformCatalog.bundled(), nightWindow: imports.nightWindow)
             let result = try await body(pipeline)
             await close()

@@ -19,6 +19,8 @@ import Vault
         let pg: PostgresClient
         let queue: JobQueue
         let gong: SimulatorProcess
+        let fathom: SimulatorProcess
+        let grain: SimulatorProcess
         let slack: SimulatorProcess
         var env: [String: String]
 
@@ -37,17 +39,21 @@ import Vault
         let pg = try await TestServers.postgres()
         try await SchemaMigrations.migrator.migrate(pg)
         let gong = try await SimulatorProcess("gong", ["--calls", String(calls), "--seed", "7"])
+        let fathom = try await SimulatorProcess("fathom", ["--calls", String(calls), "--seed", "7"])
+        let grain = try await SimulatorProcess("grain", ["--calls", String(calls), "--seed", "7"])
         let slack = try await SimulatorProcess("slack", [])
         let queue = try TestServers.queue("imports", redis: redis)
         let http = HTTPClient(maxConnections: 1)
         let pipeline = ImportPipeline(store: ImportStore(postgres: pg, vault: CredentialVault(keyRing: try MasterKeyRing(keys: masterKeys, activeId: "k1"), postgres: pg)),
-                                      queue: queue, connectors: ConnectorSettings(gongBaseURL: gong.url, http: http),
+                                      queue: queue, connectors: ConnectorSettings(gongBaseURL: gong.url, fathomBaseURL: fathom.url + "/external/v1",
+                                                                                  grainBaseURL: grain.url + "/_/public-api", http: http),
                                       catalog: try PlatformCatalog.bundled(), nightWindow: try NightWindow(parsing: nightWindow))
         let env = ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": queue.prefix, "SB_QUEUES": "imports",
                    "SB_POSTGRES_URL": TestServers.postgresURL, "SB_POSTGRES_SCHEMA": pg.configuration.schema!,
                    "SB_MASTER_KEYS": masterKeys, "SB_GONG_BASE_URL": gong.url, "SB_NIGHT_WINDOW": nightWindow,
+                   "SB_FATHOM_BASE_URL": fathom.url + "/external/v1", "SB_GRAIN_BASE_URL": grain.url + "/_/public-api",
                    "SB_LEASE_MS": "2000", "SB_MAINTENANCE_MS": "250", "SB_SLACK_WEBHOOK_URL": slack.url + "/services/T000/B000/XXXXXXXX"]
-        return Fleet(pipeline: pipeline, pg: pg, queue: queue, gong: gong, slack: slack, env: env)
+        return Fleet(pipeline: pipeline, pg: pg, queue: queue, gong: gong, fathom: fathom, grain: grain, slack: slack, env: env)
     }
 
     func request(_ tenant: String, urgency: Urgency = .deal, credentials: String = gongCredentials,
@@ -60,6 +66,8 @@ import Vault
         workers.forEach { $0.terminate() }
         for w in workers { _ = await w.waitForExit(seconds: 15) }
         f.gong.child.kill()
+        f.fathom.child.kill()
+        f.grain.child.kill()
         f.slack.child.kill()
         try await TestServers.dropSchema(f.pg)
         try await TestServers.cleanup(prefix: f.queue.prefix, redis: redis)
@@ -117,6 +125,42 @@ import Vault
         let stored = try await f.pg.query("SELECT credentials FROM import_requests WHERE id = $1", [String(created.id)]).rows[0][0] ?? ""
         #expect(!stored.contains("gong-secret"))
         try await finish(f, workers)
+    }
+
+    @Test func fathomAndGrainImportsLandWithTranscripts() async throws {
+        // 24 calls: Grain takes one request per transcript and allows 30 a minute, so this stays in one burst.
+        let f = try await fleet(calls: 24)
+        try await f.grain.post("/_sim/faults", #"{"dropRecords": 1}"#)
+        let fathom = try await f.pipeline.submit(NewImportRequest(tenant: "fathom-co", platform: "fathom", credentials: #"{"apiKey":"fathom-api-key"}"#,
+                                                                 fromDate: "2025-01-01", toDate: "2025-12-31", estimatedCalls: 24, urgency: .deal, createdBy: "t")).request
+        let grain = try await f.pipeline.submit(NewImportRequest(tenant: "grain-co", platform: "grain", credentials: #"{"token":"grain-token"}"#,
+                                                                fromDate: "2025-01-01", toDate: "2025-12-31", estimatedCalls: 24, urgency: .deal, createdBy: "t")).request
+        let worker = try ChildProcess("worker", environment: f.env)
+        #expect(try await TestServers.eventually(60) { try await state(f, fathom.id) == .completed })
+        #expect(try await TestServers.eventually(60) { try await state(f, grain.id) == .completedWithFailures })
+        let fathomDone = try await f.pipeline.store.request(fathom.id)
+        #expect(fathomDone.totalCalls == 24)
+        #expect(fathomDone.doneCalls == 24)
+        let grainDone = try await f.pipeline.store.request(grain.id)
+        #expect(grainDone.totalCalls == 24)
+        #expect(grainDone.doneCalls == 23)
+        #expect(try await f.pipeline.store.failures(grain.id).count == 1)
+        let counts = try await f.pg.query("""
+            SELECT c.platform, count(DISTINCT c.id) AS calls, count(t.call_id) AS segments, min(t.speaker) AS speaker
+            FROM calls c LEFT JOIN transcript_segments t ON t.call_id = c.id GROUP BY c.platform ORDER BY c.platform
+            """)
+        #expect(counts.rows.map { $0[0] } == ["fathom", "grain"])
+        #expect(counts.rows.allSatisfy { $0[1] == "24" && Int($0[2] ?? "0")! > 50 && ($0[3] ?? "").contains(" ") })
+        // Wrong keys fail fast on both platforms.
+        let badFathom = try await f.pipeline.submit(NewImportRequest(tenant: "fathom-co", platform: "fathom", credentials: #"{"apiKey":"nope"}"#,
+                                                                    fromDate: "2025-01-01", toDate: "2025-12-31", estimatedCalls: 1, urgency: .deal, createdBy: "t")).request
+        let badGrain = try await f.pipeline.submit(NewImportRequest(tenant: "grain-co", platform: "grain", credentials: #"{"token":"nope"}"#,
+                                                                   fromDate: "2025-01-01", toDate: "2025-12-31", estimatedCalls: 1, urgency: .deal, createdBy: "t")).request
+        #expect(try await TestServers.eventually(20) {
+            let a = try await state(f, badFathom.id), b = try await state(f, badGrain.id)
+            return a == .failed && b == .failed
+        })
+        try await finish(f, [worker])
     }
 
     @Test func invalidCredentialsFailFastWithANotification() async throws {

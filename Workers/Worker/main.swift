@@ -41,7 +41,7 @@ do {
         let vault = CredentialVault(keyRing: importSettings.keyRing, postgres: postgres)
         let pipeline = ImportPipeline(store: ImportStore(postgres: postgres, vault: vault),
                                       queue: try JobQueue(name: importSettings.queue, prefix: common.keyPrefix, redis: redis),
-                                      connectors: ConnectorSettings(gongBaseURL: importSettings.gongBaseURL, http: http),
+                                      connectors: importSettings.connectors(http: http),
                                       catalog: try PlatformCatalog.bundled(), nightWindow: importSettings.nightWindow,
                                       notifier: ImportNotifier(slackWebhookURL: importSettings.slackWebhookURL, http: http), logger: logger)
         try await pipeline.applyRateLimits(marginMs: settings.rateLimitMarginMs)

@@ -31,36 +31,17 @@ struct GongCommand: AsyncParsableCommand {
     static func day(_ text: String) -> Date? { ISO8601DateFormatter().date(from: text + "T00:00:00Z") }
 
     func run() async throws {
-        let data = GongData(seed: seed, count: calls, start: Self.day(start)!, days: days)
+        let data = SimulatedCalls(seed: seed, count: calls, start: Self.day(start)!, days: days)
         let limiter = VendorLimiter(windows: try VendorLimiter.parse(rateLimit))
         let expectedAuth = "Basic " + Data("\(accessKey):\(accessKeySecret)".utf8).base64EncodedString()
         let router = Router()
         let api = GongAPI(data: data, limiter: limiter)
 
-        router.post("/_sim/faults") { request, _ -> Response in
-            let body = try await request.body.collect(upTo: 1 << 16)
-            guard let faults = try? JSONDecoder().decode(VendorLimiter.Faults.self, from: Data(buffer: body)) else {
-                return GongAPI.error(400, "faults must be JSON like {\"failNext\": 5, \"latencyMs\": 100, \"outage\": false}")
-            }
-            limiter.setFaults(faults)
-            return Response(status: .noContent)
-        }
-        router.get("/_sim/stats") { _, _ -> Response in
-            GongAPI.json(200, try JSONSerialization.jsonObject(with: JSONEncoder().encode(limiter.stats())))
-        }
+        SimulatorServer.addControls(router, limiter)
 
         let guarded: @Sendable (Request, @escaping @Sendable (Request, [String: Any]?) async throws -> Response) async throws -> Response = { request, handler in
-            let (verdict, latency) = limiter.admit()
-            if latency > 0 { try await Task.sleep(for: .milliseconds(latency)) }
-            guard request.headers[.authorization] == expectedAuth else { return GongAPI.error(401, "Access denied") }
-            switch verdict {
-            case .fail: return GongAPI.error(503, "Service temporarily unavailable")
-            case .rateLimited(let seconds):
-                var response = GongAPI.error(429, "API request limit exceeded")
-                response.headers[.retryAfter] = String(seconds)
-                return response
-            case .accept: break
-            }
+            guard request.headers[.authorization] == expectedAuth else { _ = limiter.admit(); return GongAPI.error(401, "Access denied") }
+            if let refusal = try await SimulatorServer.gate(limiter, failure: GongAPI.error) { return refusal }
             var body: [String: Any]?
             if request.method == .post {
                 let bytes = try await request.body.collect(upTo: 1 << 20)
@@ -85,20 +66,13 @@ struct GongCommand: AsyncParsableCommand {
             try await guarded(request) { _, body in api.transcripts(body ?? [:]) }
         }
 
-        let portFile = self.portFile
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil),
-                              onServerRunning: { channel in
-                                  if let portFile, let bound = channel.localAddress?.port {
-                                      try? String(bound).write(toFile: portFile, atomically: true, encoding: .utf8)
-                                  }
-                              })
-        try await app.runService()
+        try await SimulatorServer.run(router, port: port, portFile: portFile)
     }
 }
 
-/// The endpoints' logic over `GongData`, as plain functions returning responses.
+/// The endpoints' logic over `SimulatedCalls`, as plain functions returning responses.
 struct GongAPI: Sendable {
-    let data: GongData
+    let data: SimulatedCalls
     let limiter: VendorLimiter
 
     enum Either {
@@ -107,11 +81,7 @@ struct GongAPI: Sendable {
     }
     static let pageSize = 100
 
-    static func json(_ status: Int, _ object: Any) -> Response {
-        let bytes = (try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8)
-        return Response(status: .init(code: status), headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
-    }
+    static func json(_ status: Int, _ object: Any) -> Response { SimulatorServer.json(status, object) }
 
     static func error(_ status: Int, _ message: String) -> Response {
         json(status, ["requestId": requestId(), "errors": [message]])

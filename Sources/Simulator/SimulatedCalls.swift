@@ -1,8 +1,8 @@
 import Foundation
 
-/// The simulated Gong company: `count` calls spread evenly over `days` days from `start`, each a
+/// A simulated company's calls, shared by every call-platform simulator: `count` calls spread evenly over `days` days from `start`, each a
 /// pure function of (seed, index) so nothing is stored.
-struct GongData: Sendable {
+struct SimulatedCalls: Sendable {
     let seed: UInt64
     let count: Int
     let start: Date
