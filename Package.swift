@@ -70,7 +70,8 @@ let package = Package(
         .target(name: "Schema", dependencies: ["Postgres"]),
         .target(name: "Vault", dependencies: ["Postgres", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Imports", dependencies: ["Queue", "Postgres", "Vault", "HTTPClient", "Settings",
-                                               .product(name: "Logging", package: "swift-log")], resources: [.copy("Platforms")]),
+                                               .product(name: "Logging", package: "swift-log"),
+                                               .product(name: "Metrics", package: "swift-metrics")], resources: [.copy("Platforms")]),
         .target(name: "Probes", dependencies: ["Queue", "Postgres", "HTTPClient"]),
 
         // Processes.

@@ -5,7 +5,7 @@ ops_log() { printf '[switchboard] %s\n' "$*" >&2; }
 
 # Installs the Debian packages Switchboard needs, only those missing.
 ensure_packages() {
-  local wanted=(redis-server postgresql libhiredis-dev libpq-dev libcurl4-openssl-dev "$@")
+  local wanted=(redis-server postgresql libhiredis-dev libpq-dev libcurl4-openssl-dev unzip "$@")
   local missing=()
   for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Queue
 
 /// The import engine: submits requests and defines the jobs that run them.
@@ -46,6 +47,43 @@ public struct ImportPipeline: Sendable {
         let request = try await store.create(new, callbackSecret: secret)
         try await enqueue(Step.validate, for: request)
         return Submitted(request: request, callbackSecret: secret)
+    }
+
+    /// Imports a manual upload at once: valid rows are stored (media copied under `mediaDirectory`),
+    /// malformed rows are listed as failures, and CS hears the outcome like any import.
+    public func importUpload(_ upload: ManualUpload, tenant: String, platform: String, createdBy: String, mediaDirectory: String) async throws -> ImportRequest {
+        let found = try catalog.platform(platform)
+        let days = upload.calls.compactMap(\.startedAt).sorted()
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withFullDate]
+        let today = iso.string(from: Date())
+        var new = NewImportRequest(tenant: tenant, platform: found.id, credentials: "{}", fromDate: days.first.map(iso.string(from:)) ?? today,
+                                   toDate: days.last.map(iso.string(from:)) ?? today, estimatedCalls: upload.calls.count + upload.rejected.count,
+                                   urgency: .onboarding, createdBy: createdBy)
+        new.tenantName = tenant
+        guard tenant.range(of: "^[a-z0-9][a-z0-9_-]{0,62}$", options: .regularExpression) != nil else {
+            throw ImportError(.invalidInput, "tenant '\(tenant)' must be 1-63 lower-case letters, digits, '-' or '_'")
+        }
+        guard !upload.calls.isEmpty || !upload.rejected.isEmpty else { throw ImportError(.invalidInput, "the manifest has no calls") }
+        let request = try await store.create(new)
+        var calls = upload.calls
+        for i in calls.indices {
+            guard let source = upload.media[calls[i].externalId] else { continue }
+            let folder = "\(mediaDirectory)/\(tenant)/\(found.id)"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let target = "\(folder)/\(calls[i].externalId.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "call").\(URL(fileURLWithPath: source).pathExtension)"
+            try? FileManager.default.removeItem(atPath: target)
+            try FileManager.default.copyItem(atPath: source, toPath: target)
+            calls[i].recordingURL = URL(fileURLWithPath: target).absoluteString
+        }
+        try await store.transition(request.id, from: [.validating], to: .running, total: calls.count + upload.rejected.count)
+        for start in stride(from: 0, to: calls.count, by: 500) {
+            try await store.store(Array(calls[start..<min(start + 500, calls.count)]), for: request)
+        }
+        try await store.recordRejectedRows(request.id, upload.rejected)
+        try await store.markPage(request.id, cursor: "upload", calls: calls.count, last: true)
+        try await finishIfDone(request)
+        return try await store.request(request.id)
     }
 
     /// Puts the failed calls of a finished request back to work; returns how many.
@@ -282,8 +320,14 @@ public struct ImportPipeline: Sendable {
     }
 
     func finishIfDone(_ request: ImportRequest) async throws {
-        guard let state = try await store.refreshProgress(request.id) else { return }
-        let finished = try await store.request(request.id)
+        let state = try await store.refreshProgress(request.id)
+        let current = try await store.request(request.id)
+        let labels = [("request", String(request.id)), ("tenant", request.tenant), ("platform", request.platform)]
+        Gauge(label: "switchboard_import_calls", dimensions: labels + [("state", "done")]).record(current.doneCalls)
+        Gauge(label: "switchboard_import_calls", dimensions: labels + [("state", "failed")]).record(current.failedCalls)
+        Gauge(label: "switchboard_import_calls", dimensions: labels + [("state", "remaining")]).record(current.remainingCalls)
+        guard let state else { return }
+        let finished = current
         let name = (try? catalog.platform(request.platform).name) ?? request.platform
         if state == .completed {
             try await notify(finished, kind: "completed",

@@ -194,8 +194,12 @@ public struct ImportStore: Sendable {
         try await postgres.query("""
             UPDATE import_requests r SET
                 done_calls = (SELECT count(*) FROM calls c WHERE c.request_id = r.id AND c.completed_at IS NOT NULL),
-                failed_calls = (SELECT count(*) FROM calls c WHERE c.request_id = r.id AND c.completed_at IS NULL AND c.failure IS NOT NULL),
-                total_calls = CASE WHEN listing_done THEN (SELECT count(*) FROM calls c WHERE c.request_id = r.id) ELSE total_calls END,
+                failed_calls = (SELECT count(*) FROM import_failures f WHERE f.request_id = r.id),
+                total_calls = CASE WHEN listing_done
+                    THEN (SELECT count(*) FROM calls c WHERE c.request_id = r.id)
+                         + (SELECT count(*) FROM import_failures f WHERE f.request_id = r.id AND NOT EXISTS
+                               (SELECT 1 FROM calls c WHERE c.request_id = r.id AND c.external_id = f.external_id))
+                    ELSE total_calls END,
                 updated_at = now()
             WHERE id = $1
             """, [String(id)])
@@ -243,6 +247,17 @@ public struct ImportStore: Sendable {
     func callbackSecret(of request: ImportRequest) async throws -> String? {
         guard let sealed = try await postgres.query("SELECT callback_secret FROM import_requests WHERE id = $1", [String(request.id)]).rows.first?[0] ?? nil else { return nil }
         return try await vault.open(sealed, tenant: request.tenant)
+    }
+
+    /// Lists manifest rows that could not be imported as failures of the request.
+    func recordRejectedRows(_ id: Int, _ rows: [(row: String, reason: String)]) async throws {
+        for row in rows {
+            try await postgres.query("""
+                INSERT INTO import_failures (request_id, external_id, error) VALUES ($1, $2, $3)
+                ON CONFLICT (request_id, external_id) DO UPDATE SET error = excluded.error
+                """, [String(id), row.row, row.reason])
+        }
+        try await postgres.query("UPDATE import_requests SET failed_calls = failed_calls + $2 WHERE id = $1", [String(id), String(rows.count)])
     }
 
     /// Clears the failures of a request's calls (and its "completed with failures" event, so the

@@ -12,7 +12,7 @@ import Vault
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import", abstract: "Create, watch and manage import requests.",
-        subcommands: [Create.self, List.self, Status.self, Cancel.self, RetryFailed.self, Calls.self])
+        subcommands: [Create.self, Upload.self, List.self, Status.self, Cancel.self, RetryFailed.self, Calls.self])
 
     /// Runs `body` with the import pipeline built from the environment.
     static func withPipeline<R>(_ options: GlobalOptions, _ body: (ImportPipeline) async throws -> R) async throws -> R {
@@ -89,6 +89,29 @@ struct ImportCommand: AsyncParsableCommand {
                 print("callbacks are signed with this secret (shown once): \(secret)")
             }
             print("watch it: switchboard import status \(created.id) --watch")
+        }
+    }
+
+    struct Upload: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import a manual upload: a folder or .zip with manifest.ndjson (docs/manual-upload.md).",
+            discussion: "Malformed lines are reported by number; every other call is imported.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id (created on first use).") var tenant: String
+        @Option(help: "The platform the calls come from (switchboard matrix).") var platform: String
+        @Option(help: "The upload folder or .zip file.") var path: String
+        @Option(help: "Where media files are kept.") var mediaDir = ProcessInfo.processInfo.environment["SB_MEDIA_DIR"] ?? ".run/media"
+        @Option(help: "Who uploads (for the record).") var createdBy = ProcessInfo.processInfo.environment["USER"] ?? "cs"
+
+        func run() async throws {
+            let upload: ManualUpload
+            do { upload = try ManualUpload.read(path: path) } catch let error as ImportError { throw ValidationError(error.message) }
+            let request = try await withPipeline(options) {
+                try await $0.importUpload(upload, tenant: tenant, platform: platform, createdBy: createdBy, mediaDirectory: mediaDir)
+            }
+            if options.json { return try options.printJSON(request) }
+            print("import request #\(request.id): \(request.doneCalls) call(s) imported, \(upload.rejected.count) line(s) rejected — \(request.state.rawValue)")
+            for row in upload.rejected.prefix(50) { print("  \(row.row): \(row.reason)") }
         }
     }
 

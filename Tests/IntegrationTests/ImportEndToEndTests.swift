@@ -269,3 +269,48 @@ import Vault
         try await finish(f, [])
     }
 }
+
+extension ImportEndToEndTests {
+    @Test func aManualUploadReportsTheMalformedRowAndImportsTheRest() async throws {
+        let f = try await fleet(calls: 1)
+        let folder = NSTemporaryDirectory() + "sb-upload-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder + "/media", withIntermediateDirectories: true)
+        try Data("fake mp3".utf8).write(to: URL(fileURLWithPath: folder + "/media/c2.mp3"))
+        try """
+            {"id":"c1","title":"Discovery","startedAt":"2025-03-02T14:00:00Z","durationSeconds":60,"participants":[{"name":"Ada Okafor","email":"ada@acme.example","affiliation":"External"}],"transcript":[{"speaker":"Ada Okafor","startMs":0,"endMs":1500,"text":"Hello."}]}
+            {"id":"c2","title":"Demo","media":"media/c2.mp3","transcript":[{"speaker":"Ben","startMs":10,"endMs":20,"text":"Hi."}]}
+            {"id":"c3","title": broken json
+            {"id":"c4","transcript":[{"speaker":"X","startMs":500,"endMs":100,"text":"backwards"}]}
+            {"id":"c5","media":"../../etc/passwd"}
+
+            {"id":"c6","durationSeconds":30}
+            """.write(toFile: folder + "/manifest.ndjson", atomically: true, encoding: .utf8)
+        let upload = try ManualUpload.read(path: folder)
+        #expect(upload.calls.map(\.externalId) == ["c1", "c2", "c6"])
+        #expect(upload.rejected.map(\.row) == ["line 3", "line 4", "line 5"])
+        let media = NSTemporaryDirectory() + "sb-media-\(UUID().uuidString)"
+        let request = try await f.pipeline.importUpload(upload, tenant: "acme", platform: "chorus", createdBy: "test", mediaDirectory: media)
+        #expect(request.state == .completedWithFailures)
+        #expect(request.doneCalls == 3)
+        #expect(request.failedCalls == 3)
+        #expect(request.totalCalls == 6)
+        #expect(try await f.pipeline.store.failures(request.id).map(\.externalId) == ["line 3", "line 4", "line 5"])
+        #expect(FileManager.default.fileExists(atPath: media + "/acme/chorus/c2.mp3"))
+        let segments = try await f.pg.query("SELECT count(*) AS n FROM transcript_segments").value(0, "n")
+        #expect(segments == "2")
+        #expect(try await f.pipeline.store.importedCalls(tenant: "acme", limit: 5).first?.badge.hasPrefix("Imported from Chorus") == true)
+
+        // The same upload as a zip, again: nothing is duplicated.
+        let zip = folder + ".zip"
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = ["python3", "-c", "import shutil,sys; shutil.make_archive(sys.argv[1][:-4], 'zip', sys.argv[2])", zip, folder]
+        try python.run()
+        python.waitUntilExit()
+        let again = try await f.pipeline.importUpload(try ManualUpload.read(path: zip), tenant: "acme", platform: "chorus", createdBy: "test", mediaDirectory: media)
+        #expect(again.doneCalls == 3)
+        #expect(try await f.pg.query("SELECT count(*) AS n FROM calls").value(0, "n") == "3")
+        #expect(throws: ImportError.self) { try ManualUpload.read(path: folder + "/missing") }
+        try await finish(f, [])
+    }
+}
