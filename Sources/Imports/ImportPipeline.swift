@@ -237,7 +237,13 @@ public struct ImportPipeline: Sendable {
             let result = try await body()
             try await store.platformAnswered(request.id)
             return result
-        } catch let failure as JobFailure where failure.code == .retryable {
+        } catch let failure as JobFailure {
+            if case .rateLimited(let retryAfterMs) = failure.code {
+                // The platform slowed us down: the whole account's key pauses, and the ETA moves out by as much.
+                try await store.extendEta(request.id, byMs: retryAfterMs)
+                throw failure
+            }
+            guard failure.code == .retryable else { throw failure }
             if try await store.platformFailing(request.id) > 24 * 3600 {
                 let name = (try? catalog.platform(request.platform).name) ?? request.platform
                 try await notify(request, kind: "platform_down",

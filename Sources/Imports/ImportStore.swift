@@ -283,6 +283,14 @@ public struct ImportStore: Sendable {
         return rows.rows.first?[0].flatMap { Double($0) } ?? 0
     }
 
+    /// Moves the ETA of an unfinished request later (a vendor 429 paused its key).
+    func extendEta(_ id: Int, byMs ms: Int) async throws {
+        try await postgres.query("""
+            UPDATE import_requests SET eta = greatest(eta, now()) + make_interval(secs => $2::double precision / 1000), updated_at = now()
+            WHERE id = $1 AND eta IS NOT NULL AND state IN ('running', 'waiting')
+            """, [String(id), String(ms)])
+    }
+
     func platformAnswered(_ id: Int) async throws {
         try await postgres.query("UPDATE import_requests SET platform_failing_since = NULL WHERE id = $1 AND platform_failing_since IS NOT NULL", [String(id)])
     }
