@@ -191,27 +191,29 @@ public struct ImportStore: Sendable {
     /// Recounts done and failed calls; when the listing is complete and nothing is pending,
     /// finishes the request (once) and returns its final state.
     func refreshProgress(_ id: Int) async throws -> ImportState? {
-        try await postgres.query("""
-            UPDATE import_requests r SET
-                done_calls = (SELECT count(*) FROM calls c WHERE c.request_id = r.id AND c.completed_at IS NOT NULL),
-                failed_calls = (SELECT count(*) FROM import_failures f WHERE f.request_id = r.id),
-                total_calls = CASE WHEN listing_done
-                    THEN (SELECT count(*) FROM calls c WHERE c.request_id = r.id)
-                         + (SELECT count(*) FROM import_failures f WHERE f.request_id = r.id AND NOT EXISTS
-                               (SELECT 1 FROM calls c WHERE c.request_id = r.id AND c.external_id = f.external_id))
-                    ELSE total_calls END,
-                updated_at = now()
-            WHERE id = $1
-            """, [String(id)])
+        // One statement, so the counts and the decision to finish see the same snapshot.
         let rows = try await postgres.query("""
-            UPDATE import_requests r SET state = CASE WHEN failed_calls > 0 THEN 'completed_with_failures' ELSE 'completed' END,
-                   finished_at = now(), updated_at = now()
-            WHERE id = $1 AND state = 'running' AND listing_done
-              AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.request_id = r.id AND c.completed_at IS NULL AND c.failure IS NULL)
-            RETURNING state
+            WITH counts AS (
+                SELECT (SELECT count(*) FROM calls c WHERE c.request_id = $1 AND c.completed_at IS NOT NULL) AS done,
+                       (SELECT count(*) FROM import_failures f WHERE f.request_id = $1) AS failed,
+                       (SELECT count(*) FROM calls c WHERE c.request_id = $1) AS listed,
+                       (SELECT count(*) FROM import_failures f WHERE f.request_id = $1 AND NOT EXISTS
+                           (SELECT 1 FROM calls c WHERE c.request_id = $1 AND c.external_id = f.external_id)) AS unlisted,
+                       EXISTS (SELECT 1 FROM calls c WHERE c.request_id = $1 AND c.completed_at IS NULL AND c.failure IS NULL) AS pending)
+            UPDATE import_requests r SET
+                done_calls = counts.done, failed_calls = counts.failed,
+                total_calls = CASE WHEN r.listing_done THEN counts.listed + counts.unlisted ELSE r.total_calls END,
+                state = CASE WHEN r.state = 'running' AND r.listing_done AND NOT counts.pending
+                             THEN CASE WHEN counts.failed > 0 THEN 'completed_with_failures' ELSE 'completed' END
+                             ELSE r.state END,
+                finished_at = CASE WHEN r.state = 'running' AND r.listing_done AND NOT counts.pending THEN now() ELSE r.finished_at END,
+                updated_at = now()
+            FROM counts
+            WHERE r.id = $1
+            RETURNING (SELECT state FROM import_requests WHERE id = $1) AS before, r.state AS after
             """, [String(id)])
-        guard let state = rows.rows.first?[0] else { return nil }
-        return ImportState(rawValue: state)
+        guard let row = rows.rows.first, let before = row[0], let after = row[1], before == "running", after != "running" else { return nil }
+        return ImportState(rawValue: after)
     }
 
     /// Records an event for CS once per kind (the outbox the notifier delivers); the event's id
