@@ -33,14 +33,15 @@ public final class RedisClient: Sendable {
         try await withConnection { try $0.pipeline(commands) }
     }
 
-    /// Runs a Lua script by SHA, loading it first when Redis answers NOSCRIPT.
+    /// Runs a Lua script by SHA, sending its source when Redis answers NOSCRIPT.
     public func run(_ script: RedisScript, keys: [String], args: [String]) async throws -> RedisValue {
         let reply = try await withConnection { connection in
             let call = ["EVALSHA", script.sha1, String(keys.count)] + keys + args
             let reply = try connection.send(call)
             if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
-                _ = try connection.send(["SCRIPT", "LOAD", script.source])
-                return try connection.send(call)
+                // Not cached (a restart, a failover, SCRIPT FLUSH): EVAL sends the source once and
+                // caches it, with no window for another flush between a LOAD and a retry.
+                return try connection.send(["EVAL", script.source, String(keys.count)] + keys + args)
             }
             return reply
         }
