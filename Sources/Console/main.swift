@@ -14,19 +14,11 @@ import Vault
 /// The `console` process: the admin HTTP API for customer success (SB_CONSOLE_TOKEN bearer auth).
 /// Wiring only; the routes are in ConsoleAPI.
 let env = Settings.Environment()
-let common: CommonSettings
-let imports: ImportSettings
-let token: String
-do {
-    common = try CommonSettings(env, defaultPort: 9103)
-    imports = try ImportSettings(env)
-    guard let configured = env.optional("SB_CONSOLE_TOKEN"), configured.count >= 16 else {
+let (common, imports, token) = settingsOrExit("console") { () throws -> (CommonSettings, ImportSettings, String) in
+    guard let token = env.optional("SB_CONSOLE_TOKEN"), token.count >= 16 else {
         throw SettingsError("SB_CONSOLE_TOKEN must be set to a secret of at least 16 characters")
     }
-    token = configured
-} catch {
-    FileHandle.standardError.write(Data("console: \(error)\n".utf8))
-    exit(2)
+    return (try CommonSettings(env, defaultPort: 9103), try ImportSettings(env), token)
 }
 
 let registry = Telemetry.bootstrap(logLevel: common.logLevel)

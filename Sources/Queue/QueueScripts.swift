@@ -398,14 +398,18 @@ enum QueueScripts {
 
     /// ARGV: schedule name, slot (ms), then one job as in `enqueue`. Enqueues the job only if this
     /// slot is later than the last one fired for the schedule: exactly one firing per slot,
-    /// however many schedulers call. Returns the job id, or "" when the slot was already fired.
+    /// however many schedulers call. The job records its slot (field `slot`). Returns the job id, or
+    /// "" when the slot was already fired.
     static let fireCron = RedisScript(prelude + """
     local last = tonumber(redis.call('GET', B..':cron:'..ARGV[1]) or '-1')
     local slot = tonumber(ARGV[2])
     if slot <= last then return '' end
     redis.call('SET', B..':cron:'..ARGV[1], ARGV[2])
     local id = enqueue(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
-    if string.sub(id, 1, 1) ~= '-' then redis.call('HINCRBY', B..':stats', 'enqueued', 1) end
+    if string.sub(id, 1, 1) ~= '-' then
+      redis.call('HINCRBY', B..':stats', 'enqueued', 1)
+      redis.call('HSET', B..':job:'..id, 'slot', ARGV[2])
+    end
     wake(1)
     return id
     """)

@@ -56,3 +56,11 @@ public struct SettingsError: Error, CustomStringConvertible, Sendable {
     public init(_ message: String) { self.message = message }
     public var description: String { message }
 }
+
+/// Reads a process's settings; on a bad value prints "<process>: <message>" and exits with status 2.
+public func settingsOrExit<T>(_ process: String, _ read: () throws -> T) -> T {
+    do { return try read() } catch {
+        FileHandle.standardError.write(Data("\(process): \(error)\n".utf8))
+        exit(2)
+    }
+}

@@ -46,19 +46,12 @@ final class ChildProcess: @unchecked Sendable {
 
 /// The counter simulator, started on a free port.
 final class CounterServer: @unchecked Sendable {
-    let child: ChildProcess
-    let port: Int
+    let simulator: SimulatorProcess
+    var child: ChildProcess { simulator.child }
+    var port: Int { simulator.port }
 
     init(limit: Int, windowMs: Int = 1000) async throws {
-        let portFile = NSTemporaryDirectory() + "sb-port-\(UUID().uuidString)"
-        child = try ChildProcess("simulator", arguments: ["counter", "--limit", String(limit), "--window-ms", String(windowMs), "--port-file", portFile], environment: [:])
-        var found: Int?
-        for _ in 0..<400 {
-            if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let p = Int(text) { found = p; break }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-        guard let found else { throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "counter did not start: \(child.log)"]) }
-        port = found
+        simulator = try await SimulatorProcess("counter", ["--limit", String(limit), "--window-ms", String(windowMs)])
     }
 
     var url: String { "http://127.0.0.1:\(port)" }

@@ -132,8 +132,10 @@ import Testing
         let ticks = jobs.filter { $0.type == "noop" }
         #expect(jobs.filter { $0.type == "sleep" }.count == 1)
         #expect(ticks.count >= 2, "schedulers fired \(ticks.count) ticks: \(schedulers[0].log)")
-        let seconds = ticks.map { $0.enqueuedAtMs / 1000 }
-        #expect(Set(seconds).count == ticks.count, "a slot fired twice: \(seconds.sorted())")
+        var slots: [String] = []
+        for tick in ticks { slots.append(try await q.jobFields(id: tick.id)["slot"] ?? "") }
+        #expect(Set(slots).count == ticks.count, "a slot fired twice: \(slots.sorted())")
+        #expect(slots.allSatisfy { Int($0).map { $0 % 1000 == 0 } ?? false })
         try await TestServers.cleanup(prefix: q.prefix, redis: redis)
     }
 

@@ -9,18 +9,11 @@ import Settings
 /// The `scheduler` process: fires the cron schedules of SB_SCHEDULES_FILE (ops/schedules.json).
 /// Run as many as you like; each slot fires once across all of them.
 let env = Environment()
-let common: CommonSettings
-let schedules: [CronSchedule]
-let tickMs: Int
-do {
-    common = try CommonSettings(env, defaultPort: 9102)
-    tickMs = try env.int("SB_SCHEDULER_TICK_MS", default: 250, range: 10...60_000)
+let (common, schedules, tickMs) = settingsOrExit("scheduler") { () throws -> (CommonSettings, [CronSchedule], Int) in
     let path = env.string("SB_SCHEDULES_FILE", default: "ops/schedules.json")
     guard let data = FileManager.default.contents(atPath: path) else { throw SettingsError("SB_SCHEDULES_FILE: cannot read \(path)") }
-    schedules = try CronSchedule.parseList(json: Array(data))
-} catch {
-    FileHandle.standardError.write(Data("scheduler: \(error)\n".utf8))
-    exit(2)
+    return (try CommonSettings(env, defaultPort: 9102), try CronSchedule.parseList(json: Array(data)),
+            try env.int("SB_SCHEDULER_TICK_MS", default: 250, range: 10...60_000))
 }
 
 let metricsRegistry = Telemetry.bootstrap(logLevel: common.logLevel)

@@ -14,17 +14,11 @@ import Vault
 /// The `worker` process: works the queues named in SB_QUEUES with every registered job type.
 /// Wiring only; the behaviour lives in the Queue module and the job modules.
 let env = Environment()
-let common: CommonSettings
-let settings: WorkerSettings
-let importSettings: ImportSettings?
-do {
-    common = try CommonSettings(env, defaultPort: 9101)
-    settings = try WorkerSettings(env)
+let (common, settings, importSettings) = settingsOrExit("worker") { () throws -> (CommonSettings, WorkerSettings, ImportSettings?) in
+    let settings = try WorkerSettings(env)
     let runsImports = settings.queues.contains(env.string("SB_IMPORT_QUEUE", default: "imports"))
-    importSettings = runsImports || env.optional("SB_MASTER_KEYS") != nil ? try ImportSettings(env) : nil
-} catch {
-    FileHandle.standardError.write(Data("worker: \(error)\n".utf8))
-    exit(2)
+    return (try CommonSettings(env, defaultPort: 9101), settings,
+            runsImports || env.optional("SB_MASTER_KEYS") != nil ? try ImportSettings(env) : nil)
 }
 
 let metricsRegistry = Telemetry.bootstrap(logLevel: common.logLevel)

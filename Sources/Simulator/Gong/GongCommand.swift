@@ -75,8 +75,9 @@ struct GongAPI: Sendable {
     let data: SimulatedCalls
     let limiter: VendorLimiter
 
-    enum Either {
-        case calls([Int])
+    /// One page of the calls a request selects, or the answer that ends the request.
+    enum Selection {
+        case page(ArraySlice<Int>, records: [String: Any])
         case answer(Response)
     }
     static let pageSize = 100
@@ -108,8 +109,8 @@ struct GongAPI: Sendable {
         return (indices[offset..<end], records)
     }
 
-    /// The calls a POST body's filter selects, or the 400/404 answer.
-    private func selection(_ body: [String: Any]) -> Either {
+    /// The page of calls a POST body's filter and cursor select, or the 400/404 answer.
+    private func selection(_ body: [String: Any]) -> Selection {
         guard let filter = body["filter"] as? [String: Any] else { return .answer(Self.error(400, "Malformed request: filter is required")) }
         guard let (from, to) = window(filter["fromDateTime"] as? String, filter["toDateTime"] as? String) else {
             return .answer(Self.error(400, "Malformed request: fromDateTime and toDateTime must be ISO-8601"))
@@ -122,25 +123,31 @@ struct GongAPI: Sendable {
             let wanted = Set(list.compactMap(data.index(ofId:)))
             indices = indices.filter(wanted.contains)
         }
-        return .calls(indices)
+        return paged(indices, cursor: body["cursor"] as? String)
+    }
+
+    /// 404 "No calls found" for an empty selection (Gong's documented quirk), 400 for a bad cursor.
+    private func paged(_ indices: [Int], cursor: String?) -> Selection {
+        if indices.isEmpty { return .answer(Self.error(404, "No calls found corresponding to the provided filters")) }
+        guard let (slice, records) = page(indices, cursor: cursor) else { return .answer(Self.error(400, "Malformed request: invalid cursor")) }
+        return .page(slice, records: records)
     }
 
     func listCalls(from: String?, to: String?, cursor: String?) -> Response {
         guard let (f, t) = window(from, to) else { return Self.error(400, "Malformed request: fromDateTime and toDateTime must be ISO-8601") }
-        let indices = data.indices(from: f, to: t)
-        if indices.isEmpty { return Self.error(404, "No calls found corresponding to the provided filters") }
-        guard let (slice, records) = page(indices, cursor: cursor) else { return Self.error(400, "Malformed request: invalid cursor") }
-        return Self.json(200, ["requestId": Self.requestId(), "records": records, "calls": slice.map(data.metaData)])
+        switch paged(data.indices(from: f, to: t), cursor: cursor) {
+        case .answer(let response): return response
+        case .page(let slice, let records):
+            return Self.json(200, ["requestId": Self.requestId(), "records": records, "calls": slice.map(data.metaData)])
+        }
     }
 
     func extensive(_ body: [String: Any]) -> Response {
-        let indices: [Int]
+        let slice: ArraySlice<Int>, records: [String: Any]
         switch selection(body) {
         case .answer(let response): return response
-        case .calls(let found): indices = found
+        case .page(let s, let r): (slice, records) = (s, r)
         }
-        if indices.isEmpty { return Self.error(404, "No calls found corresponding to the provided filters") }
-        guard let (slice, records) = page(indices, cursor: body["cursor"] as? String) else { return Self.error(400, "Malformed request: invalid cursor") }
         let exposed = ((body["contentSelector"] as? [String: Any])?["exposedFields"] as? [String: Any]) ?? [:]
         let calls: [[String: Any]] = slice.map { i in
             var call: [String: Any] = ["metaData": data.metaData(i)]
@@ -160,13 +167,11 @@ struct GongAPI: Sendable {
     }
 
     func transcripts(_ body: [String: Any]) -> Response {
-        let indices: [Int]
+        let slice: ArraySlice<Int>, records: [String: Any]
         switch selection(body) {
         case .answer(let response): return response
-        case .calls(let found): indices = found
+        case .page(let s, let r): (slice, records) = (s, r)
         }
-        if indices.isEmpty { return Self.error(404, "No calls found corresponding to the provided filters") }
-        guard let (slice, records) = page(indices, cursor: body["cursor"] as? String) else { return Self.error(400, "Malformed request: invalid cursor") }
         let transcripts: [[String: Any]] = slice.filter { _ in !limiter.dropRecord() }.map { i in
             ["callId": data.id(i), "transcript": data.transcript(i).map { speaker, sentences in
                 ["speakerId": speaker, "topic": "Discussion", "sentences": sentences.map { ["start": $0.0, "end": $0.1, "text": $0.2] }]
