@@ -12,7 +12,7 @@ import Vault
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import", abstract: "Create, watch and manage import requests.",
-        subcommands: [Create.self, Upload.self, List.self, Status.self, Cancel.self, RetryFailed.self, Calls.self])
+        subcommands: [Create.self, Upload.self, List.self, Show.self, Status.self, Cancel.self, RetryFailed.self, Calls.self])
 
     /// Runs `body` with the import pipeline built from the environment.
     static func withPipeline<R>(_ options: GlobalOptions, _ body: (ImportPipeline) async throws -> R) async throws -> R {
@@ -126,6 +126,27 @@ struct ImportCommand: AsyncParsableCommand {
             if options.json { return try options.printJSON(requests) }
             if requests.isEmpty { print("no import requests"); return }
             requests.forEach { print(ImportCommand.describe($0)) }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One request with its events and failed calls (never its credentials).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Request id.") var id: Int
+
+        func run() async throws {
+            let (request, events, failures) = try await withPipeline(options) { p in
+                (try await p.store.request(id), try await p.store.events(id), try await p.store.failures(id))
+            }
+            if options.json {
+                struct Detail: Encodable { let request: ImportRequest; let events: [[String: String]]; let failures: [[String: String]] }
+                return try options.printJSON(Detail(request: request, events: events.map { ["kind": $0.kind, "message": $0.message] },
+                                                    failures: failures.map { ["callId": $0.externalId, "error": $0.error] }))
+            }
+            print(ImportCommand.describe(request))
+            print("  requested by \(request.createdBy) on \(request.createdAt)\(request.requestedCompletion.map { ", needed by \($0)" } ?? "")")
+            for event in events { print("  event \(event.kind): \(event.message)") }
+            for failure in failures.prefix(50) { print("  failed: \(failure.externalId): \(failure.error)") }
         }
     }
 
