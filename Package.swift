@@ -68,6 +68,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Schema", dependencies: ["Postgres"]),
+        .target(name: "Routing"),
         .target(name: "Vault", dependencies: ["Postgres", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Imports", dependencies: ["Queue", "Postgres", "Vault", "HTTPClient", "Settings",
                                                .product(name: "Logging", package: "swift-log"),
@@ -104,6 +105,7 @@ let package = Package(
 
         .testTarget(name: "QueueTests", dependencies: ["Queue"]),
         .testTarget(name: "ImportTests", dependencies: ["Imports", "Queue"]),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Queue", "Redis", "Postgres", "HTTPClient", "Schema", "Vault", "Imports"]),
     ]
 )
