@@ -11,19 +11,14 @@ import Hummingbird
 struct FathomCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "fathom", abstract: "Simulated Fathom API.")
 
-    @Option(help: "Port on 127.0.0.1 (0: any free port).") var port = 0
-    @Option(help: "Write the bound port to this file.") var portFile: String?
-    @Option(help: "How many meetings the account has.") var calls = 100
-    @Option(help: "Seed of the generated data.") var seed: UInt64 = 1
-    @Option(help: "First meeting date (YYYY-MM-DD).") var start = "2025-01-01"
-    @Option(help: "Days the meetings span.") var days = 365
+    @OptionGroup var account: AccountOptions
     @Option(help: "The valid API key.") var apiKey = "fathom-api-key"
     @Option(help: "Rate limit of heavy requests (listings with transcripts).") var heavyLimit = "30/m"
     @Option(help: "Rate limit of other requests.") var limit = "60/m"
 
     func run() async throws {
-        guard let first = ISO8601DateFormatter().date(from: start + "T00:00:00Z") else { throw ValidationError("--start must be YYYY-MM-DD") }
-        let data = SimulatedCalls(seed: seed, count: calls, start: first, days: days)
+        let first = account.firstDay!, days = account.days
+        let data = account.corpus()
         let heavy = VendorLimiter(windows: try VendorLimiter.parse(heavyLimit))
         let light = VendorLimiter(windows: try VendorLimiter.parse(limit))
         let router = Router()
@@ -73,6 +68,6 @@ struct FathomCommand: AsyncParsableCommand {
             let next: Any = end < all.count ? Data(String(end).utf8).base64EncodedString() : NSNull()
             return SimulatorServer.json(200, ["limit": 10, "next_cursor": next, "items": items])
         }
-        try await SimulatorServer.run(router, port: port, portFile: portFile)
+        try await SimulatorServer.run(router, port: account.port, portFile: account.portFile)
     }
 }

@@ -12,12 +12,7 @@ import Hummingbird
 struct GrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "grain", abstract: "Simulated Grain API.")
 
-    @Option(help: "Port on 127.0.0.1 (0: any free port).") var port = 0
-    @Option(help: "Write the bound port to this file.") var portFile: String?
-    @Option(help: "How many recordings the workspace has.") var calls = 100
-    @Option(help: "Seed of the generated data.") var seed: UInt64 = 1
-    @Option(help: "First recording date (YYYY-MM-DD).") var start = "2025-01-01"
-    @Option(help: "Days the recordings span.") var days = 365
+    @OptionGroup var account: AccountOptions
     @Option(help: "The valid token.") var token = "grain-token"
     @Option(help: "Rate limit.") var rateLimit = "30/m"
 
@@ -29,13 +24,13 @@ struct GrainCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let first = ISO8601DateFormatter().date(from: start + "T00:00:00Z") else { throw ValidationError("--start must be YYYY-MM-DD") }
-        let data = SimulatedCalls(seed: seed, count: calls, start: first, days: days)
+        let first = account.firstDay!, days = account.days
+        let data = account.corpus()
         let limiter = VendorLimiter(windows: try VendorLimiter.parse(rateLimit))
         let router = Router()
         SimulatorServer.addControls(router, limiter)
         let expected = "Bearer \(token)"
-        let ids = (0..<calls).map(uuid)
+        let ids = (0..<account.calls).map(uuid)
         let index = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
         @Sendable func error(_ status: Int, _ message: String) -> Response { SimulatorServer.json(status, ["error": message]) }
         @Sendable func authorized(_ request: Request) -> Response? {
@@ -87,6 +82,6 @@ struct GrainCommand: AsyncParsableCommand {
             let bytes = try JSONSerialization.data(withJSONObject: items)
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
-        try await SimulatorServer.run(router, port: port, portFile: portFile)
+        try await SimulatorServer.run(router, port: account.port, portFile: account.portFile)
     }
 }

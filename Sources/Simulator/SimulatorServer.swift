@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -54,4 +55,25 @@ enum SimulatorServer {
                               })
         try await app.runService()
     }
+}
+
+/// The options every call-platform simulator takes: where it listens and which calls it has.
+struct AccountOptions: ParsableArguments {
+    @Option(help: "Port on 127.0.0.1 (0: any free port).") var port = 0
+    @Option(help: "Write the bound port to this file.") var portFile: String?
+    @Option(help: "How many calls the account has.") var calls = 100
+    @Option(help: "Seed of the generated data.") var seed: UInt64 = 1
+    @Option(help: "First call date (YYYY-MM-DD); calls spread evenly over --days.") var start = "2025-01-01"
+    @Option(help: "Days the calls span.") var days = 365
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be within 0-65535") }
+        guard (0...10_000_000).contains(calls), days > 0 else { throw ValidationError("--calls must be 0-10000000 and --days positive") }
+        guard firstDay != nil else { throw ValidationError("--start must be YYYY-MM-DD") }
+    }
+
+    var firstDay: Date? { ISO8601DateFormatter().date(from: start + "T00:00:00Z") }
+
+    /// The account's calls.
+    func corpus() -> SimulatedCalls { SimulatedCalls(seed: seed, count: calls, start: firstDay!, days: days) }
 }

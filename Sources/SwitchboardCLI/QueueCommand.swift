@@ -55,46 +55,39 @@ struct QueueCommand: AsyncParsableCommand {
             }
         }
 
-        struct Retry: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Put dead jobs back in line with fresh attempts.")
-            @OptionGroup var options: GlobalOptions
+        /// Which dead jobs a command acts on: one id, or --all.
+        struct Selection: ParsableArguments {
             @Option(help: "Queue name.") var queue = "default"
             @Argument(help: "A job id, or --all.") var id: String?
-            @Flag(help: "Retry every dead job.") var all = false
+            @Flag(help: "Every dead job of the queue.") var all = false
 
             func validate() throws {
                 guard (id != nil) != all else { throw ValidationError("give either a job id or --all") }
             }
 
-            func run() async throws {
-                let n = try await withRedis(options) { redis, s in
-                    try await JobQueue(name: queue, prefix: s.keyPrefix, redis: redis).retryDead(id: all ? nil : id)
-                }
-                if options.json { return try options.printJSON(["retried": n]) }
+            /// Runs `act` on the queue with the id (nil for all); reports how many jobs it touched.
+            func apply(_ options: GlobalOptions, verb: String, _ act: @escaping (JobQueue, String?) async throws -> Int) async throws {
+                let n = try await withRedis(options) { redis, s in try await act(JobQueue(name: queue, prefix: s.keyPrefix, redis: redis), all ? nil : id) }
+                if options.json { return try options.printJSON([verb: n]) }
                 if n == 0, let id { throw CLIFailure("job \(id) is not in the dead set of \(queue)") }
-                print("retried \(n) job(s)")
+                print("\(verb) \(n) job(s)")
             }
+        }
+
+        struct Retry: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Put dead jobs back in line with fresh attempts.")
+            @OptionGroup var options: GlobalOptions
+            @OptionGroup var selection: Selection
+
+            func run() async throws { try await selection.apply(options, verb: "retried") { try await $0.retryDead(id: $1) } }
         }
 
         struct Purge: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Delete dead jobs for good.")
             @OptionGroup var options: GlobalOptions
-            @Option(help: "Queue name.") var queue = "default"
-            @Argument(help: "A job id, or --all.") var id: String?
-            @Flag(help: "Purge every dead job.") var all = false
+            @OptionGroup var selection: Selection
 
-            func validate() throws {
-                guard (id != nil) != all else { throw ValidationError("give either a job id or --all") }
-            }
-
-            func run() async throws {
-                let n = try await withRedis(options) { redis, s in
-                    try await JobQueue(name: queue, prefix: s.keyPrefix, redis: redis).purgeDead(id: all ? nil : id)
-                }
-                if options.json { return try options.printJSON(["purged": n]) }
-                if n == 0, let id { throw CLIFailure("job \(id) is not in the dead set of \(queue)") }
-                print("purged \(n) job(s)")
-            }
+            func run() async throws { try await selection.apply(options, verb: "purged") { try await $0.purgeDead(id: $1) } }
         }
     }
 

@@ -11,27 +11,17 @@ import Hummingbird
 struct GongCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "gong", abstract: "Simulated Gong API.")
 
-    @Option(help: "Port on 127.0.0.1 (0: any free port).") var port = 0
-    @Option(help: "Write the bound port to this file.") var portFile: String?
-    @Option(help: "How many calls the company has.") var calls = 500
-    @Option(help: "Seed of the generated data.") var seed: UInt64 = 1
-    @Option(help: "First call date (YYYY-MM-DD); calls spread evenly over --days.") var start = "2025-01-01"
-    @Option(help: "Days the calls span.") var days = 365
+    @OptionGroup var account: AccountOptions
     @Option(help: "Access key.") var accessKey = "gong-access-key"
     @Option(help: "Access key secret.") var accessKeySecret = "gong-secret"
     @Option(help: "Rate limit, vendor-counted in fixed windows.") var rateLimit = "3/s,10000/d"
 
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be within 0-65535") }
-        guard (0...10_000_000).contains(calls), days > 0 else { throw ValidationError("--calls must be 0-10000000 and --days positive") }
-        guard Self.day(start) != nil else { throw ValidationError("--start must be YYYY-MM-DD") }
         do { _ = try VendorLimiter.parse(rateLimit) } catch { throw ValidationError("\(error)") }
     }
 
-    static func day(_ text: String) -> Date? { ISO8601DateFormatter().date(from: text + "T00:00:00Z") }
-
     func run() async throws {
-        let data = SimulatedCalls(seed: seed, count: calls, start: Self.day(start)!, days: days)
+        let data = account.corpus()
         let limiter = VendorLimiter(windows: try VendorLimiter.parse(rateLimit))
         let expectedAuth = "Basic " + Data("\(accessKey):\(accessKeySecret)".utf8).base64EncodedString()
         let router = Router()
@@ -66,7 +56,7 @@ struct GongCommand: AsyncParsableCommand {
             try await guarded(request) { _, body in api.transcripts(body ?? [:]) }
         }
 
-        try await SimulatorServer.run(router, port: port, portFile: portFile)
+        try await SimulatorServer.run(router, port: account.port, portFile: account.portFile)
     }
 }
 
