@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "scheduler", targets: ["Scheduler"]),
         .executable(name: "simulator", targets: ["Simulator"]),
         .executable(name: "console", targets: ["Console"]),
+        .executable(name: "router", targets: ["Router"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -68,7 +69,11 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Schema", dependencies: ["Postgres"]),
-        .target(name: "Routing"),
+        .target(name: "Routing", dependencies: [
+            "Redis",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ]),
         .target(name: "Vault", dependencies: ["Postgres", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Imports", dependencies: ["Queue", "Postgres", "Vault", "HTTPClient", "Settings",
                                                .product(name: "Logging", package: "swift-log"),
@@ -83,6 +88,13 @@ let package = Package(
         .executableTarget(name: "Console", dependencies: [
             "Imports", "Vault", "Queue", "Redis", "Postgres", "HTTPClient", "Settings", "Observability",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "Router", dependencies: [
+            "Routing", "Redis", "Settings", "Observability",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -106,6 +118,6 @@ let package = Package(
         .testTarget(name: "QueueTests", dependencies: ["Queue"]),
         .testTarget(name: "ImportTests", dependencies: ["Imports", "Queue"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Queue", "Redis", "Postgres", "HTTPClient", "Schema", "Vault", "Imports"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Queue", "Redis", "Postgres", "HTTPClient", "Schema", "Vault", "Imports", "Routing"]),
     ]
 )

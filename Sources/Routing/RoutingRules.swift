@@ -11,6 +11,12 @@ public struct RoutingRules: Sendable, Codable, Equatable {
         public let kind: Kind
         /// Where the voice front door dials: a SIP URI or a phone number.
         public let target: String
+
+        public init(id: String, kind: Kind, target: String) {
+            self.id = id
+            self.kind = kind
+            self.target = target
+        }
     }
 
     /// "Between `start` and `end` on these days (tenant time), send calls to `dialer`."
@@ -20,6 +26,13 @@ public struct RoutingRules: Sendable, Codable, Equatable {
         public let start: String
         public let end: String
         public let dialer: String
+
+        public init(days: [Int], start: String, end: String, dialer: String) {
+            self.days = days
+            self.start = start
+            self.end = end
+            self.dialer = dialer
+        }
     }
 
     /// A key of the DTMF menu played when there is no lead data (FR7, FR8).
@@ -27,6 +40,12 @@ public struct RoutingRules: Sendable, Codable, Equatable {
         public let digit: String
         public let label: String
         public let dialer: String
+
+        public init(digit: String, label: String, dialer: String) {
+            self.digit = digit
+            self.label = label
+            self.dialer = dialer
+        }
     }
 
     public var timeZone: String

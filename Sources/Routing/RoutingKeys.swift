@@ -1,0 +1,21 @@
+/// Where the router's state lives in Redis. Each tenant's keys share a hash tag, so a route
+/// lookup (lead, rules version, health, capacity) is one pipeline to one Cluster slot.
+public struct RoutingKeys: Sendable {
+    public let prefix: String
+
+    public init(prefix: String) { self.prefix = prefix }
+
+    func tag(_ tenant: String) -> String { "\(prefix):{routing:\(tenant)}" }
+    /// Hash of one lead's CRM fields, by E.164 phone number.
+    public func lead(_ tenant: String, _ phone: PhoneNumber) -> String { "\(tag(tenant)):lead:\(phone.e164)" }
+    /// Hash: `version`, `json` of the active rules.
+    public func rules(_ tenant: String) -> String { "\(tag(tenant)):rules" }
+    /// Hash: dialer id → up / down / unknown.
+    public func health(_ tenant: String) -> String { "\(tag(tenant)):health" }
+    /// Hash: dialer id → "<free agents>|<measured at, ms>".
+    public func capacity(_ tenant: String) -> String { "\(tag(tenant)):capacity" }
+    /// Hash: SHA-256 of an API key → tenant.
+    public var apiKeys: String { "\(prefix):routing:apikeys" }
+    /// The stream every decision is appended to (the audit worker drains it into Postgres).
+    public var auditStream: String { "\(prefix):{audit}:decisions" }
+}

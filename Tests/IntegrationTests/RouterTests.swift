@@ -1,0 +1,87 @@
+import Foundation
+import HTTPClient
+import Redis
+import Routing
+import Testing
+
+/// The router process's JSON API against real Redis: decisions, failures, the audit stream.
+@Suite struct RouterTests {
+    let rules = RoutingRules(
+        timeZone: "America/New_York",
+        dialers: [.init(id: "zendesk", kind: .zendeskTalk, target: "sip:support@acme.zendesk.com"),
+                  .init(id: "dialfire", kind: .dialfire, target: "+15550001111")],
+        defaultDialer: "zendesk", preferredDialer: "dialfire",
+        ownerRoutes: ["alice": "dialfire"], tierRoutes: ["hot": "dialfire", "cold": "zendesk"],
+        menu: [.init(digit: "1", label: "Sales", dialer: "dialfire")])
+
+    @Test func routesByLeadDataFallsBackAndAuditsEveryDecision() async throws {
+        let redis = TestServers.redis()
+        let prefix = TestServers.uniquePrefix()
+        let service = RouteService(redis: redis, keys: RoutingKeys(prefix: prefix))
+        let key = try await service.createAPIKey(tenant: "acme")
+        let otherKey = try await service.createAPIKey(tenant: "norules")
+        _ = try await service.publish(rules, tenant: "acme")
+        try await service.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230001"), fields: ["lead_owner": "alice", "lead_score_tier": "cold"])
+        try await service.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230002"), fields: ["lead_score_tier": "cold"])
+        var bad = rules
+        bad.tierRoutes["warm"] = "avaya"
+        await #expect(throws: RoutingError.self) { try await service.publish(bad, tenant: "acme") }
+
+        let port = try TestServers.freePort()
+        let router = try ChildProcess("router", environment: ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_HTTP_PORT": String(port)])
+        let http = HTTPClient(maxConnections: 2)
+        let base = "http://127.0.0.1:\(port)"
+        #expect(try await TestServers.eventually(20) { (try? await http.send(HTTPRequest(url: base + "/health")))?.status == 200 }, "\(router.log)")
+        func route(_ body: String, key: String? = nil) async throws -> (Int, [String: Any]) {
+            let r = try await http.send(.json("POST", base + "/v1/route", body: body, headers: key.map { [("Authorization", "Bearer \($0)")] } ?? []))
+            return (r.status, (try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]) ?? [:])
+        }
+
+        let (status, owner) = try await route(#"{"callId":"c1","caller":"(555) 123-0001","called":"+15550009999"}"#, key: key)
+        #expect(status == 200)
+        #expect(owner["dialer"] as? String == "dialfire")
+        #expect(owner["rule"] as? String == "owner")
+        #expect(owner["caller"] as? String == "+15551230001")
+        #expect(((owner["serverMicros"] as? Int) ?? 0) > 0)
+        #expect(try await route(#"{"callId":"c2","caller":"+15551230002"}"#, key: key).1["rule"] as? String == "tier")
+        #expect(try await route(#"{"callId":"c3","caller":"+15559999999"}"#, key: key).1["menu"] as? Bool == true)
+
+        // A dialer declared down by the shared breaker gets no calls; both down: the cascade.
+        try await redis.send(["HSET", service.keys.health("acme"), "dialfire", "down"])
+        #expect(try await route(#"{"callId":"c4","caller":"+15551230001"}"#, key: key).1["dialer"] as? String == "zendesk")
+        try await redis.send(["HSET", service.keys.health("acme"), "zendesk", "down"])
+        #expect(try await route(#"{"callId":"c5","caller":"+15551230001"}"#, key: key).1["cascade"] as? Bool == true)
+        try await redis.send(["DEL", service.keys.health("acme")])
+
+        // A new rules version switches the router on its next call.
+        var changed = rules
+        changed.ownerRoutes = ["alice": "zendesk"]
+        _ = try await service.publish(changed, tenant: "acme")
+        #expect(try await route(#"{"callId":"c6","caller":"+15551230001"}"#, key: key).1["dialer"] as? String == "zendesk")
+
+        #expect(try await route(#"{"callId":"x","caller":"+15551230001"}"#).0 == 401)
+        #expect(try await route(#"{"callId":"x","caller":"+15551230001"}"#, key: "sbr_wrong").0 == 401)
+        let malformed = try await route("{nope", key: key)
+        #expect(malformed.0 == 400)
+        #expect((malformed.1["error"] as? String)?.contains("body must be JSON") == true)
+        let phone = try await route(#"{"callId":"x","caller":"anonymous"}"#, key: key)
+        #expect(phone.0 == 400)
+        #expect((phone.1["error"] as? String)?.contains("anonymous") == true)
+        #expect(try await route(#"{"callId":"x","caller":"+15551230001"}"#, key: otherKey).0 == 409)
+
+        // Every decision is in the audit stream with its chain, under its decision id.
+        let entries = try await redis.send(["XRANGE", service.keys.auditStream, "-", "+"]).array ?? []
+        #expect(entries.count == 6)
+        let first = entries.first?.array
+        #expect(first?[0].string == owner["decisionId"] as? String)
+        let chain = first?[1].array?.last?.string ?? ""
+        #expect(chain.contains(#""rule":"owner""#))
+        #expect(chain.contains(#""lead_owner":"alice""#))
+
+        await http.shutdown()
+        router.terminate()
+        #expect(await router.waitForExit(seconds: 10) == 0)
+        try await TestServers.cleanup(prefix: prefix, redis: redis)
+        try await redis.send(["DEL", service.keys.auditStream, service.keys.apiKeys])
+    }
+}
