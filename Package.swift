@@ -82,7 +82,7 @@ let package = Package(
 
         // Processes.
         .executableTarget(name: "SwitchboardCLI", dependencies: [
-            "Queue", "Redis", "Postgres", "Settings", "Schema", "Imports", "Vault", "HTTPClient",
+            "Queue", "Redis", "Postgres", "Settings", "Schema", "Imports", "Vault", "HTTPClient", "Routing",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Console", dependencies: [
