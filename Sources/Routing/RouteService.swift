@@ -16,8 +16,9 @@ public final class RouteService: Sendable {
     private let cache = NIOLockedValueBox(Cache())
 
     private struct Cache {
+        /// By the key itself (in memory only), so a warm call hashes nothing.
         var apiKeys: [String: (tenant: String, until: UInt64)] = [:]
-        var rules: [String: (version: String, rules: RoutingRules)] = [:]
+        var rules: [String: (version: String, rules: RoutingRules, zone: TimeZone?)] = [:]
     }
 
     public init(redis: RedisClient, keys: RoutingKeys, staleCapacityMs: Int = 30_000, apiKeyCacheMs: Int = 10_000) {
@@ -43,16 +44,22 @@ public final class RouteService: Sendable {
     }
 
     static func hash(_ apiKey: String) -> String {
-        SHA256.hash(data: Data(apiKey.utf8)).map { String(format: "%02x", $0) }.joined()
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in SHA256.hash(data: Data(apiKey.utf8)) { out.append(hex[Int(byte >> 4)]); out.append(hex[Int(byte & 15)]) }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The tenant an API key belongs to; nil for an unknown key.
     public func tenant(apiKey: String) async throws -> String? {
-        let digest = Self.hash(apiKey)
         let now = DispatchTime.now().uptimeNanoseconds
-        if let hit = cache.withLockedValue({ $0.apiKeys[digest] }), hit.until > now { return hit.tenant }
-        guard let tenant = try await redis.send(["HGET", keys.apiKeys, digest]).string else { return nil }
-        cache.withLockedValue { $0.apiKeys[digest] = (tenant, now + UInt64(apiKeyCacheMs) * 1_000_000) }
+        if let hit = cache.withLockedValue({ $0.apiKeys[apiKey] }), hit.until > now { return hit.tenant }
+        guard let tenant = try await redis.send(["HGET", keys.apiKeys, Self.hash(apiKey)]).string else { return nil }
+        cache.withLockedValue { cache in
+            if cache.apiKeys.count > 10_000 { cache.apiKeys = [:] }
+            cache.apiKeys[apiKey] = (tenant, now + UInt64(apiKeyCacheMs) * 1_000_000)
+        }
         return tenant
     }
 
@@ -66,7 +73,7 @@ public final class RouteService: Sendable {
             ["HGETALL", keys.health(tenant)], ["HGETALL", keys.capacity(tenant)], ["TIME"],
         ])
         guard let version = replies[1].string else { throw RoutingError(.invalidRules, "tenant \(tenant) has no active routing rules") }
-        let rules = try await activeRules(tenant, version: version)
+        let (rules, zone) = try await activeRules(tenant, version: version)
         let nowMs = Self.ms(replies[4])
         var health: [String: RoutingInput.Health] = [:]
         for (dialer, state) in Self.pairs(replies[2]) { health[dialer] = RoutingInput.Health(rawValue: state) ?? .unknown }
@@ -79,21 +86,22 @@ public final class RouteService: Sendable {
         let fields = Dictionary(Self.pairs(replies[0]), uniquingKeysWith: { a, _ in a })
         let input = RoutingInput(lead: fields.isEmpty ? .notFound : .found(fields), now: Date(timeIntervalSince1970: Double(nowMs) / 1000),
                                  health: health, freeAgents: free)
-        let decision = rules.decide(input)
+        let decision = rules.decide(input, zone: zone)
         let micros = Int((DispatchTime.now().uptimeNanoseconds - started) / 1000)
         let id = try await audit(tenant: tenant, call: call, caller: caller, version: version, fields: fields, input: input, decision: decision, micros: micros)
         return Routed(decisionId: id, decision: decision, caller: caller, micros: micros)
     }
 
-    private func activeRules(_ tenant: String, version: String) async throws -> RoutingRules {
-        if let hit = cache.withLockedValue({ $0.rules[tenant] }), hit.version == version { return hit.rules }
+    private func activeRules(_ tenant: String, version: String) async throws -> (RoutingRules, TimeZone?) {
+        if let hit = cache.withLockedValue({ $0.rules[tenant] }), hit.version == version { return (hit.rules, hit.zone) }
         let reply = try await redis.pipeline([["HGET", keys.rules(tenant), "version"], ["HGET", keys.rules(tenant), "json"]])
         guard let json = reply[1].string, let rules = try? JSONDecoder().decode(RoutingRules.self, from: Data(json.utf8)) else {
             throw RoutingError(.invalidRules, "tenant \(tenant) has unreadable routing rules")
         }
         let stored = reply[0].string ?? version
-        cache.withLockedValue { $0.rules[tenant] = (stored, rules) }
-        return rules
+        let zone = TimeZone(identifier: rules.timeZone)
+        cache.withLockedValue { $0.rules[tenant] = (stored, rules, zone) }
+        return (rules, zone)
     }
 
     /// Appends the decision chain to the audit stream; the stream entry id is the decision id.

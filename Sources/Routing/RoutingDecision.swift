@@ -48,7 +48,8 @@ extension RoutingRules {
     /// Decides where a call goes: ordered rules, first match wins (owner → tier → time of day →
     /// load balancing), scenario 5 for missing fields, then the health of the chosen dialer.
     /// Pure: the same input always gives the same decision.
-    public func decide(_ input: RoutingInput) -> RoutingDecision {
+    /// `zone`: the rules' time zone, when the caller has it at hand (the router caches it).
+    public func decide(_ input: RoutingInput, zone: TimeZone? = nil) -> RoutingDecision {
         var fallbacks: [String] = []
         var choice: (dialer: String, rule: String)
 
@@ -68,7 +69,7 @@ extension RoutingRules {
                 choice = (dialer, "owner")
             } else if let tier, let dialer = tierRoutes[tier] {
                 choice = (dialer, "tier")
-            } else if let dialer = timeRuleDialer(at: input.now) {
+            } else if let dialer = timeRuleDialer(at: input.now, zone: zone ?? TimeZone(identifier: timeZone)) {
                 choice = (dialer, "time")
             } else if loadBalancing {
                 let known = dialers.compactMap { d in (input.freeAgents[d.id] ?? nil).map { (d.id, $0) } }
@@ -97,14 +98,14 @@ extension RoutingRules {
         return RoutingDecision(action: .dial(dialer: choice.dialer, target: target), rule: choice.rule, fallbacks: fallbacks)
     }
 
-    /// The dialer of the first time rule matching `date` in the tenant's time zone.
-    func timeRuleDialer(at date: Date) -> String? {
-        guard !timeRules.isEmpty, let zone = TimeZone(identifier: timeZone) else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let c = calendar.dateComponents([.weekday, .hour, .minute], from: date)
-        let weekday = ((c.weekday ?? 1) + 5) % 7 + 1 // Calendar: 1 = Sunday; ours: 1 = Monday
-        let minute = (c.hour ?? 0) * 60 + (c.minute ?? 0)
+    /// The dialer of the first time rule matching `date` in the tenant's time zone (by offset
+    /// arithmetic: no Calendar on the hot path).
+    func timeRuleDialer(at date: Date, zone: TimeZone?) -> String? {
+        guard !timeRules.isEmpty, let zone else { return nil }
+        let local = Int(date.timeIntervalSince1970.rounded(.down)) + zone.secondsFromGMT(for: date)
+        let day = Int((Double(local) / 86_400).rounded(.down))
+        let weekday = ((day + 3) % 7 + 7) % 7 + 1 // 1970-01-01 was a Thursday; ours: 1 = Monday
+        let minute = (local - day * 86_400) / 60
         return timeRules.first { rule in
             guard rule.days.contains(weekday), let start = Self.minute(rule.start), let end = Self.minute(rule.end) else { return false }
             return start <= end ? (minute >= start && minute < end) : (minute >= start || minute < end)
