@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Imports
 import Logging
+import Observability
 
 /// The admin HTTP API of the `console` process (documented in ops/openapi/console.yaml): the
 /// matrix, quotes and import requests, for customer success tools. Bearer-token auth.
@@ -9,19 +10,9 @@ struct ConsoleAPI: Sendable {
     let pipeline: ImportPipeline
     let token: String
 
-    /// An error that reaches the client as `{"error": message}` with its status.
-    struct Failure: HTTPResponseError {
-        let status: HTTPResponse.Status
-        let message: String
-        func response(from request: Request, context: some RequestContext) throws -> Response {
-            ConsoleAPI.json(status, ["error": message])
-        }
-    }
+    typealias Failure = JSONFailure
 
-    static func json(_ status: HTTPResponse.Status, _ object: Any) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
+    static func json(_ status: HTTPResponse.Status, _ object: Any) -> Response { JSONFailure.json(status, object) }
 
     static func encoded<T: Encodable>(_ status: HTTPResponse.Status, _ value: T) throws -> Response {
         let encoder = JSONEncoder()
@@ -35,31 +26,31 @@ struct ConsoleAPI: Sendable {
         switch error {
         case let e as ImportError:
             switch e.code {
-            case .invalidInput, .unknownPlatform, .invalidCredentials: return Failure(status: .badRequest, message: e.message)
-            case .notFound: return Failure(status: .notFound, message: e.message)
-            case .conflict: return Failure(status: .conflict, message: e.message)
+            case .invalidInput, .unknownPlatform, .invalidCredentials: return Failure(.badRequest, e.message)
+            case .notFound: return Failure(.notFound, e.message)
+            case .conflict: return Failure(.conflict, e.message)
             }
         case let e as Failure: return e
-        default: return Failure(status: .internalServerError, message: "internal error; see the console log")
+        default: return Failure(.internalServerError, "internal error; see the console log")
         }
     }
 
     func authorize(_ request: Request) throws {
         guard let header = request.headers[.authorization], header == "Bearer \(token)" else {
-            throw Failure(status: .unauthorized, message: "missing or wrong bearer token")
+            throw Failure(.unauthorized, "missing or wrong bearer token")
         }
     }
 
     func body(_ request: Request) async throws -> [String: Any] {
         let buffer = try await request.body.collect(upTo: 1 << 20)
         guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any] else {
-            throw Failure(status: .badRequest, message: "body must be a JSON object")
+            throw Failure(.badRequest, "body must be a JSON object")
         }
         return object
     }
 
     func id(_ context: BasicRequestContext) throws -> Int {
-        guard let id = context.parameters.get("id", as: Int.self) else { throw Failure(status: .badRequest, message: "import request id must be a number") }
+        guard let id = context.parameters.get("id", as: Int.self) else { throw Failure(.badRequest, "import request id must be a number") }
         return id
     }
 
@@ -78,7 +69,7 @@ struct ConsoleAPI: Sendable {
         api.get("quote", use: handle { request, _ in
             let q = request.uri.queryParameters
             guard let platform = q["platform"].map(String.init), let calls = q["calls"].flatMap({ Int($0) }) else {
-                throw Failure(status: .badRequest, message: "platform and calls are required (e.g. ?platform=gong&calls=5000)")
+                throw Failure(.badRequest, "platform and calls are required (e.g. ?platform=gong&calls=5000)")
             }
             let urgent = q["urgent"].map { $0 == "true" || $0 == "1" } ?? false
             let window = try q["nightWindow"].map { try NightWindow(parsing: String($0)) } ?? pipeline.nightWindow
@@ -90,14 +81,14 @@ struct ConsoleAPI: Sendable {
         api.post("imports", use: handle { request, _ in
             let b = try await body(request)
             func text(_ k: String) throws -> String {
-                guard let v = b[k] as? String, !v.isEmpty else { throw Failure(status: .badRequest, message: "'\(k)' is required and must be text") }
+                guard let v = b[k] as? String, !v.isEmpty else { throw Failure(.badRequest, "'\(k)' is required and must be text") }
                 return v
             }
             guard let credentials = b["credentials"] as? [String: Any], let credentialData = try? JSONSerialization.data(withJSONObject: credentials) else {
-                throw Failure(status: .badRequest, message: "'credentials' is required and must be an object")
+                throw Failure(.badRequest, "'credentials' is required and must be an object")
             }
             guard let urgency = Urgency(rawValue: (b["urgency"] as? String) ?? "standard") else {
-                throw Failure(status: .badRequest, message: "'urgency' must be one of \(Urgency.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw Failure(.badRequest, "'urgency' must be one of \(Urgency.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             let new = NewImportRequest(tenant: try text("tenant"), tenantName: b["tenantName"] as? String, platform: try text("platform"),
                                        credentials: String(decoding: credentialData, as: UTF8.self), fromDate: try text("from"), toDate: try text("to"),
@@ -111,7 +102,7 @@ struct ConsoleAPI: Sendable {
         api.get("imports", use: handle { request, _ in
             let q = request.uri.queryParameters
             let limit = q["limit"].flatMap { Int($0) } ?? 50
-            guard (1...1000).contains(limit) else { throw Failure(status: .badRequest, message: "limit must be 1-1000") }
+            guard (1...1000).contains(limit) else { throw Failure(.badRequest, "limit must be 1-1000") }
             return try Self.encoded(.ok, try await pipeline.store.list(tenant: q["tenant"].map(String.init), limit: limit))
         })
         api.get("imports/:id", use: handle { _, context in
@@ -130,7 +121,7 @@ struct ConsoleAPI: Sendable {
             Self.json(.ok, ["retrying": try await pipeline.retryFailed(try id(context))])
         })
         api.get("tenants/:tenant/calls", use: handle { request, context in
-            guard let tenant = context.parameters.get("tenant") else { throw Failure(status: .badRequest, message: "tenant is required") }
+            guard let tenant = context.parameters.get("tenant") else { throw Failure(.badRequest, "tenant is required") }
             let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 50
             return try Self.encoded(.ok, try await pipeline.store.importedCalls(tenant: tenant, limit: limit))
         })

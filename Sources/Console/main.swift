@@ -32,17 +32,12 @@ let pipeline = ImportPipeline(store: ImportStore(postgres: postgres, vault: Cred
                               catalog: try PlatformCatalog.bundled(), nightWindow: imports.nightWindow, logger: logger)
 
 let router = Router()
-router.get("/health") { _, _ -> Response in
+OpsServer.addRoutes(to: router, registry: registry) {
     do {
         _ = try await redis.send(["PING"])
         try await postgres.query("SELECT 1")
-        return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
-    } catch {
-        return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "unhealthy: \(error)\n")))
-    }
-}
-router.get("/metrics") { _, _ -> Response in
-    Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        return nil
+    } catch { return "\(error)" }
 }
 ConsoleAPI(pipeline: pipeline, token: token).routes(into: router)
 let app = Application(router: router, configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),

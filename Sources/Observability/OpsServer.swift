@@ -1,17 +1,15 @@
+import Foundation
 import Hummingbird
 import Logging
 import Prometheus
 import ServiceLifecycle
 
-/// The small HTTP server every process runs for operators: `GET /health` (200 when the process
-/// can reach what it needs, 503 otherwise, with a reason) and `GET /metrics` (Prometheus text).
+/// The operator endpoints every process has: `GET /health` (200 when the process can reach what
+/// it needs, 503 with the reason otherwise) and `GET /metrics` (Prometheus text).
 public enum OpsServer {
-    /// Builds the server as a `Service` for the process's `ServiceGroup`.
-    /// `onBound` receives the port actually bound (useful with port 0).
-    public static func make(host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger,
-                            health: @escaping @Sendable () async -> String?,
-                            onBound: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
-        let router = Router()
+    /// Adds `/health` and `/metrics` to a router (the console and the router add them to their own).
+    public static func addRoutes(to router: Router<BasicRequestContext>, registry: PrometheusCollectorRegistry,
+                                 health: @escaping @Sendable () async -> String?) {
         router.get("/health") { _, _ -> Response in
             if let problem = await health() {
                 return Response(status: .serviceUnavailable, headers: [.contentType: "text/plain"],
@@ -20,14 +18,41 @@ public enum OpsServer {
             return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
         router.get("/metrics") { _, _ -> Response in
-            var buffer: [UInt8] = []
-            buffer.reserveCapacity(16 * 1024)
-            registry.emit(into: &buffer)
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
+    }
+
+    /// The operator endpoints alone, as a `Service` for a worker's `ServiceGroup`.
+    /// `onBound` receives the port actually bound (useful with port 0).
+    public static func make(host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger,
+                            health: @escaping @Sendable () async -> String?,
+                            onBound: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
+        let router = Router()
+        addRoutes(to: router, registry: registry, health: health)
         return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: nil),
                            onServerRunning: { channel in await onBound(channel.localAddress?.port ?? port) },
                            logger: logger)
+    }
+}
+
+/// An error that reaches an HTTP client as `{"error": message}` with its status: every JSON API
+/// of Switchboard maps its domain errors to this, in one place.
+public struct JSONFailure: HTTPResponseError {
+    public let status: HTTPResponse.Status
+    public let message: String
+
+    public init(_ status: HTTPResponse.Status, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        JSONFailure.json(status, ["error": message])
+    }
+
+    /// A JSON response from a JSON-serialisable object (keys sorted).
+    public static func json(_ status: HTTPResponse.Status, _ object: Any) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Metrics
+import Observability
 import Routing
 
 /// The router's JSON decision API for dialers and integrations: `POST /v1/route` with a tenant's
@@ -10,29 +11,20 @@ struct RouterAPI: Sendable {
     let defaultCountryCode: String
     let decisionTime = Timer(label: "switchboard_route_decision_seconds", preferredDisplayUnit: .seconds)
 
-    struct Failure: HTTPResponseError {
-        let status: HTTPResponse.Status
-        let message: String
-        func response(from request: Request, context: some RequestContext) throws -> Response {
-            RouterAPI.json(status, ["error": message])
-        }
-    }
+    typealias Failure = JSONFailure
 
-    static func json(_ status: HTTPResponse.Status, _ object: Any) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
+    static func json(_ status: HTTPResponse.Status, _ object: Any) -> Response { JSONFailure.json(status, object) }
 
     func routes(into router: Router<BasicRequestContext>) {
         router.post("/v1/route") { request, _ -> Response in
             do {
                 guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
                       let tenant = try await service.tenant(apiKey: String(header.dropFirst(7))) else {
-                    throw Failure(status: .unauthorized, message: "missing or unknown API key")
+                    throw Failure(.unauthorized, "missing or unknown API key")
                 }
                 let body = try await request.body.collect(upTo: 64 * 1024)
                 guard let call = try? JSONDecoder().decode(RouteService.Call.self, from: Data(buffer: body)) else {
-                    throw Failure(status: .badRequest, message: "body must be JSON like {\"callId\": \"…\", \"caller\": \"+15551234567\", \"called\": \"+15550000000\"}")
+                    throw Failure(.badRequest, "body must be JSON like {\"callId\": \"…\", \"caller\": \"+15551234567\", \"called\": \"+15550000000\"}")
                 }
                 let routed = try await service.route(call, tenant: tenant, defaultCountryCode: defaultCountryCode)
                 decisionTime.recordMicroseconds(routed.micros)
@@ -46,8 +38,8 @@ struct RouterAPI: Sendable {
                 return Self.json(.ok, answer)
             } catch let error as RoutingError {
                 switch error.code {
-                case .invalidInput: throw Failure(status: .badRequest, message: error.message)
-                case .invalidRules, .unknownDialer: throw Failure(status: .conflict, message: error.message)
+                case .invalidInput: throw Failure(.badRequest, error.message)
+                case .invalidRules, .unknownDialer: throw Failure(.conflict, error.message)
                 }
             }
         }

@@ -21,16 +21,8 @@ let redis = RedisClient(common.redis)
 let service = RouteService(redis: redis, keys: RoutingKeys(prefix: common.keyPrefix), staleCapacityMs: staleMs)
 
 let router = Router()
-router.get("/health") { _, _ -> Response in
-    do {
-        _ = try await redis.send(["PING"])
-        return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
-    } catch {
-        return Response(status: .serviceUnavailable, body: .init(byteBuffer: ByteBuffer(string: "unhealthy: \(error)\n")))
-    }
-}
-router.get("/metrics") { _, _ -> Response in
-    Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+OpsServer.addRoutes(to: router, registry: registry) {
+    do { _ = try await redis.send(["PING"]); return nil } catch { return "redis: \(error)" }
 }
 RouterAPI(service: service, defaultCountryCode: defaultCountry).routes(into: router)
 let app = Application(router: router, configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),

@@ -91,30 +91,32 @@ struct QueueCommand: AsyncParsableCommand {
         }
     }
 
-    struct Pause: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Stop handing out jobs of a queue, or of one key.")
-        @OptionGroup var options: GlobalOptions
+    /// A queue, or one key of it, for pause and resume.
+    struct Target: ParsableArguments {
         @Argument(help: "Queue name.") var queue: String
         @Option(help: "Only this rate-limit key (e.g. gong:tenant-42).") var key: String?
 
-        func run() async throws {
-            try await withRedis(options) { redis, s in try await JobQueue(name: queue, prefix: s.keyPrefix, redis: redis).pause(key: key) }
-            if options.json { return try options.printJSON(["paused": key ?? queue]) }
-            print("paused \(key.map { "key \($0) of " } ?? "")\(queue)")
+        func apply(_ options: GlobalOptions, verb: String, _ act: @escaping (JobQueue, String?) async throws -> Void) async throws {
+            try await withRedis(options) { redis, s in try await act(JobQueue(name: queue, prefix: s.keyPrefix, redis: redis), key) }
+            if options.json { return try options.printJSON([verb: key ?? queue]) }
+            print("\(verb) \(key.map { "key \($0) of " } ?? "")\(queue)")
         }
     }
 
-    struct Resume: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Resume a paused queue or key.")
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop handing out jobs of a queue, or of one key.")
         @OptionGroup var options: GlobalOptions
-        @Argument(help: "Queue name.") var queue: String
-        @Option(help: "Only this rate-limit key.") var key: String?
+        @OptionGroup var target: Target
 
-        func run() async throws {
-            try await withRedis(options) { redis, s in try await JobQueue(name: queue, prefix: s.keyPrefix, redis: redis).resume(key: key) }
-            if options.json { return try options.printJSON(["resumed": key ?? queue]) }
-            print("resumed \(key.map { "key \($0) of " } ?? "")\(queue)")
-        }
+        func run() async throws { try await target.apply(options, verb: "paused") { try await $0.pause(key: $1) } }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Resume a paused queue or key (also ends a 429 pause early).")
+        @OptionGroup var options: GlobalOptions
+        @OptionGroup var target: Target
+
+        func run() async throws { try await target.apply(options, verb: "resumed") { try await $0.resume(key: $1) } }
     }
 
     struct Limit: AsyncParsableCommand {
