@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "simulator", targets: ["Simulator"]),
         .executable(name: "console", targets: ["Console"]),
         .executable(name: "router", targets: ["Router"]),
+        .executable(name: "crm-worker", targets: ["CRMWorker"]),
+        .executable(name: "audit-worker", targets: ["AuditWorker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -24,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.34.0"),
     ],
     targets: [
         // C libraries, each behind its own wall. No pkg-config: the .pc files of hiredis and
@@ -40,6 +43,8 @@ let package = Package(
         ]),
         .target(name: "Redis", dependencies: [
             "CHiredis", "BlockingIO",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -70,9 +75,18 @@ let package = Package(
         ]),
         .target(name: "Schema", dependencies: ["Postgres"]),
         .target(name: "Routing", dependencies: [
-            "Redis",
+            "Redis", "Postgres", "Queue", "Vault",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ]),
+        .target(name: "RoutingIntegrations", dependencies: [
+            "Routing", "Queue", "Vault", "HTTPClient", "Redis",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Vault", dependencies: ["Postgres", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "Imports", dependencies: ["Queue", "Postgres", "Vault", "HTTPClient", "Settings",
@@ -92,13 +106,18 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Router", dependencies: [
-            "Routing", "Redis", "Settings", "Observability",
+            "Routing", "Redis", "Settings", "Observability", "Queue", "Vault",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Simulator", dependencies: [
+            "HTTPClient",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -114,6 +133,18 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Workers/Scheduler"),
+
+        .executableTarget(name: "CRMWorker", dependencies: [
+            "Queue", "Observability", "Settings", "Postgres", "Redis", "HTTPClient", "Vault", "Routing", "RoutingIntegrations",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Workers/CRMWorker"),
+        .executableTarget(name: "AuditWorker", dependencies: [
+            "Observability", "Settings", "Postgres", "Redis", "Routing",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+        ], path: "Workers/AuditWorker"),
 
         .testTarget(name: "QueueTests", dependencies: ["Queue"]),
         .testTarget(name: "ImportTests", dependencies: ["Imports", "Queue"]),

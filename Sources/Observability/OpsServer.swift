@@ -50,6 +50,11 @@ public struct JSONFailure: HTTPResponseError {
         JSONFailure.json(status, ["error": message])
     }
 
+    /// The bytes of `{"error": message}`, for handlers that write responses themselves.
+    public static func body(_ message: String) -> [UInt8] {
+        Array((try? JSONSerialization.data(withJSONObject: ["error": message], options: [.sortedKeys])) ?? Data("{}".utf8))
+    }
+
     /// A JSON response from a JSON-serialisable object (keys sorted).
     public static func json(_ status: HTTPResponse.Status, _ object: Any) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)

@@ -1,33 +1,63 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
+import NIOPosix
 import Observability
+import Queue
 import Redis
 import Routing
 import ServiceLifecycle
 import Settings
+import Vault
 
 /// The `router` process: millisecond routing decisions from Redis. Wiring only; the hot path is
-/// RouteService, the HTTP surface RouterAPI.
+/// RouteService behind RouteFastPath (on the event loops), everything else Hummingbird routes.
 let env = Settings.Environment()
-let (common, defaultCountry, staleMs) = settingsOrExit("router") { () throws -> (CommonSettings, String, Int) in
-    (try CommonSettings(env, defaultPort: 9104), env.string("SB_DEFAULT_COUNTRY_CODE", default: "1"),
-     try env.int("SB_CAPACITY_STALE_MS", default: 30_000, range: 100...3_600_000))
+struct RouterSettings {
+    let common: CommonSettings
+    let defaultCountry: String
+    let staleMs: Int
+    let loopCount: Int
+    let publicURL: String
+    let keyRing: MasterKeyRing?
 }
+let settings = settingsOrExit("router") { () throws -> RouterSettings in
+    let common = try CommonSettings(env, defaultPort: 9104)
+    let keyRing = try env.optional("SB_MASTER_KEYS").map { keys in
+        try MasterKeyRing(keys: keys, activeId: env.string("SB_MASTER_KEY_ID", default: keys.split(separator: ":").first.map(String.init) ?? ""))
+    }
+    return RouterSettings(common: common, defaultCountry: env.string("SB_DEFAULT_COUNTRY_CODE", default: "1"),
+                          staleMs: try env.int("SB_CAPACITY_STALE_MS", default: 30_000, range: 100...3_600_000),
+                          loopCount: try env.int("SB_ROUTER_THREADS", default: System.coreCount, range: 1...256),
+                          publicURL: env.string("SB_ROUTER_PUBLIC_URL", default: "http://127.0.0.1:\(common.httpPort)"), keyRing: keyRing)
+}
+let common = settings.common
 
 let registry = Telemetry.bootstrap(logLevel: common.logLevel)
 let logger = Logger(label: "switchboard.router")
+let loops = MultiThreadedEventLoopGroup(numberOfThreads: settings.loopCount)
+let fastRedis = EventLoopRedisClient(common.redis, group: loops)
 let redis = RedisClient(common.redis)
-let service = RouteService(redis: redis, keys: RoutingKeys(prefix: common.keyPrefix), staleCapacityMs: staleMs)
+let keys = RoutingKeys(prefix: common.keyPrefix)
+let service = RouteService(redis: fastRedis, keys: keys, staleCapacityMs: settings.staleMs)
+let routeAPI = RouteAPI(service: service, defaultCountryCode: settings.defaultCountry)
+let voice = VoiceCalls(redis: fastRedis, jobs: try JobQueue(name: VoiceCalls.queueName, prefix: common.keyPrefix, redis: redis), keys: keys,
+                       keyRing: settings.keyRing)
 
 let router = Router()
 OpsServer.addRoutes(to: router, registry: registry) {
-    do { _ = try await redis.send(["PING"]); return nil } catch { return "redis: \(error)" }
+    do { _ = try await fastRedis.pipeline([["PING"]]); return nil } catch { return "redis: \(error)" }
 }
-RouterAPI(service: service, defaultCountryCode: defaultCountry).routes(into: router)
-let app = Application(router: router, configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
+VoiceWebhooks(service: service, voice: voice, publicURL: settings.publicURL, defaultCountryCode: settings.defaultCountry).routes(into: router)
+OutcomeRoute(service: service, defaultCountryCode: settings.defaultCountry).routes(into: router)
+let app = Application(router: router,
+                      server: .http1(configuration: .init(additionalChannelHandlers: [RouteFastPath(api: routeAPI)])),
+                      configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
                       onServerRunning: { channel in logger.info("router ready", metadata: ["port": "\(channel.localAddress?.port ?? 0)"]) },
-                      logger: logger)
+                      eventLoopGroupProvider: .shared(loops), logger: logger)
 let group = ServiceGroup(configuration: .init(services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
 try await group.run()
+await fastRedis.shutdown()
 await redis.shutdown()

@@ -1,19 +1,26 @@
 import Crypto
 import Foundation
+import Logging
+import Metrics
 import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
 import Redis
 
 /// The router's hot path: API key → tenant, then one Redis pipeline (lead, rules version, dialer
-/// health, capacity), the pure decision, and the decision chain appended to the audit stream.
-/// Nothing here touches Postgres.
+/// health, capacity, time), the pure decision, and the decision chain appended to the audit
+/// stream. It runs on the caller's event loop over non-blocking Redis connections (no thread
+/// hops) and never touches Postgres.
 public final class RouteService: Sendable {
-    public let redis: RedisClient
+    public let redis: EventLoopRedisClient
     public let keys: RoutingKeys
     /// Capacity older than this is "unknown" (scenario 3).
     public let staleCapacityMs: Int
     /// How long a resolved API key is trusted before Redis is asked again.
     public let apiKeyCacheMs: Int
     private let cache = NIOLockedValueBox(Cache())
+    private let auditFailures = Counter(label: "switchboard_audit_append_failures_total")
+    private let logger = Logger(label: "switchboard.route")
 
     private struct Cache {
         /// By the key itself (in memory only), so a warm call hashes nothing.
@@ -21,7 +28,7 @@ public final class RouteService: Sendable {
         var rules: [String: (version: String, rules: RoutingRules, zone: TimeZone?)] = [:]
     }
 
-    public init(redis: RedisClient, keys: RoutingKeys, staleCapacityMs: Int = 30_000, apiKeyCacheMs: Int = 10_000) {
+    public init(redis: EventLoopRedisClient, keys: RoutingKeys, staleCapacityMs: Int = 30_000, apiKeyCacheMs: Int = 10_000) {
         self.redis = redis
         self.keys = keys
         self.staleCapacityMs = staleCapacityMs
@@ -33,9 +40,15 @@ public final class RouteService: Sendable {
         public let callId: String
         public let caller: String
         public let called: String?
+
+        public init(callId: String, caller: String, called: String? = nil) {
+            self.callId = callId
+            self.caller = caller
+            self.called = called
+        }
     }
 
-    /// The answer with its audit id and the server time spent.
+    /// The answer with its audit id and the server time spent deciding.
     public struct Routed: Sendable {
         public let decisionId: String
         public let decision: RoutingDecision
@@ -43,7 +56,8 @@ public final class RouteService: Sendable {
         public let micros: Int
     }
 
-    static func hash(_ apiKey: String) -> String {
+    /// The hex SHA-256 of an API key: what Redis stores instead of the key.
+    public static func hash(_ apiKey: String) -> String {
         let hex = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
         out.reserveCapacity(64)
@@ -51,29 +65,83 @@ public final class RouteService: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// The tenant an API key belongs to; nil for an unknown key.
-    public func tenant(apiKey: String) async throws -> String? {
+    /// The tenant an API key belongs to; nil for an unknown key. Completes on `eventLoop`.
+    public func tenant(apiKey: String, on eventLoop: any EventLoop) -> EventLoopFuture<String?> {
         let now = DispatchTime.now().uptimeNanoseconds
-        if let hit = cache.withLockedValue({ $0.apiKeys[apiKey] }), hit.until > now { return hit.tenant }
-        guard let tenant = try await redis.send(["HGET", keys.apiKeys, Self.hash(apiKey)]).string else { return nil }
-        cache.withLockedValue { cache in
-            if cache.apiKeys.count > 10_000 { cache.apiKeys = [:] }
-            cache.apiKeys[apiKey] = (tenant, now + UInt64(apiKeyCacheMs) * 1_000_000)
+        if let hit = cache.withLockedValue({ $0.apiKeys[apiKey] }), hit.until > now { return eventLoop.makeSucceededFuture(hit.tenant) }
+        return redis.pipeline([["HGET", keys.apiKeys, Self.hash(apiKey)]], on: eventLoop).map { replies in
+            guard let tenant = replies.first?.string else { return nil }
+            self.cache.withLockedValue { cache in
+                if cache.apiKeys.count > 10_000 { cache.apiKeys = [:] }
+                cache.apiKeys[apiKey] = (tenant, now + UInt64(self.apiKeyCacheMs) * 1_000_000)
+            }
+            return tenant
         }
-        return tenant
     }
 
-    /// Routes one call for `tenant`.
-    public func route(_ call: Call, tenant: String, defaultCountryCode: String = "1") async throws -> Routed {
+    /// Routes one call for `tenant` on `eventLoop`; the future fails with `RoutingError` for bad
+    /// input or missing rules and `RedisError` when Redis cannot answer.
+    public func route(_ call: Call, tenant: String, defaultCountryCode: String = "1", on eventLoop: any EventLoop) -> EventLoopFuture<Routed> {
         let started = DispatchTime.now().uptimeNanoseconds
-        guard !call.callId.isEmpty, call.callId.count <= 200 else { throw RoutingError(.invalidInput, "callId must be 1-200 characters") }
-        let caller = try PhoneNumber(parsing: call.caller, defaultCountryCode: defaultCountryCode)
-        let replies = try await redis.pipeline([
+        let caller: PhoneNumber
+        do {
+            guard !call.callId.isEmpty, call.callId.count <= 200 else { throw RoutingError(.invalidInput, "callId must be 1-200 characters") }
+            caller = try PhoneNumber(parsing: call.caller, defaultCountryCode: defaultCountryCode)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+        return redis.pipeline([
             ["HGETALL", keys.lead(tenant, caller)], ["HGET", keys.rules(tenant), "version"],
             ["HGETALL", keys.health(tenant)], ["HGETALL", keys.capacity(tenant)], ["TIME"],
-        ])
-        guard let version = replies[1].string else { throw RoutingError(.invalidRules, "tenant \(tenant) has no active routing rules") }
-        let (rules, zone) = try await activeRules(tenant, version: version)
+        ], on: eventLoop).flatMap { replies in
+            guard let version = replies[1].string else {
+                return eventLoop.makeFailedFuture(RoutingError(.invalidRules, "tenant \(tenant) has no active routing rules"))
+            }
+            return self.activeRules(tenant, version: version, on: eventLoop).flatMap { rules, zone in
+                let input = self.input(replies)
+                let decision = rules.decide(input.input, zone: zone)
+                let micros = Int((DispatchTime.now().uptimeNanoseconds - started) / 1000)
+                let id = Self.decisionId()
+                let entry = self.auditEntry(id: id, tenant: tenant, call: call, caller: caller, version: version, fields: input.fields,
+                                            input: input.input, decision: decision, micros: micros)
+                // Not awaited: the append goes out in the same flush as other calls' lookups, on the
+                // same ordered connection. A failed append is counted and logged with the decision id.
+                self.redis.pipeline([entry], on: eventLoop).whenComplete { result in
+                    switch result {
+                    case .success(let reply) where reply.first?.string != nil: return
+                    case .success(let reply): self.auditFailed(id, "\(reply.first.map { "\($0)" } ?? "no reply")")
+                    case .failure(let error): self.auditFailed(id, "\(error)")
+                    }
+                }
+                return eventLoop.makeSucceededFuture(Routed(decisionId: id, decision: decision, caller: caller, micros: micros))
+            }
+        }
+    }
+
+    /// `route` for async callers (tests, tools).
+    public func route(_ call: Call, tenant: String, defaultCountryCode: String = "1") async throws -> Routed {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        return try await route(call, tenant: tenant, defaultCountryCode: defaultCountryCode, on: loop).get()
+    }
+
+    /// The tenant's active rules (from the in-memory copy when its version is current).
+    public func activeRules(tenant: String) async throws -> RoutingRules {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        guard let version = try await redis.pipeline([["HGET", keys.rules(tenant), "version"]], on: loop).get()[0].string else {
+            throw RoutingError(.invalidRules, "tenant \(tenant) has no active routing rules")
+        }
+        return try await activeRules(tenant, version: version, on: loop).get().0
+    }
+
+    /// The tenant's dialer health as the breakers last declared it.
+    public func health(tenant: String) async throws -> [String: RoutingInput.Health] {
+        let reply = try await redis.pipeline([["HGETALL", keys.health(tenant)]])[0]
+        var health: [String: RoutingInput.Health] = [:]
+        for (dialer, state) in Self.pairs(reply) { health[dialer] = RoutingInput.Health(rawValue: state) ?? .unknown }
+        return health
+    }
+
+    private func input(_ replies: [RedisValue]) -> (input: RoutingInput, fields: [String: String]) {
         let nowMs = Self.ms(replies[4])
         var health: [String: RoutingInput.Health] = [:]
         for (dialer, state) in Self.pairs(replies[2]) { health[dialer] = RoutingInput.Health(rawValue: state) ?? .unknown }
@@ -86,41 +154,55 @@ public final class RouteService: Sendable {
         let fields = Dictionary(Self.pairs(replies[0]), uniquingKeysWith: { a, _ in a })
         let input = RoutingInput(lead: fields.isEmpty ? .notFound : .found(fields), now: Date(timeIntervalSince1970: Double(nowMs) / 1000),
                                  health: health, freeAgents: free)
-        let decision = rules.decide(input, zone: zone)
-        let micros = Int((DispatchTime.now().uptimeNanoseconds - started) / 1000)
-        let id = try await audit(tenant: tenant, call: call, caller: caller, version: version, fields: fields, input: input, decision: decision, micros: micros)
-        return Routed(decisionId: id, decision: decision, caller: caller, micros: micros)
+        return (input, fields)
     }
 
-    private func activeRules(_ tenant: String, version: String) async throws -> (RoutingRules, TimeZone?) {
-        if let hit = cache.withLockedValue({ $0.rules[tenant] }), hit.version == version { return (hit.rules, hit.zone) }
-        let reply = try await redis.pipeline([["HGET", keys.rules(tenant), "version"], ["HGET", keys.rules(tenant), "json"]])
-        guard let json = reply[1].string, let rules = try? JSONDecoder().decode(RoutingRules.self, from: Data(json.utf8)) else {
-            throw RoutingError(.invalidRules, "tenant \(tenant) has unreadable routing rules")
+    private func activeRules(_ tenant: String, version: String, on eventLoop: any EventLoop) -> EventLoopFuture<(RoutingRules, TimeZone?)> {
+        if let hit = cache.withLockedValue({ $0.rules[tenant] }), hit.version == version { return eventLoop.makeSucceededFuture((hit.rules, hit.zone)) }
+        return redis.pipeline([["HGET", keys.rules(tenant), "version"], ["HGET", keys.rules(tenant), "json"]], on: eventLoop).flatMapThrowing { reply in
+            guard let json = reply[1].string, let rules = try? JSONDecoder().decode(RoutingRules.self, from: Data(json.utf8)) else {
+                throw RoutingError(.invalidRules, "tenant \(tenant) has unreadable routing rules")
+            }
+            let stored = reply[0].string ?? version
+            let zone = TimeZone(identifier: rules.timeZone)
+            self.cache.withLockedValue { $0.rules[tenant] = (stored, rules, zone) }
+            return (rules, zone)
         }
-        let stored = reply[0].string ?? version
-        let zone = TimeZone(identifier: rules.timeZone)
-        cache.withLockedValue { $0.rules[tenant] = (stored, rules, zone) }
-        return (rules, zone)
     }
 
-    /// Appends the decision chain to the audit stream; the stream entry id is the decision id.
-    private func audit(tenant: String, call: Call, caller: PhoneNumber, version: String, fields: [String: String], input: RoutingInput,
-                       decision: RoutingDecision, micros: Int) async throws -> String {
-        var answer: [String: Any] = ["rule": decision.rule, "fallbacks": decision.fallbacks]
-        switch decision.action {
-        case .dial(let dialer, let target): answer["dialer"] = dialer; answer["target"] = target
-        case .menu: answer["menu"] = true
-        case .cascade: answer["cascade"] = true
+    /// A decision id: milliseconds since 1970 and 64 random bits, in hex (sorts by time, unique
+    /// across replicas without coordination).
+    static func decisionId() -> String {
+        let ms = UInt64(Date().timeIntervalSince1970 * 1000)
+        let hexMs = String(ms, radix: 16)
+        let random = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        return "d" + String(repeating: "0", count: max(0, 12 - hexMs.count)) + hexMs + String(repeating: "0", count: 16 - random.count) + random
+    }
+
+    private func auditFailed(_ id: String, _ reason: String) {
+        auditFailures.increment()
+        logger.error("audit append failed", metadata: ["decision": "\(id)", "reason": "\(reason)"])
+    }
+
+    /// The XADD of one decision chain (the chain carries the decision id).
+    private func auditEntry(id: String, tenant: String, call: Call, caller: PhoneNumber, version: String, fields: [String: String], input: RoutingInput,
+                            decision: RoutingDecision, micros: Int) -> [String] {
+        var json = JSONText()
+        json.object { chain in
+            chain.member("kind", "decision")
+            chain.member("decisionId", id)
+            chain.member("tenant", tenant)
+            chain.member("callId", call.callId)
+            chain.member("caller", caller.e164)
+            chain.member("called", call.called)
+            chain.member("rulesVersion", version)
+            chain.member("lead", fields.isEmpty ? nil : fields)
+            chain.member("health", input.health.mapValues(\.rawValue))
+            chain.member("capacity", input.freeAgents)
+            chain.member("answer") { decision.write(into: &$0) }
+            chain.member("micros", micros)
         }
-        let chain: [String: Any] = [
-            "tenant": tenant, "callId": call.callId, "caller": caller.e164, "called": call.called ?? NSNull(), "rulesVersion": version,
-            "lead": fields.isEmpty ? NSNull() : fields, "health": input.health.mapValues(\.rawValue),
-            "capacity": input.freeAgents.mapValues { $0.map { $0 as Any } ?? NSNull() }, "answer": answer, "micros": micros,
-        ]
-        let json = String(decoding: try JSONSerialization.data(withJSONObject: chain, options: [.sortedKeys]), as: UTF8.self)
-        return try await redis.send(["XADD", keys.auditStream, "MAXLEN", "~", "10000000", "*", "tenant", tenant, "caller", caller.e164,
-                                     "chain", json]).string ?? ""
+        return ["XADD", keys.auditStream, "MAXLEN", "~", "10000000", "*", "kind", "decision", "tenant", tenant, "call", call.callId, "caller", caller.e164, "chain", json.text]
     }
 
     static func pairs(_ value: RedisValue) -> [(String, String)] {
@@ -134,29 +216,5 @@ public final class RouteService: Sendable {
     static func ms(_ time: RedisValue) -> Int {
         guard let parts = time.array, parts.count == 2, let s = parts[0].int, let us = parts[1].int else { return Int(Date().timeIntervalSince1970 * 1000) }
         return s * 1000 + us / 1000
-    }
-}
-
-extension RouteService {
-    /// Publishes validated rules as the tenant's active version (every router switches on its next call).
-    public func publish(_ rules: RoutingRules, tenant: String) async throws -> String {
-        try rules.validate()
-        let json = String(decoding: try JSONEncoder().encode(rules), as: UTF8.self)
-        let version = String(Int(Date().timeIntervalSince1970 * 1000))
-        try await redis.send(["HSET", keys.rules(tenant), "json", json, "version", version])
-        return version
-    }
-
-    /// Creates an API key for a tenant; only its hash is stored, the key is returned once.
-    public func createAPIKey(tenant: String) async throws -> String {
-        let key = "sbr_" + (0..<24).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-        try await redis.send(["HSET", keys.apiKeys, Self.hash(key), tenant])
-        return key
-    }
-
-    /// Caches one lead's CRM fields (what the Braze refresh writes).
-    public func cacheLead(tenant: String, phone: PhoneNumber, fields: [String: String]) async throws {
-        guard !fields.isEmpty else { return }
-        try await redis.send(["HSET", keys.lead(tenant, phone)] + fields.flatMap { [$0.key, $0.value] })
     }
 }

@@ -14,8 +14,16 @@ public struct RoutingKeys: Sendable {
     public func health(_ tenant: String) -> String { "\(tag(tenant)):health" }
     /// Hash: dialer id → "<free agents>|<measured at, ms>".
     public func capacity(_ tenant: String) -> String { "\(tag(tenant)):capacity" }
+    /// Hash: one integration's circuit breaker (state, consecutive failures / successes).
+    public func breaker(_ tenant: String, _ integration: String) -> String { "\(tag(tenant)):breaker:\(integration)" }
+    /// List: the tenant's breaker transitions (JSON), newest first, the last 1,000.
+    public func breakerLog(_ tenant: String) -> String { "\(tag(tenant)):breaker-log" }
+    /// Hash: tenant → the Twilio-compatible auth token (sealed with a master key) for signatures.
+    public var voiceTokens: String { "\(prefix):routing:voicetokens" }
     /// Hash: SHA-256 of an API key → tenant.
     public var apiKeys: String { "\(prefix):routing:apikeys" }
+    /// The stream of call outcomes from dialers, written back to Braze by the crm-worker.
+    public var outcomes: String { "\(prefix):{crm}:outcomes" }
     /// The stream every decision is appended to (the audit worker drains it into Postgres).
     public var auditStream: String { "\(prefix):{audit}:decisions" }
 }

@@ -110,6 +110,58 @@ public enum SchemaMigrations {
             ALTER TABLE import_requests ADD COLUMN listing_chains integer NOT NULL DEFAULT 1;
             ALTER TABLE import_pages ADD COLUMN last boolean NOT NULL DEFAULT false;
             """),
+        Migration(4, "routing rules versions and changes, routing audit", """
+            -- Every saved version of a tenant's routing rules is kept; one is active (published to Redis).
+            CREATE TABLE routing_rule_versions (
+                tenant_id text NOT NULL CHECK (tenant_id ~ '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$'),
+                version integer NOT NULL CHECK (version > 0),
+                rules jsonb NOT NULL,
+                created_by text NOT NULL,
+                note text,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (tenant_id, version));
+            CREATE TABLE routing_active_rules (
+                tenant_id text PRIMARY KEY,
+                version integer NOT NULL,
+                activated_by text NOT NULL,
+                activated_at timestamptz NOT NULL DEFAULT now(),
+                FOREIGN KEY (tenant_id, version) REFERENCES routing_rule_versions (tenant_id, version));
+            -- Who changed what, when, with the rules before and after (FR44).
+            CREATE TABLE routing_rule_changes (
+                id bigserial PRIMARY KEY,
+                tenant_id text NOT NULL,
+                actor text NOT NULL,
+                action text NOT NULL CHECK (action IN ('save', 'activate')),
+                version integer NOT NULL,
+                before jsonb,
+                after jsonb NOT NULL,
+                at timestamptz NOT NULL DEFAULT now());
+            CREATE INDEX routing_rule_changes_tenant ON routing_rule_changes (tenant_id, at);
+            -- The audit trail the audit-worker copies from the Redis stream: one row per stream entry
+            -- (a routing decision, a call step such as a menu key or dial result, a breaker transition).
+            CREATE TABLE routing_audit (
+                entry_id text PRIMARY KEY,           -- the Redis stream id: idempotent re-delivery
+                tenant_id text NOT NULL,
+                kind text NOT NULL,                  -- decision | step | breaker | outcome
+                call_id text,
+                caller text,
+                at timestamptz NOT NULL,
+                micros integer,
+                detail jsonb NOT NULL);
+            CREATE INDEX routing_audit_call ON routing_audit (tenant_id, call_id, at);
+            CREATE INDEX routing_audit_caller ON routing_audit (tenant_id, caller, at);
+            CREATE INDEX routing_audit_time ON routing_audit (tenant_id, at);
+            -- Where a tenant's integrations live (dialers, SMS, Braze) and their sealed credentials.
+            CREATE TABLE routing_integrations (
+                tenant_id text NOT NULL,
+                id text NOT NULL,                    -- the dialer id of the rules, or 'braze' / 'sms'
+                kind text NOT NULL CHECK (kind IN ('zendesk_talk', 'dialfire', 'braze', 'sms')),
+                base_url text NOT NULL,
+                credentials text NOT NULL,           -- sealed with the tenant's data key; never returned
+                settings jsonb NOT NULL DEFAULT '{}',
+                updated_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (tenant_id, id));
+            """),
     ]
 
     /// A migrator over every migration.

@@ -38,8 +38,8 @@ public struct Environment: Sendable {
     }
 
     /// "a=x;b=y" pairs, e.g. SB_RATE_LIMITS="gong=3/s,10000/d;fathom=60/m".
-    public func pairs(_ name: String) throws -> [(String, String)] {
-        guard let text = optional(name) else { return [] }
+    public func pairs(_ name: String, default fallback: String? = nil) throws -> [(String, String)] {
+        guard let text = optional(name) ?? fallback else { return [] }
         return try text.split(separator: ";").map { item in
             let parts = item.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, !parts[0].trimmingCharacters(in: .whitespaces).isEmpty else {

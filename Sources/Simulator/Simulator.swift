@@ -7,5 +7,6 @@ struct Simulator: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulator",
         abstract: "Run a simulated external service on a loopback port.",
-        subcommands: [GongCommand.self, FathomCommand.self, GrainCommand.self, SlackCommand.self, CounterCommand.self])
+        subcommands: [GongCommand.self, FathomCommand.self, GrainCommand.self, SlackCommand.self, CounterCommand.self,
+                      ZendeskTalkCommand.self, DialfireCommand.self, SMSCommand.self, VoiceCommand.self])
 }

@@ -1,35 +1,136 @@
 import ArgumentParser
 import Foundation
+import Postgres
 import Redis
 import Routing
 
-/// `switchboard routing …`: rules, API keys and cached leads of the call router.
+/// `switchboard routing …`: rules (versions, validation, activation), API keys and cached leads
+/// of the call router.
 struct RoutingCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "routing", abstract: "Call-router configuration.",
-                                                    subcommands: [Publish.self, ApiKey.self, Lead.self])
+                                                    subcommands: [Rules.self, Publish.self, ApiKey.self, Lead.self, VoiceToken.self, Integration.self,
+                                                                  Trace.self, Search.self, Breakers.self])
 
-    static func withService<R>(_ options: GlobalOptions, _ body: (RouteService) async throws -> R) async throws -> R {
-        try await withRedis(options) { redis, settings in
-            do { return try await body(RouteService(redis: redis, keys: RoutingKeys(prefix: settings.keyPrefix))) } catch let error as RoutingError {
-                throw ValidationError(error.message)
+    /// Runs `body` with the routing store (Redis and Postgres from the environment).
+    static func withStore<R>(_ options: GlobalOptions, _ body: (RoutingStore) async throws -> R) async throws -> R {
+        let settings = try options.settings()
+        let postgres = PostgresClient(settings.postgres)
+        defer { Task { await postgres.shutdown() } }
+        return try await withRedis(options) { redis, settings in
+            do { return try await body(RoutingStore(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: settings.keyPrefix))) }
+            catch let error as RoutingError { throw ValidationError(error.message) }
+            catch let error as PostgresError { throw CLIFailure("database: \(error)") }
+        }
+    }
+
+    static func readRules(_ file: String) throws -> RoutingRules {
+        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+        do { return try JSONDecoder().decode(RoutingRules.self, from: data) } catch {
+            throw ValidationError("\(file) is not a rules document: \(error)")
+        }
+    }
+
+    static var defaultActor: String { "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown") }
+
+    struct Rules: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Routing rules: validate, save, activate, show, history.",
+                                                        subcommands: [Validate.self, Save.self, Activate.self, Show.self, History.self])
+    }
+
+    struct Validate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check a rules file without saving it.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Rules file (see ops/demo/routing-rules.json).") var file: String
+
+        func run() async throws {
+            let rules = try RoutingCommand.readRules(file)
+            do { try rules.validate() } catch let error as RoutingError { throw ValidationError(error.message) }
+            if options.json { return try options.printJSON(["valid": true]) }
+            print("\(file): valid (\(rules.dialers.count) dialers, \(rules.ownerRoutes.count) owner, \(rules.tierRoutes.count) tier, \(rules.timeRules.count) time rules)")
+        }
+    }
+
+    struct Save: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate rules and store them as the tenant's next version (not active yet).")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id.") var tenant: String
+        @Option(help: "Rules file.") var file: String
+        @Option(help: "Why this change (kept with the version).") var note: String?
+        @Option(help: "Who makes the change (default cli:$USER).") var actor: String = RoutingCommand.defaultActor
+
+        func run() async throws {
+            let rules = try RoutingCommand.readRules(file)
+            let version = try await RoutingCommand.withStore(options) { try await $0.save(rules, tenant: tenant, actor: actor, note: note) }
+            if options.json { return try options.printJSON(["tenant": tenant, "version": String(version)]) }
+            print("saved rules version \(version) for \(tenant) (activate with: switchboard routing rules activate --tenant \(tenant) --version \(version))")
+        }
+    }
+
+    struct Activate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make a saved version active on every router replica.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id.") var tenant: String
+        @Option(help: "Version to activate.") var version: Int
+        @Option(help: "Who makes the change (default cli:$USER).") var actor: String = RoutingCommand.defaultActor
+
+        func run() async throws {
+            try await RoutingCommand.withStore(options) { try await $0.activate(tenant: tenant, version: version, actor: actor) }
+            if options.json { return try options.printJSON(["tenant": tenant, "version": String(version)]) }
+            print("rules version \(version) active for \(tenant)")
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the tenant's versions (or one version's rules).")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id.") var tenant: String
+        @Option(help: "One version, with its rules.") var version: Int?
+
+        func run() async throws {
+            let versions = try await RoutingCommand.withStore(options) { try await $0.versions(tenant: tenant, version: version) }
+            if options.json { return try options.printJSON(versions) }
+            if versions.isEmpty { throw ValidationError(version.map { "tenant \(tenant) has no version \($0)" } ?? "tenant \(tenant) has no saved rules") }
+            if version != nil, let one = versions.first {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print("version \(one.version)\(one.active ? " (active)" : "") by \(one.createdBy) at \(one.createdAt)\(one.note.map { ": \($0)" } ?? "")")
+                print(String(decoding: try encoder.encode(one.rules), as: UTF8.self))
+                return
+            }
+            for v in versions {
+                print("\(v.active ? "*" : " ") v\(v.version)  \(v.createdAt)  \(v.createdBy)\(v.note.map { "  \($0)" } ?? "")")
+            }
+        }
+    }
+
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Who changed the tenant's rules, when, and what changed.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id.") var tenant: String
+        @Option(help: "Entries to show.") var limit: Int = 20
+
+        func run() async throws {
+            let changes = try await RoutingCommand.withStore(options) { try await $0.changes(tenant: tenant, limit: limit) }
+            if options.json { return try options.printJSON(changes) }
+            for c in changes {
+                let diff = RulesDiff.describe(before: c.before, after: c.after)
+                print("\(c.at)  \(c.actor)  \(c.action) v\(c.version)\(diff.isEmpty ? "" : ": " + diff.joined(separator: "; "))")
             }
         }
     }
 
     struct Publish: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Validate rules (JSON file) and make them the tenant's active version.")
+        static let configuration = CommandConfiguration(abstract: "Validate rules (JSON file), save them as a new version and activate it.")
         @OptionGroup var options: GlobalOptions
         @Option(help: "Tenant id.") var tenant: String
         @Option(help: "Rules file (see ops/demo/routing-rules.json).") var file: String
+        @Option(help: "Why this change.") var note: String?
+        @Option(help: "Who makes the change (default cli:$USER).") var actor: String = RoutingCommand.defaultActor
 
         func run() async throws {
-            guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
-            let rules: RoutingRules
-            do { rules = try JSONDecoder().decode(RoutingRules.self, from: data) } catch {
-                throw ValidationError("\(file) is not a rules document: \(error)")
-            }
-            let version = try await RoutingCommand.withService(options) { try await $0.publish(rules, tenant: tenant) }
-            if options.json { return try options.printJSON(["tenant": tenant, "version": version]) }
+            let rules = try RoutingCommand.readRules(file)
+            let version = try await RoutingCommand.withStore(options) { try await $0.publish(rules, tenant: tenant, actor: actor, note: note) }
+            if options.json { return try options.printJSON(["tenant": tenant, "version": String(version)]) }
             print("rules version \(version) active for \(tenant)")
         }
     }
@@ -40,7 +141,7 @@ struct RoutingCommand: AsyncParsableCommand {
         @Option(help: "Tenant id.") var tenant: String
 
         func run() async throws {
-            let key = try await RoutingCommand.withService(options) { try await $0.createAPIKey(tenant: tenant) }
+            let key = try await RoutingCommand.withStore(options) { try await $0.createAPIKey(tenant: tenant) }
             if options.json { return try options.printJSON(["tenant": tenant, "apiKey": key]) }
             print(key)
         }
@@ -63,7 +164,7 @@ struct RoutingCommand: AsyncParsableCommand {
                 values[String(parts[0])] = String(parts[1])
             }
             guard !values.isEmpty else { throw ValidationError("give at least one --field") }
-            try await RoutingCommand.withService(options) { try await $0.cacheLead(tenant: tenant, phone: number, fields: values) }
+            try await RoutingCommand.withStore(options) { try await $0.cacheLead(tenant: tenant, phone: number, fields: values) }
             if options.json { return try options.printJSON(["phone": number.e164]) }
             print("cached \(number.e164) for \(tenant)")
         }

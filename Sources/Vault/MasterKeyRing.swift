@@ -26,6 +26,28 @@ public struct MasterKeyRing: Sendable {
         self.activeId = activeId
     }
 
+    /// Seals a small secret directly with the active master key, bound to `context` (for secrets a
+    /// process without Postgres needs, such as the router's per-tenant voice token). The result
+    /// ("keyId:base64") names its key, so it still opens after a new key becomes active.
+    public func sealDirect(_ plaintext: String, context: String) throws -> String {
+        let sealed = try AES.GCM.seal(Data(plaintext.utf8), using: try key(activeId), authenticating: Data(context.utf8))
+        return activeId + ":" + sealed.combined!.base64EncodedString()
+    }
+
+    /// Opens what `sealDirect` produced for the same context.
+    public func openDirect(_ sealedText: String, context: String) throws -> String {
+        let parts = sealedText.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, let combined = Data(base64Encoded: String(parts[1])) else { throw VaultError("sealed secret is malformed") }
+        do {
+            let box = try AES.GCM.SealedBox(combined: combined)
+            return String(decoding: try AES.GCM.open(box, using: try key(String(parts[0])), authenticating: Data(context.utf8)), as: UTF8.self)
+        } catch let error as VaultError {
+            throw error
+        } catch {
+            throw VaultError("cannot open a sealed secret: wrong key or tampered data")
+        }
+    }
+
     /// A fresh random key in the form SB_MASTER_KEYS takes ("id:base64").
     public static func generateEntry(id: String) -> String {
         "\(id):" + SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }

@@ -1,0 +1,105 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// Redis over non-blocking SwiftNIO channels: one connection per event loop, commands
+/// pipelined automatically. For latency-critical paths (the router) that run on an event loop
+/// and must not hop to a thread pool; replies complete futures on the caller's event loop.
+/// A broken connection is replaced on the next call.
+public final class EventLoopRedisClient: Sendable {
+    public let configuration: RedisConfiguration
+    private let group: any EventLoopGroup
+    private let connections: [ObjectIdentifier: LoopConnection]
+    private let fallback: LoopConnection
+
+    /// One event loop's connection; touched only on that loop.
+    private final class LoopConnection: @unchecked Sendable {
+        let eventLoop: any EventLoop
+        var channel: (any Channel)?
+        var connecting: EventLoopFuture<any Channel>?
+        init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+    }
+
+    /// Creates a client whose connections live on `group`'s event loops (opened lazily).
+    public init(_ configuration: RedisConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.configuration = configuration
+        self.group = group
+        var map: [ObjectIdentifier: LoopConnection] = [:]
+        for loop in group.makeIterator() { map[ObjectIdentifier(loop)] = LoopConnection(eventLoop: loop) }
+        self.connections = map
+        self.fallback = map.values.first ?? LoopConnection(eventLoop: group.next())
+    }
+
+    /// Sends commands in one round trip on `eventLoop`'s connection; error replies come back as
+    /// `.error` values. The future completes on `eventLoop`.
+    public func pipeline(_ commands: [[String]], on eventLoop: any EventLoop) -> EventLoopFuture<[RedisValue]> {
+        let connection = connections[ObjectIdentifier(eventLoop)] ?? fallback
+        let promise = eventLoop.makePromise(of: [RedisValue].self)
+        if connection.eventLoop.inEventLoop {
+            send(commands, promise: promise, via: connection)
+        } else {
+            connection.eventLoop.execute { self.send(commands, promise: promise, via: connection) }
+        }
+        return promise.futureResult
+    }
+
+    /// `pipeline` for async callers.
+    public func pipeline(_ commands: [[String]]) async throws -> [RedisValue] {
+        try await pipeline(commands, on: group.next()).get()
+    }
+
+    /// Runs a Lua script by SHA, sending its source when Redis answers NOSCRIPT; an error reply
+    /// is thrown as `RedisError.server`.
+    public func run(_ script: RedisScript, keys: [String], args: [String]) async throws -> RedisValue {
+        let loop = group.next()
+        var reply = try await pipeline([["EVALSHA", script.sha1, String(keys.count)] + keys + args], on: loop).get()[0]
+        if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
+            reply = try await pipeline([["EVAL", script.source, String(keys.count)] + keys + args], on: loop).get()[0]
+        }
+        if case .error(let message) = reply { throw RedisError(.server, message) }
+        return reply
+    }
+
+    /// Closes every connection.
+    public func shutdown() async {
+        for connection in connections.values {
+            let channel = try? await connection.eventLoop.submit { connection.channel }.get()
+            try? await channel?.close()
+        }
+    }
+
+    private func send(_ commands: [[String]], promise: EventLoopPromise<[RedisValue]>, via connection: LoopConnection) {
+        if let channel = connection.channel, channel.isActive {
+            channel.write(RedisRequest(commands: commands, promise: promise), promise: nil)
+            return
+        }
+        let connecting = connection.connecting ?? connect(connection)
+        connecting.whenComplete { result in
+            switch result {
+            case .success(let channel): channel.write(RedisRequest(commands: commands, promise: promise), promise: nil)
+            case .failure(let error): promise.fail(RedisError(.connection, "\(self.configuration.host):\(self.configuration.port): \(error)"))
+            }
+        }
+    }
+
+    private func connect(_ connection: LoopConnection) -> EventLoopFuture<any Channel> {
+        let timeout = TimeAmount.milliseconds(Int64(configuration.commandTimeoutMs))
+        let future = ClientBootstrap(group: connection.eventLoop)
+            .connectTimeout(.milliseconds(Int64(configuration.connectTimeoutMs)))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(RedisPipelineHandler(timeout: timeout))
+                }
+            }
+            .connect(host: configuration.host, port: configuration.port)
+        connection.connecting = future
+        future.whenComplete { result in
+            connection.connecting = nil
+            if case .success(let channel) = result { connection.channel = channel }
+        }
+        return future
+    }
+}

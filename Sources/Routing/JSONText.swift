@@ -1,0 +1,94 @@
+/// A small JSON writer for the router's hot path: Foundation's JSONSerialization sorts keys with
+/// locale-aware comparison and boxes every value, which cost most of a decision's CPU time.
+/// Keys are written in the order given; maps are written sorted by key (byte order).
+public struct JSONText: Sendable {
+    public private(set) var bytes: [UInt8] = []
+    private var needsComma = false
+
+    public init() { bytes.reserveCapacity(512) }
+
+    /// The JSON text written so far.
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// Writes `{ … }` with the members `body` adds.
+    public mutating func object(_ body: (inout JSONText) -> Void) {
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+        body(&self)
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
+    private mutating func key(_ name: String) {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        Self.quote(name, into: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = true
+    }
+
+    /// A string member; nil writes `null`.
+    public mutating func member(_ name: String, _ value: String?) {
+        key(name)
+        if let value { Self.quote(value, into: &bytes) } else { bytes.append(contentsOf: "null".utf8) }
+    }
+
+    /// An integer member; nil writes `null`.
+    public mutating func member(_ name: String, _ value: Int?) {
+        key(name)
+        bytes.append(contentsOf: (value.map(String.init) ?? "null").utf8)
+    }
+
+    /// A boolean member.
+    public mutating func member(_ name: String, _ value: Bool) {
+        key(name)
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
+    /// An array of strings.
+    public mutating func member(_ name: String, _ values: [String]) {
+        key(name)
+        bytes.append(UInt8(ascii: "["))
+        for (i, value) in values.enumerated() {
+            if i > 0 { bytes.append(UInt8(ascii: ",")) }
+            Self.quote(value, into: &bytes)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// A map of strings (sorted by key); nil writes `null`.
+    public mutating func member(_ name: String, _ map: [String: String]?) {
+        key(name)
+        guard let map else { bytes.append(contentsOf: "null".utf8); return }
+        object { json in for k in map.keys.sorted() { json.member(k, map[k]) } }
+    }
+
+    /// A map of optional integers (sorted by key).
+    public mutating func member(_ name: String, _ map: [String: Int?]) {
+        key(name)
+        object { json in for k in map.keys.sorted() { json.member(k, map[k] ?? nil) } }
+    }
+
+    /// A nested object member.
+    public mutating func member(_ name: String, object body: (inout JSONText) -> Void) {
+        key(name)
+        object(body)
+    }
+
+    /// Appends `value` as a JSON string literal.
+    public static func quote(_ value: String, into bytes: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
+            case 0x0A: bytes.append(contentsOf: [92, UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [92, UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [92, UInt8(ascii: "t")])
+            case 0..<0x20: bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+
+/// One external system a tenant's routing depends on: a dialer (Zendesk Talk, Dialfire), the
+/// SMS API for alerts, or Braze. Credentials are opened only in the process that calls it.
+public struct RoutingIntegration: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable, CaseIterable { case zendeskTalk = "zendesk_talk", dialfire, braze, sms }
+
+    public let tenant: String
+    /// The dialer id used in the rules, or "braze" / "sms".
+    public let id: String
+    public let kind: Kind
+    public let baseURL: String
+    /// Kind-specific settings: Zendesk `email`, `phoneNumberId`; Dialfire `tenant`, `line`,
+    /// `campaign`; SMS `from`, `to` (on-call number), `accountSid`; Braze `segmentId`.
+    public let settings: [String: String]
+
+    public init(tenant: String, id: String, kind: Kind, baseURL: String, settings: [String: String] = [:]) {
+        self.tenant = tenant
+        self.id = id
+        self.kind = kind
+        self.baseURL = baseURL
+        self.settings = settings
+    }
+
+    /// Rejects what could not work, saying what to fix.
+    public func validate() throws {
+        try RoutingStore.checkTenant(tenant)
+        guard id.range(of: #"^[A-Za-z0-9_.-]{1,63}$"#, options: .regularExpression) != nil else {
+            throw RoutingError(.invalidInput, "integration id '\(id)' must be 1-63 letters, digits, '.', '_' or '-'")
+        }
+        guard let url = URL(string: baseURL), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
+            throw RoutingError(.invalidInput, "base URL '\(baseURL)' must be an http(s) URL")
+        }
+        let required: [Kind: [String]] = [.zendeskTalk: ["email"], .dialfire: ["tenant", "line"], .sms: ["from", "to", "accountSid"], .braze: []]
+        for key in required[kind] ?? [] where (settings[key] ?? "").isEmpty {
+            throw RoutingError(.invalidInput, "\(kind.rawValue) integration needs the setting '\(key)'")
+        }
+    }
+}

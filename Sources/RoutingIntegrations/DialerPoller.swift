@@ -1,0 +1,85 @@
+import Foundation
+import HTTPClient
+import Logging
+import Queue
+import Redis
+import Routing
+import ServiceLifecycle
+import Vault
+
+/// Reads every tenant's dialers for free agents into Redis (`capacity` hash: "<free>|<ms>")
+/// and feeds the shared circuit breakers: a failed read counts as a failure, a good one as a
+/// success. A failed read is retried once at once (scenario 3); after that the capacity goes
+/// stale and the router treats it as unknown. A 429 is the dialer's limit, not an outage: it
+/// skips the round. Several crm-workers may run: a per-dialer Redis lock lets one poll per interval.
+public struct DialerPoller: Service {
+    public let store: RoutingStore
+    public let vault: CredentialVault
+    public let client: DialerClient
+    public let breaker: CircuitBreaker
+    public let intervalMs: Int
+    let logger = Logger(label: "switchboard.dialer-poller")
+
+    public init(store: RoutingStore, vault: CredentialVault, http: HTTPClient, intervalMs: Int) {
+        self.store = store
+        self.vault = vault
+        self.client = DialerClient(http: http)
+        self.breaker = CircuitBreaker(keys: store.keys)
+        self.intervalMs = intervalMs
+    }
+
+    public func run() async throws {
+        var integrations: [RoutingIntegration] = []
+        var listedAt = Date.distantPast
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            if Date().timeIntervalSince(listedAt) > 30 {
+                do {
+                    integrations = try await store.integrations().filter { $0.kind == .zendeskTalk || $0.kind == .dialfire }
+                    listedAt = Date()
+                } catch {
+                    logger.warning("cannot list integrations", metadata: ["error": "\(error)"])
+                }
+            }
+            await withTaskGroup(of: Void.self) { group in
+                for integration in integrations { group.addTask { await pollOnce(integration) } }
+            }
+            try? await Task.sleep(for: .milliseconds(intervalMs))
+        }
+    }
+
+    /// Polls one dialer if no other poller did in this interval.
+    public func pollOnce(_ integration: RoutingIntegration) async {
+        let redis = store.redis
+        let keys = store.keys
+        do {
+            let lock = "\(keys.prefix):routing:poll-lock:\(integration.tenant):\(integration.id)"
+            guard try await redis.send(["SET", lock, "1", "NX", "PX", String(max(100, intervalMs - 50))]).string == "OK" else { return }
+            let credentials = try await store.credentials(of: integration, vault: vault)
+            var free: Int?
+            var lastError: Error?
+            for _ in 0..<2 {
+                do { free = try await client.freeAgents(integration, credentials: credentials); break } catch { lastError = error }
+                if let failure = lastError as? JobFailure, case .rateLimited = failure.code { return }
+            }
+            if let free {
+                let now = RouteServiceClock.ms(try await redis.send(["TIME"]))
+                try await redis.send(["HSET", keys.capacity(integration.tenant), integration.id, "\(free)|\(now)"])
+                try await breaker.record(.success, integration: integration.id, tenant: integration.tenant, reason: "capacity read", redis: redis)
+            } else {
+                logger.warning("capacity read failed", metadata: ["tenant": "\(integration.tenant)", "dialer": "\(integration.id)", "error": "\(lastError.map { "\($0)" } ?? "")"])
+                try await breaker.record(.failure, integration: integration.id, tenant: integration.tenant,
+                                         reason: "capacity read failed: \(lastError.map { "\($0)" } ?? "unknown")", redis: redis)
+            }
+        } catch {
+            logger.error("poll failed", metadata: ["tenant": "\(integration.tenant)", "dialer": "\(integration.id)", "error": "\(error)"])
+        }
+    }
+}
+
+/// Redis TIME as milliseconds since 1970 (the clock the router compares capacity ages with).
+public enum RouteServiceClock {
+    public static func ms(_ time: RedisValue) -> Int {
+        guard let parts = time.array, parts.count == 2, let s = parts[0].int, let us = parts[1].int else { return Int(Date().timeIntervalSince1970 * 1000) }
+        return s * 1000 + us / 1000
+    }
+}

@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+import Imports
+import Postgres
+import Redis
+import Routing
+import Vault
+
+/// `switchboard routing voice-token | integration | trace | search | breakers`: what the voice
+/// front door signs with, where a tenant's dialers / SMS / Braze live, and the audit trail.
+extension RoutingCommand {
+    static func keyRing(_ options: GlobalOptions) throws -> MasterKeyRing {
+        do { return try ImportSettings(options.environment()).keyRing } catch { throw ValidationError("\(error)") }
+    }
+
+    struct VoiceToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "voice-token",
+                                                        abstract: "Set the auth token the tenant's voice platform signs TwiML requests with.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id.") var tenant: String
+        @Option(help: "The platform's auth token (default: generate one and print it).") var token: String?
+
+        func run() async throws {
+            let value = token ?? (0..<20).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            let ring = try RoutingCommand.keyRing(options)
+            try await RoutingCommand.withStore(options) { try await $0.setVoiceToken(tenant: tenant, token: value, keyRing: ring) }
+            if options.json { return try options.printJSON(["tenant": tenant, "token": token == nil ? value : "(as given)"]) }
+            print(token == nil ? value : "voice token set for \(tenant)")
+        }
+    }
+
+    struct Integration: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A tenant's dialers, SMS API and Braze: set or list.",
+                                                        subcommands: [SetIntegration.self, ListIntegrations.self])
+    }
+
+    struct SetIntegration: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "set", abstract: "Store an integration (credentials encrypted at once).")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id.") var tenant: String
+        @Option(help: "The dialer id of the rules, or sms / braze.") var id: String
+        @Option(help: "zendesk_talk, dialfire, sms or braze.") var kind: String
+        @Option(help: "Base URL of the API.") var url: String
+        @Option(help: "File holding the secret (API token / auth token), read and encrypted; never printed.") var credentialsFile: String
+        @Option(name: .customLong("setting"), help: "name=value, repeatable (zendesk: email, phoneNumberId; dialfire: tenant, line, campaign; sms: accountSid, from, to).")
+        var settings: [String] = []
+
+        func run() async throws {
+            guard let kind = RoutingIntegration.Kind(rawValue: kind) else {
+                throw ValidationError("--kind must be one of \(RoutingIntegration.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard let data = FileManager.default.contents(atPath: credentialsFile) else { throw ValidationError("cannot read \(credentialsFile)") }
+            let secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            var values: [String: String] = [:]
+            for setting in settings {
+                let parts = setting.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { throw ValidationError("--setting must look like name=value") }
+                values[String(parts[0])] = String(parts[1])
+            }
+            let integration = RoutingIntegration(tenant: tenant, id: id, kind: kind, baseURL: url, settings: values)
+            let ring = try RoutingCommand.keyRing(options)
+            try await RoutingCommand.withStore(options) { store in
+                try await store.setIntegration(integration, credentials: secret, vault: CredentialVault(keyRing: ring, postgres: store.postgres!))
+            }
+            if options.json { return try options.printJSON(integration) }
+            print("integration \(id) (\(kind.rawValue)) set for \(tenant)")
+        }
+    }
+
+    struct ListIntegrations: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List integrations (never their credentials).")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id (default: all).") var tenant: String?
+
+        func run() async throws {
+            let list = try await RoutingCommand.withStore(options) { try await $0.integrations(tenant: tenant) }
+            if options.json { return try options.printJSON(list) }
+            for i in list { print("\(i.tenant)  \(i.id)  \(i.kind.rawValue)  \(i.baseURL)  \(i.settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))") }
+        }
+    }
+
+    static func withAudit<R>(_ options: GlobalOptions, _ body: (AuditLog) async throws -> R) async throws -> R {
+        try await withStore(options) { store in try await body(AuditLog(redis: store.redis, postgres: store.postgres!, keys: store.keys)) }
+    }
+
+    static func printRecords(_ records: [AuditLog.Record], _ options: GlobalOptions) throws {
+        if options.json { return try options.printJSON(records) }
+        for r in records {
+            print("\(r.at)  \(r.kind)\(r.callId.map { "  call \($0)" } ?? "")\(r.caller.map { "  \($0)" } ?? "")\(r.micros.map { "  \($0) µs" } ?? "")")
+            print("    \(r.detail)")
+        }
+    }
+
+    struct Trace: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Everything recorded for one call: the decision and each step after it.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id.") var tenant: String
+        @Option(help: "Call id (CallSid or the dialer's call id).") var call: String
+
+        func run() async throws {
+            let records = try await RoutingCommand.withAudit(options) { try await $0.trace(tenant: tenant, callId: call) }
+            if records.isEmpty && !options.json { throw ValidationError("no audit records for call \(call) of \(tenant) (the audit-worker may not have stored them yet)") }
+            try RoutingCommand.printRecords(records, options)
+        }
+    }
+
+    struct Search: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Routing decisions by time range and caller phone.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id.") var tenant: String
+        @Option(help: "Caller phone number.") var caller: String?
+        @Option(help: "From (ISO 8601, default: 24 hours ago).") var from: String?
+        @Option(help: "To (ISO 8601, default: now).") var to: String?
+        @Option(help: "Most records.") var limit = 100
+
+        func run() async throws {
+            let parse = ISO8601DateFormatter()
+            func date(_ text: String?, _ fallback: Date, _ name: String) throws -> Date {
+                guard let text else { return fallback }
+                guard let d = parse.date(from: text) else { throw ValidationError("--\(name) must be ISO 8601 like 2026-11-22T08:00:00Z") }
+                return d
+            }
+            let end = try date(to, Date(), "to"), start = try date(from, Date().addingTimeInterval(-86_400), "from")
+            guard start < end else { throw ValidationError("--from must be before --to") }
+            let phone: PhoneNumber?
+            do { phone = try caller.map { try PhoneNumber(parsing: $0) } } catch { throw ValidationError("\(error)") }
+            let records = try await RoutingCommand.withAudit(options) { try await $0.search(tenant: tenant, from: start, to: end, caller: phone, limit: limit) }
+            try RoutingCommand.printRecords(records, options)
+        }
+    }
+
+    struct Breakers: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Dialer health as the shared breakers see it, and recent transitions.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id.") var tenant: String
+
+        func run() async throws {
+            let (health, transitions) = try await RoutingCommand.withStore(options) { store in
+                (try await store.redis.send(["HGETALL", store.keys.health(tenant)]).array?.compactMap(\.string) ?? [],
+                 try await CircuitBreaker(keys: store.keys).transitions(tenant: tenant, redis: store.redis, limit: 20))
+            }
+            if options.json { return try options.printJSON(["health": health, "transitions": transitions.map { "\($0.at) \($0.integration) \($0.from)→\($0.to)" }]) }
+            for i in stride(from: 0, to: health.count - 1, by: 2) { print("\(health[i]): \(health[i + 1])") }
+            for t in transitions {
+                print("\(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(t.at) / 1000)))  \(t.integration)  \(t.from) → \(t.to)  \(t.reason)")
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import HTTPClient
+import Logging
+import Observability
+import Postgres
+import Queue
+import Redis
+import Routing
+import RoutingIntegrations
+import ServiceLifecycle
+import Settings
+import Vault
+
+/// The `crm-worker` process: keeps routing's view of the outside world fresh and carries out
+/// what the router queued — dialer capacity and health (the poller, feeding the shared circuit
+/// breakers), SMS alerts and callback requests (the `routing` job queue). Wiring only.
+let env = Settings.Environment()
+struct CRMSettings {
+    let common: CommonSettings
+    let keyRing: MasterKeyRing
+    let pollMs: Int
+    let concurrency: Int
+    let rateLimits: [(String, RateLimit)]
+}
+let settings = settingsOrExit("crm-worker") { () throws -> CRMSettings in
+    guard let keys = env.optional("SB_MASTER_KEYS") else { throw SettingsError("SB_MASTER_KEYS is not set: integration credentials cannot be opened") }
+    let keyRing = try MasterKeyRing(keys: keys, activeId: env.string("SB_MASTER_KEY_ID", default: keys.split(separator: ":").first.map(String.init) ?? ""))
+    let limits = try env.pairs("SB_ROUTING_RATE_LIMITS", default: "callback=30/10m;sms=1/s").map { group, spec in
+        do { return (group, try RateLimit(parsing: spec)) } catch { throw SettingsError("SB_ROUTING_RATE_LIMITS: \(group): \(error)") }
+    }
+    return CRMSettings(common: try CommonSettings(env, defaultPort: 9105), keyRing: keyRing,
+                       pollMs: try env.int("SB_DIALER_POLL_MS", default: 5000, range: 200...600_000),
+                       concurrency: try env.int("SB_CONCURRENCY", default: 4, range: 1...1000), rateLimits: limits)
+}
+let common = settings.common
+let registry = Telemetry.bootstrap(logLevel: common.logLevel)
+let logger = Logger(label: "switchboard.crm-worker")
+let redis = RedisClient(common.redis)
+let postgres = PostgresClient(common.postgres)
+let http = HTTPClient(maxConnections: 8)
+let vault = CredentialVault(keyRing: settings.keyRing, postgres: postgres)
+let store = RoutingStore(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: common.keyPrefix))
+
+var services: [any Service] = []
+do {
+    let queue = try JobQueue(name: VoiceCalls.queueName, prefix: common.keyPrefix, redis: redis)
+    for (group, limit) in settings.rateLimits { try await queue.setRateLimit(group: group, limit) }
+    let jobs = JobRegistry(RoutingJobs(store: store, vault: vault, http: http).definitions)
+    services.append(QueueWorker(queue: queue, registry: jobs, configuration: QueueWorkerConfiguration(concurrency: settings.concurrency), logger: logger))
+} catch {
+    logger.critical("cannot start", metadata: ["error": "\(error)"])
+    exit(1)
+}
+services.append(DialerPoller(store: store, vault: vault, http: http, intervalMs: settings.pollMs))
+services.append(OpsServer.make(host: common.httpHost, port: common.httpPort, registry: registry, logger: logger,
+                               health: { do { _ = try await redis.send(["PING"]); return nil } catch { return "redis: \(error)" } },
+                               onBound: { port in logger.info("crm-worker ready", metadata: ["port": "\(port)"]) }))
+let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+try await group.run()
+await redis.shutdown()
+await postgres.shutdown()
+await http.shutdown()
