@@ -148,7 +148,7 @@ let package = Package(
 
         .testTarget(name: "QueueTests", dependencies: ["Queue"]),
         .testTarget(name: "ImportTests", dependencies: ["Imports", "Queue"]),
-        .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "Redis", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "IntegrationTests", dependencies: ["Queue", "Redis", "Postgres", "HTTPClient", "Schema", "Vault", "Imports", "Routing"]),
     ]
 )

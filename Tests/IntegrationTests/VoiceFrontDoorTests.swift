@@ -203,6 +203,37 @@ import Vault
         #expect(try await TestServers.eventually(15) { try await log.transitions(tenant: "acme").count >= 2 })
         try await fleet.stop()
     }
+
+    @Test func auditRecordsWaitInTheStreamWhilePostgresIsUnavailableAndNoneIsLost() async throws {
+        let fleet = try await Fleet()
+        let key = try await fleet.store.createAPIKey(tenant: "acme")
+        // The audit table disappears: every write of the worker fails (a real server stop is in
+        // ops/bench/validation-gate; here other suites share the server).
+        try await fleet.postgres.query("ALTER TABLE routing_audit RENAME TO routing_audit_away")
+        var ok = 0
+        for i in 0..<200 {
+            let r = try await fleet.http.send(.json("POST", fleet.routerURL + "/v1/route", body: #"{"callId":"pgdown-\#(i)","caller":"+15551230001"}"#,
+                                                     headers: [("Authorization", "Bearer \(key)")]))
+            if r.status == 200 { ok += 1 }
+        }
+        #expect(ok == 200) // routing never waits on Postgres
+        try await Task.sleep(for: .seconds(2))
+        let backlog = try await fleet.redis.send(["XLEN", fleet.store.keys.auditStream]).int ?? 0
+        #expect(backlog >= 200, "the stream holds the backlog")
+        #expect(fleet.audit.isRunning, "\(fleet.audit.log)")
+        // Postgres is back: the backlog drains, every decision exactly once.
+        try await fleet.postgres.query("ALTER TABLE routing_audit_away RENAME TO routing_audit")
+        var stored = 0
+        _ = try await TestServers.eventually(30) {
+            stored = Int(try await fleet.postgres.query("SELECT count(DISTINCT call_id) AS n FROM routing_audit WHERE call_id LIKE 'pgdown-%'").value(0, "n") ?? "0") ?? 0
+            return stored == 200
+        }
+        #expect(stored == 200)
+        let rows = Int(try await fleet.postgres.query("SELECT count(*) AS n FROM routing_audit WHERE call_id LIKE 'pgdown-%'").value(0, "n") ?? "0") ?? 0
+        #expect(rows == 200)
+        #expect(try await TestServers.eventually(10) { (try await fleet.redis.send(["XLEN", fleet.store.keys.auditStream]).int ?? -1) == 0 })
+        try await fleet.stop()
+    }
 }
 
 extension AuditLog.Record {
