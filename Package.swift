@@ -100,7 +100,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Console", dependencies: [
-            "Imports", "Vault", "Queue", "Redis", "Postgres", "HTTPClient", "Settings", "Observability",
+            "Imports", "Routing", .product(name: "HTTPTypes", package: "swift-http-types"), "Vault", "Queue", "Redis", "Postgres", "HTTPClient", "Settings", "Observability",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),

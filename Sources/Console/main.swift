@@ -7,6 +7,7 @@ import Observability
 import Postgres
 import Queue
 import Redis
+import Routing
 import ServiceLifecycle
 import Settings
 import Vault
@@ -40,6 +41,9 @@ OpsServer.addRoutes(to: router, registry: registry) {
     } catch { return "\(error)" }
 }
 ConsoleAPI(pipeline: pipeline, token: token).routes(into: router)
+let keys = RoutingKeys(prefix: common.keyPrefix)
+ConsoleRoutingAPI(store: RoutingStore(redis: redis, postgres: postgres, keys: keys), audit: AuditLog(redis: redis, postgres: postgres, keys: keys),
+                  token: token).routes(into: router)
 let app = Application(router: router, configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
                       onServerRunning: { channel in logger.info("console ready", metadata: ["port": "\(channel.localAddress?.port ?? 0)"]) },
                       logger: logger)

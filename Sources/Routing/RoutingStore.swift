@@ -43,7 +43,8 @@ public struct RoutingStore: Sendable {
         return postgres
     }
 
-    static func checkTenant(_ tenant: String) throws {
+    /// Rejects a tenant id the store would not accept, saying why.
+    public static func checkTenant(_ tenant: String) throws {
         guard tenant.range(of: #"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"#, options: .regularExpression) != nil else {
             throw RoutingError(.invalidInput, "tenant id '\(tenant)' must be 1-63 letters, digits, '.', '_' or '-'")
         }
@@ -103,8 +104,13 @@ public struct RoutingStore: Sendable {
         try await publishToRedis(tenant: tenant, version: version, json: json)
     }
 
-    /// Saves and activates in one step; returns the new version.
-    public func publish(_ rules: RoutingRules, tenant: String, actor: String, note: String? = nil) async throws -> Int {
+    /// Saves and activates in one step; returns the new version. With `ifChanged`, rules equal
+    /// to the active version are left as they are (its version is returned).
+    public func publish(_ rules: RoutingRules, tenant: String, actor: String, note: String? = nil, ifChanged: Bool = false) async throws -> Int {
+        if ifChanged, let active = try await versions(tenant: tenant).first(where: \.active), active.rules == rules {
+            try await publishToRedis(tenant: tenant, version: active.version, json: try Self.json(rules))
+            return active.version
+        }
         let version = try await save(rules, tenant: tenant, actor: actor, note: note)
         try await activate(tenant: tenant, version: version, actor: actor)
         return version

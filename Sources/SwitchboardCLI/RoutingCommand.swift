@@ -126,10 +126,13 @@ struct RoutingCommand: AsyncParsableCommand {
         @Option(help: "Rules file (see ops/demo/routing-rules.json).") var file: String
         @Option(help: "Why this change.") var note: String?
         @Option(help: "Who makes the change (default cli:$USER).") var actor: String = RoutingCommand.defaultActor
+        @Flag(help: "Keep the active version when the file holds the same rules.") var ifChanged = false
 
         func run() async throws {
             let rules = try RoutingCommand.readRules(file)
-            let version = try await RoutingCommand.withStore(options) { try await $0.publish(rules, tenant: tenant, actor: actor, note: note) }
+            let version = try await RoutingCommand.withStore(options) {
+                try await $0.publish(rules, tenant: tenant, actor: actor, note: note, ifChanged: ifChanged)
+            }
             if options.json { return try options.printJSON(["tenant": tenant, "version": String(version)]) }
             print("rules version \(version) active for \(tenant)")
         }

@@ -64,4 +64,66 @@ import Vault
         #expect(await console.waitForExit(seconds: 10) == 0)
         try await TestServers.dropSchema(pg)
     }
+
+    @Test func routingRulesAreValidatedVersionedActivatedAndTraced() async throws {
+        let pg = try await TestServers.postgres()
+        try await SchemaMigrations.migrator.migrate(pg)
+        let prefix = TestServers.uniquePrefix()
+        let port = try TestServers.freePort()
+        let token = "console-token-\(UUID().uuidString)"
+        let console = try ChildProcess("console", environment: [
+            "SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_POSTGRES_URL": TestServers.postgresURL,
+            "SB_POSTGRES_SCHEMA": pg.configuration.schema!, "SB_MASTER_KEYS": MasterKeyRing.generateEntry(id: "k1"),
+            "SB_CONSOLE_TOKEN": token, "SB_HTTP_PORT": String(port)])
+        let http = HTTPClient(maxConnections: 2)
+        let base = "http://127.0.0.1:\(port)"
+        #expect(try await TestServers.eventually(20) { (try? await http.send(HTTPRequest(url: base + "/health")))?.status == 200 }, "\(console.log)")
+        func send(_ method: String, _ path: String, _ body: String? = nil, auth: Bool = true) async throws -> HTTPResponse {
+            try await http.send(HTTPRequest(method: method, url: base + path,
+                                            headers: (auth ? [("Authorization", "Bearer \(token)")] : []) + [("Content-Type", "application/json"), ("X-Actor", "ana@cs")],
+                                            body: body.map { Array($0.utf8) }))
+        }
+        let rules = String(decoding: FileManager.default.contents(atPath: "ops/demo/routing-rules.json") ?? Data(), as: UTF8.self)
+        #expect(!rules.isEmpty)
+        let broken = rules.replacingOccurrences(of: #""cold": "zendesk""#, with: #""cold": "avaya""#)
+
+        #expect(try await send("GET", "/v1/tenants/demo/routing/rules", auth: false).status == 401)
+        #expect(try await send("POST", "/v1/routing/rules/validate", rules).status == 200)
+        let invalid = try await send("POST", "/v1/routing/rules/validate", broken)
+        #expect(invalid.status == 422)
+        #expect(invalid.text.contains("unknown dialer 'avaya'"))
+        #expect(try await send("POST", "/v1/routing/rules/validate", "{nope").status == 400)
+        #expect(try await send("POST", "/v1/tenants/demo/routing/rules", broken).status == 422)
+
+        let saved = try await send("POST", "/v1/tenants/demo/routing/rules?note=first", rules)
+        #expect(saved.status == 201)
+        #expect(saved.text.contains(#""version":1"#))
+        #expect(try await send("POST", "/v1/tenants/demo/routing/rules?activate=true", rules.replacingOccurrences(of: #""warm": "dialfire""#, with: #""warm": "zendesk""#)).status == 201)
+        #expect(try await send("POST", "/v1/tenants/demo/routing/rules/1/activate").status == 200)
+        #expect(try await send("POST", "/v1/tenants/demo/routing/rules/7/activate").status == 400)
+        let versions = try await send("GET", "/v1/tenants/demo/routing/rules")
+        #expect(versions.text.contains(#""active":true,"createdAt""#) || versions.text.contains(#""active":true"#))
+        let one = try await send("GET", "/v1/tenants/demo/routing/rules/2")
+        #expect(one.status == 200)
+        #expect(one.text.contains(#""warm":"zendesk""#))
+        #expect(try await send("GET", "/v1/tenants/demo/routing/rules/9").status == 404)
+        let changes = try await send("GET", "/v1/tenants/demo/routing/changes")
+        #expect(changes.text.contains("tier 'warm': zendesk → dialfire"), "\(changes.text)")
+        #expect(changes.text.contains(#""actor":"ana@cs""#))
+
+        #expect(try await send("GET", "/v1/tenants/demo/routing/calls/nope").status == 404)
+        let search = try await send("GET", "/v1/tenants/demo/routing/calls?caller=%2B15551230001")
+        #expect(search.status == 200)
+        #expect(search.text == "[]")
+        #expect(try await send("GET", "/v1/tenants/demo/routing/calls?from=yesterday").status == 400)
+        #expect(try await send("GET", "/v1/tenants/demo/routing/calls?caller=anonymous").status == 400)
+        #expect(try await send("GET", "/v1/tenants/demo/routing/health").status == 200)
+
+        await http.shutdown()
+        console.terminate()
+        _ = await console.waitForExit(seconds: 10)
+        let redis = TestServers.redis()
+        try await TestServers.cleanup(prefix: prefix, redis: redis)
+        try await TestServers.dropSchema(pg)
+    }
 }
