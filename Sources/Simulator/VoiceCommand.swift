@@ -24,6 +24,7 @@ struct VoiceCommand: AsyncParsableCommand {
     @Option(name: .customLong("dialer"), help: "target=URL of the dialer simulator owning a SIP URI or number; repeatable.") var dialers: [String] = []
     @Option(help: "Calls to place.") var calls = 1
     @Option(help: "Calls in flight at once.") var concurrency = 1
+    @Option(help: "Start at most this many calls per second (0: as fast as concurrency allows).") var rate = 0.0
     @Option(help: "Multiply Pause lengths by this (1 = real time).") var pauseScale = 1.0
     @Option(help: "Print one JSON line per call (otherwise only the summary).") var perCall = true
 
@@ -63,6 +64,10 @@ struct VoiceCommand: AsyncParsableCommand {
                     while true {
                         let n = counter.withLockedValue { c -> Int in c += 1; return c }
                         if n > command.calls { return }
+                        if command.rate > 0 {
+                            let due = started.addingTimeInterval(Double(n - 1) / command.rate).timeIntervalSinceNow
+                            if due > 0 { try? await Task.sleep(for: .milliseconds(Int(due * 1000))) }
+                        }
                         let report = await command.place(n, inbound: inbound, targets: targetMap, http: http)
                         if command.perCall, let line = try? JSONEncoder().encode(report) { print(String(decoding: line, as: UTF8.self)) }
                         reports.withLockedValue { $0.append(report) }
