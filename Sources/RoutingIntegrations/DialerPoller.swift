@@ -12,49 +12,70 @@ import Vault
 /// success. A failed read is retried once at once (scenario 3); after that the capacity goes
 /// stale and the router treats it as unknown. A 429 is the dialer's limit, not an outage: it
 /// skips the round. Several crm-workers may run: a per-dialer Redis lock lets one poll per interval.
+/// A dialer declared down is probed every `probeMs` (faster), so recovery is seen quickly.
+/// Integrations and their opened credentials are kept in memory (re-read every 30 s), so
+/// polling goes on while Postgres is down.
 public struct DialerPoller: Service {
     public let store: RoutingStore
     public let vault: CredentialVault
     public let client: DialerClient
     public let breaker: CircuitBreaker
     public let intervalMs: Int
+    public let probeMs: Int
     let logger = Logger(label: "switchboard.dialer-poller")
 
-    public init(store: RoutingStore, vault: CredentialVault, http: HTTPClient, intervalMs: Int) {
+    public init(store: RoutingStore, vault: CredentialVault, http: HTTPClient, intervalMs: Int, probeMs: Int = 250) {
         self.store = store
         self.vault = vault
         self.client = DialerClient(http: http)
         self.breaker = CircuitBreaker(keys: store.keys)
         self.intervalMs = intervalMs
+        self.probeMs = min(probeMs, intervalMs)
     }
 
     public func run() async throws {
-        var integrations: [RoutingIntegration] = []
+        var dialers: [(RoutingIntegration, String)] = []
         var listedAt = Date.distantPast
+        var lastPoll: [String: Date] = [:]
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             if Date().timeIntervalSince(listedAt) > 30 {
                 do {
-                    integrations = try await store.integrations().filter { $0.kind == .zendeskTalk || $0.kind == .dialfire }
+                    var fresh: [(RoutingIntegration, String)] = []
+                    for integration in try await store.integrations() where integration.kind == .zendeskTalk || integration.kind == .dialfire {
+                        fresh.append((integration, try await store.credentials(of: integration, vault: vault)))
+                    }
+                    dialers = fresh
                     listedAt = Date()
                 } catch {
-                    logger.warning("cannot list integrations", metadata: ["error": "\(error)"])
+                    logger.warning("cannot list integrations; polling the known ones", metadata: ["error": "\(error)"])
+                    listedAt = Date().addingTimeInterval(-25) // try again in 5 s
+                }
+            }
+            let now = Date()
+            var due: [(RoutingIntegration, String)] = []
+            for (integration, credentials) in dialers {
+                let key = integration.tenant + "/" + integration.id
+                let down = (try? await store.redis.send(["HGET", store.keys.health(integration.tenant), integration.id]).string) == "down"
+                let every = Double(down ? probeMs : intervalMs) / 1000
+                if now.timeIntervalSince(lastPoll[key] ?? .distantPast) >= every - 0.01 {
+                    lastPoll[key] = now
+                    due.append((integration, credentials))
                 }
             }
             await withTaskGroup(of: Void.self) { group in
-                for integration in integrations { group.addTask { await pollOnce(integration) } }
+                for (integration, credentials) in due { group.addTask { await pollOnce(integration, credentials: credentials) } }
             }
-            try? await Task.sleep(for: .milliseconds(intervalMs))
+            try? await Task.sleep(for: .milliseconds(probeMs))
         }
     }
 
     /// Polls one dialer if no other poller did in this interval.
-    public func pollOnce(_ integration: RoutingIntegration) async {
+    public func pollOnce(_ integration: RoutingIntegration, credentials: String) async {
         let redis = store.redis
         let keys = store.keys
         do {
             let lock = "\(keys.prefix):routing:poll-lock:\(integration.tenant):\(integration.id)"
-            guard try await redis.send(["SET", lock, "1", "NX", "PX", String(max(100, intervalMs - 50))]).string == "OK" else { return }
-            let credentials = try await store.credentials(of: integration, vault: vault)
+            guard try await redis.send(["SET", lock, "1", "NX", "PX", String(max(50, probeMs - 20))]).string == "OK" else { return }
             var free: Int?
             var lastError: Error?
             for _ in 0..<2 {

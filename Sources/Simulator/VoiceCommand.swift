@@ -39,6 +39,12 @@ struct VoiceCommand: AsyncParsableCommand {
         var error: String?
     }
 
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
     func validate() throws {
         guard calls > 0, concurrency > 0 else { throw ValidationError("--calls and --concurrency must be positive") }
         for dialer in dialers where !dialer.contains("=") { throw ValidationError("--dialer must look like target=URL") }
@@ -69,7 +75,7 @@ struct VoiceCommand: AsyncParsableCommand {
                             if due > 0 { try? await Task.sleep(for: .milliseconds(Int(due * 1000))) }
                         }
                         let report = await command.place(n, inbound: inbound, targets: targetMap, http: http)
-                        if command.perCall, let line = try? JSONEncoder().encode(report) { print(String(decoding: line, as: UTF8.self)) }
+                        if command.perCall, let line = try? VoiceCommand.encoder.encode(report) { print(String(decoding: line, as: UTF8.self)) }
                         reports.withLockedValue { $0.append(report) }
                     }
                 }
