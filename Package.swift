@@ -75,7 +75,7 @@ let package = Package(
         ]),
         .target(name: "Schema", dependencies: ["Postgres"]),
         .target(name: "Routing", dependencies: [
-            "Redis", "Postgres", "Queue", "Vault",
+            "Redis", "Postgres", "Queue", "Vault", "HTTPClient",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -86,6 +86,7 @@ let package = Package(
         .target(name: "RoutingIntegrations", dependencies: [
             "Routing", "Queue", "Vault", "HTTPClient", "Redis",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Vault", dependencies: ["Postgres", .product(name: "Crypto", package: "swift-crypto")]),
@@ -106,7 +107,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Router", dependencies: [
-            "Routing", "Redis", "Settings", "Observability", "Queue", "Vault",
+            "Routing", "Redis", "Settings", "Observability", "Queue", "Vault", "HTTPClient",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -135,7 +136,7 @@ let package = Package(
         ], path: "Workers/Scheduler"),
 
         .executableTarget(name: "CRMWorker", dependencies: [
-            "Queue", "Observability", "Settings", "Postgres", "Redis", "HTTPClient", "Vault", "Routing", "RoutingIntegrations",
+            "Queue", "Observability", .product(name: "Hummingbird", package: "hummingbird"), "Settings", "Postgres", "Redis", "HTTPClient", "Vault", "Routing", "RoutingIntegrations",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Workers/CRMWorker"),

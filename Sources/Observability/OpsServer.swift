@@ -22,13 +22,16 @@ public enum OpsServer {
         }
     }
 
-    /// The operator endpoints alone, as a `Service` for a worker's `ServiceGroup`.
-    /// `onBound` receives the port actually bound (useful with port 0).
+    /// The operator endpoints, as a `Service` for a worker's `ServiceGroup`; `routes` adds a
+    /// process's own endpoints (the crm-worker's Braze webhook). `onBound` receives the port
+    /// actually bound (useful with port 0).
     public static func make(host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger,
                             health: @escaping @Sendable () async -> String?,
-                            onBound: @escaping @Sendable (Int) async -> Void = { _ in }) -> some Service {
+                            onBound: @escaping @Sendable (Int) async -> Void = { _ in },
+                            routes: (Router<BasicRequestContext>) -> Void = { _ in }) -> some Service {
         let router = Router()
         addRoutes(to: router, registry: registry, health: health)
+        routes(router)
         return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: nil),
                            onServerRunning: { channel in await onBound(channel.localAddress?.port ?? port) },
                            logger: logger)

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPClient
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -22,6 +23,8 @@ struct RouterSettings {
     let loopCount: Int
     let publicURL: String
     let keyRing: MasterKeyRing?
+    let brazeCutoffMs: Int
+    let brazeLivePerMinute: Int
 }
 let settings = settingsOrExit("router") { () throws -> RouterSettings in
     let common = try CommonSettings(env, defaultPort: 9104)
@@ -31,7 +34,9 @@ let settings = settingsOrExit("router") { () throws -> RouterSettings in
     return RouterSettings(common: common, defaultCountry: env.string("SB_DEFAULT_COUNTRY_CODE", default: "1"),
                           staleMs: try env.int("SB_CAPACITY_STALE_MS", default: 30_000, range: 100...3_600_000),
                           loopCount: try env.int("SB_ROUTER_THREADS", default: System.coreCount, range: 1...256),
-                          publicURL: env.string("SB_ROUTER_PUBLIC_URL", default: "http://127.0.0.1:\(common.httpPort)"), keyRing: keyRing)
+                          publicURL: env.string("SB_ROUTER_PUBLIC_URL", default: "http://127.0.0.1:\(common.httpPort)"), keyRing: keyRing,
+                          brazeCutoffMs: try env.int("SB_BRAZE_CUTOFF_MS", default: 1500, range: 50...15_000),
+                          brazeLivePerMinute: try env.int("SB_BRAZE_LIVE_PER_MINUTE", default: 100, range: 0...100_000))
 }
 let common = settings.common
 
@@ -41,7 +46,12 @@ let loops = MultiThreadedEventLoopGroup(numberOfThreads: settings.loopCount)
 let fastRedis = EventLoopRedisClient(common.redis, group: loops)
 let redis = RedisClient(common.redis)
 let keys = RoutingKeys(prefix: common.keyPrefix)
-let service = RouteService(redis: fastRedis, keys: keys, staleCapacityMs: settings.staleMs)
+let http = HTTPClient(maxConnections: 16)
+let live = settings.keyRing.flatMap { ring in
+    settings.brazeLivePerMinute > 0 ? LiveLookup(http: http, keyRing: ring, redis: fastRedis, keys: keys, cutoffMs: settings.brazeCutoffMs,
+                                                 perMinute: settings.brazeLivePerMinute) : nil
+}
+let service = RouteService(redis: fastRedis, keys: keys, staleCapacityMs: settings.staleMs, live: live)
 let routeAPI = RouteAPI(service: service, defaultCountryCode: settings.defaultCountry)
 let voice = VoiceCalls(redis: fastRedis, jobs: try JobQueue(name: VoiceCalls.queueName, prefix: common.keyPrefix, redis: redis), keys: keys,
                        keyRing: settings.keyRing)
@@ -61,3 +71,4 @@ let group = ServiceGroup(configuration: .init(services: [.init(service: app)], g
 try await group.run()
 await fastRedis.shutdown()
 await redis.shutdown()
+await http.shutdown()

@@ -18,6 +18,8 @@ public final class RouteService: Sendable {
     public let staleCapacityMs: Int
     /// How long a resolved API key is trusted before Redis is asked again.
     public let apiKeyCacheMs: Int
+    /// Live Braze lookups on cache misses (nil: misses go to the menu / default and the crm-worker fills them).
+    public let live: LiveLookup?
     private let cache = NIOLockedValueBox(Cache())
     private let auditFailures = Counter(label: "switchboard_audit_append_failures_total")
     private let logger = Logger(label: "switchboard.route")
@@ -28,7 +30,8 @@ public final class RouteService: Sendable {
         var rules: [String: (version: String, rules: RoutingRules, zone: TimeZone?)] = [:]
     }
 
-    public init(redis: EventLoopRedisClient, keys: RoutingKeys, staleCapacityMs: Int = 30_000, apiKeyCacheMs: Int = 10_000) {
+    public init(redis: EventLoopRedisClient, keys: RoutingKeys, staleCapacityMs: Int = 30_000, apiKeyCacheMs: Int = 10_000, live: LiveLookup? = nil) {
+        self.live = live
         self.redis = redis
         self.keys = keys
         self.staleCapacityMs = staleCapacityMs
@@ -98,24 +101,63 @@ public final class RouteService: Sendable {
                 return eventLoop.makeFailedFuture(RoutingError(.invalidRules, "tenant \(tenant) has no active routing rules"))
             }
             return self.activeRules(tenant, version: version, on: eventLoop).flatMap { rules, zone in
-                let input = self.input(replies)
-                let decision = rules.decide(input.input, zone: zone)
-                let micros = Int((DispatchTime.now().uptimeNanoseconds - started) / 1000)
-                let id = Self.decisionId()
-                let entry = self.auditEntry(id: id, tenant: tenant, call: call, caller: caller, version: version, fields: input.fields,
-                                            input: input.input, decision: decision, micros: micros)
-                // Not awaited: the append goes out in the same flush as other calls' lookups, on the
-                // same ordered connection. A failed append is counted and logged with the decision id.
-                self.redis.pipeline([entry], on: eventLoop).whenComplete { result in
-                    switch result {
-                    case .success(let reply) where reply.first?.string != nil: return
-                    case .success(let reply): self.auditFailed(id, "\(reply.first.map { "\($0)" } ?? "no reply")")
-                    case .failure(let error): self.auditFailed(id, "\(error)")
-                    }
+                let gathered = self.input(replies)
+                let context = Decided(call: call, tenant: tenant, caller: caller, version: version, rules: rules, zone: zone, started: started)
+                guard gathered.fields.isEmpty, let live = self.live else {
+                    return eventLoop.makeSucceededFuture(self.finish(context, gathered.input, fields: gathered.fields,
+                                                                     lookups: [gathered.fields.isEmpty ? "cache:miss" : "cache:hit"], on: eventLoop))
                 }
-                return eventLoop.makeSucceededFuture(Routed(decisionId: id, decision: decision, caller: caller, micros: micros))
+                // A miss: a live Braze lookup if budget and the cutoff allow (off the event loop).
+                let elapsed = Int((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)
+                return eventLoop.makeFutureWithTask { await live.lookup(tenant: tenant, phone: caller, elapsedMs: elapsed) }.map { result in
+                    var input = gathered.input
+                    var fields: [String: String] = [:]
+                    if let lead = result.lead {
+                        input = RoutingInput(lead: lead, now: input.now, health: input.health, freeAgents: input.freeAgents)
+                        if case .found(let found) = lead { fields = found }
+                    }
+                    return self.finish(context, input, fields: fields, lookups: ["cache:miss", result.note], on: eventLoop)
+                }
             }
         }
+    }
+
+    /// What a decision is about, carried to `finish`.
+    struct Decided {
+        let call: Call
+        let tenant: String
+        let caller: PhoneNumber
+        let version: String
+        let rules: RoutingRules
+        let zone: TimeZone?
+        let started: UInt64
+    }
+
+    /// Decides, then appends the audit entry (and caches a live-looked-up lead, or queues the miss
+    /// for the crm-worker) without waiting: all on the same ordered connection, in one flush.
+    func finish(_ c: Decided, _ input: RoutingInput, fields: [String: String], lookups: [String], on eventLoop: any EventLoop) -> Routed {
+        let decision = c.rules.decide(input, zone: c.zone)
+        let micros = Int((DispatchTime.now().uptimeNanoseconds - c.started) / 1000)
+        let id = Self.decisionId()
+        var commands = [auditEntry(id: id, tenant: c.tenant, call: c.call, caller: c.caller, version: c.version, fields: fields,
+                                   input: input, decision: decision, micros: micros, lookups: lookups)]
+        switch input.lead {
+        case .found(let found) where lookups.contains(where: { $0.hasPrefix("braze:found") }):
+            let key = keys.lead(c.tenant, c.caller)
+            commands += [["HSET", key] + found.flatMap { [$0.key, $0.value] }, ["EXPIRE", key, String(3 * 86_400)]]
+        case .notFound, .unavailable:
+            commands.append(["ZADD", keys.misses, "NX", String(Int(Date().timeIntervalSince1970 * 1000)), "\(c.tenant)|\(c.caller.e164)"])
+        case .found:
+            break
+        }
+        redis.pipeline(commands, on: eventLoop).whenComplete { result in
+            switch result {
+            case .success(let reply) where reply.first?.string != nil: return
+            case .success(let reply): self.auditFailed(id, "\(reply.first.map { "\($0)" } ?? "no reply")")
+            case .failure(let error): self.auditFailed(id, "\(error)")
+            }
+        }
+        return Routed(decisionId: id, decision: decision, caller: c.caller, micros: micros)
     }
 
     /// `route` for async callers (tests, tools).
@@ -186,7 +228,7 @@ public final class RouteService: Sendable {
 
     /// The XADD of one decision chain (the chain carries the decision id).
     private func auditEntry(id: String, tenant: String, call: Call, caller: PhoneNumber, version: String, fields: [String: String], input: RoutingInput,
-                            decision: RoutingDecision, micros: Int) -> [String] {
+                            decision: RoutingDecision, micros: Int, lookups: [String]) -> [String] {
         var json = JSONText()
         json.object { chain in
             chain.member("kind", "decision")
@@ -197,6 +239,7 @@ public final class RouteService: Sendable {
             chain.member("called", call.called)
             chain.member("rulesVersion", version)
             chain.member("lead", fields.isEmpty ? nil : fields)
+            chain.member("lookups", lookups)
             chain.member("health", input.health.mapValues(\.rawValue))
             chain.member("capacity", input.freeAgents)
             chain.member("answer") { decision.write(into: &$0) }

@@ -11,7 +11,8 @@ public struct RoutingIntegration: Sendable, Codable, Equatable {
     public let kind: Kind
     public let baseURL: String
     /// Kind-specific settings: Zendesk `email`, `phoneNumberId`; Dialfire `tenant`, `line`,
-    /// `campaign`; SMS `from`, `to` (on-call number), `accountSid`; Braze `segmentId`.
+    /// `campaign`; SMS `from`, `to` (on-call number), `accountSid`; Braze `segmentId` (the
+    /// nightly export) and `fields` (extra attributes to cache, comma-separated).
     public let settings: [String: String]
 
     public init(tenant: String, id: String, kind: Kind, baseURL: String, settings: [String: String] = [:]) {
@@ -31,7 +32,7 @@ public struct RoutingIntegration: Sendable, Codable, Equatable {
         guard let url = URL(string: baseURL), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
             throw RoutingError(.invalidInput, "base URL '\(baseURL)' must be an http(s) URL")
         }
-        let required: [Kind: [String]] = [.zendeskTalk: ["email"], .dialfire: ["tenant", "line"], .sms: ["from", "to", "accountSid"], .braze: []]
+        let required: [Kind: [String]] = [.zendeskTalk: ["email"], .dialfire: ["tenant", "line"], .sms: ["from", "to", "accountSid"], .braze: ["segmentId"]]
         for key in required[kind] ?? [] where (settings[key] ?? "").isEmpty {
             throw RoutingError(.invalidInput, "\(kind.rawValue) integration needs the setting '\(key)'")
         }

@@ -10,6 +10,10 @@ public struct RoutingKeys: Sendable {
     public func lead(_ tenant: String, _ phone: PhoneNumber) -> String { "\(tag(tenant)):lead:\(phone.e164)" }
     /// Hash: `version`, `json` of the active rules.
     public func rules(_ tenant: String) -> String { "\(tag(tenant)):rules" }
+    /// Set while Braze is known to have no user with this phone (so misses are not looked up again).
+    public func noLead(_ tenant: String, _ phone: PhoneNumber) -> String { "\(tag(tenant)):nolead:\(phone.e164)" }
+    /// Counter of the router's live Braze lookups in the current minute (its share of the limit).
+    public func liveLookups(_ tenant: String, minute: Int) -> String { "\(tag(tenant)):braze-live:\(minute)" }
     /// Hash: dialer id → up / down / unknown.
     public func health(_ tenant: String) -> String { "\(tag(tenant)):health" }
     /// Hash: dialer id → "<free agents>|<measured at, ms>".
@@ -22,6 +26,10 @@ public struct RoutingKeys: Sendable {
     public var voiceTokens: String { "\(prefix):routing:voicetokens" }
     /// Hash: SHA-256 of an API key → tenant.
     public var apiKeys: String { "\(prefix):routing:apikeys" }
+    /// Sorted set of cache misses ("tenant|phone", scored by time) for the crm-worker to look up.
+    public var misses: String { "\(prefix):{crm}:misses" }
+    /// Hash: tenant → Braze base URL and REST key (sealed with a master key) for live lookups.
+    public var brazeAccess: String { "\(prefix):routing:braze" }
     /// The stream of call outcomes from dialers, written back to Braze by the crm-worker.
     public var outcomes: String { "\(prefix):{crm}:outcomes" }
     /// The stream every decision is appended to (the audit worker drains it into Postgres).

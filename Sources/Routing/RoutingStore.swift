@@ -167,6 +167,9 @@ public struct RoutingStore: Sendable {
     public func setIntegration(_ integration: RoutingIntegration, credentials: String, vault: CredentialVault) async throws {
         try integration.validate()
         guard !credentials.isEmpty else { throw RoutingError(.invalidInput, "credentials must not be empty") }
+        if integration.kind == .braze, (try? JSONSerialization.jsonObject(with: Data(credentials.utf8)) as? [String: Any])?["apiKey"] as? String == nil {
+            throw RoutingError(.invalidInput, "Braze credentials must be JSON like {\"apiKey\": \"…\", \"webhookToken\": \"…\"}")
+        }
         let db = try database()
         try await db.query("INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT (id) DO NOTHING", [integration.tenant])
         let sealed = try await vault.seal(credentials, tenant: integration.tenant)
@@ -176,6 +179,15 @@ public struct RoutingStore: Sendable {
             ON CONFLICT (tenant_id, id) DO UPDATE SET kind = EXCLUDED.kind, base_url = EXCLUDED.base_url, credentials = EXCLUDED.credentials,
                 settings = EXCLUDED.settings, updated_at = now()
             """, [integration.tenant, integration.id, integration.kind.rawValue, integration.baseURL, sealed, settings])
+        if integration.kind == .braze {
+            // The router's live lookups need the REST key without Postgres: sealed by a master key in Redis.
+            struct Secrets: Decodable { let apiKey: String }
+            guard let secrets = try? JSONDecoder().decode(Secrets.self, from: Data(credentials.utf8)) else {
+                throw RoutingError(.invalidInput, "Braze credentials must be JSON like {\"apiKey\": \"…\", \"webhookToken\": \"…\"}")
+            }
+            try await redis.send(["HSET", keys.brazeAccess, integration.tenant,
+                                  try LiveLookup.seal(url: integration.baseURL, apiKey: secrets.apiKey, tenant: integration.tenant, keyRing: vault.keyRing)])
+        }
     }
 
     /// Every integration (of one tenant, or all), without credentials.

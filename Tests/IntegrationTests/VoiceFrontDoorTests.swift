@@ -20,6 +20,8 @@ import Vault
         let zendesk: SimulatorProcess
         let dialfire: SimulatorProcess
         let sms: SimulatorProcess
+        let braze: SimulatorProcess
+        let crmPort: Int
         var router: ChildProcess!
         var crm: ChildProcess!
         var audit: ChildProcess!
@@ -43,6 +45,9 @@ import Vault
             dialfire = try await SimulatorProcess("dialfire", ["--tenant", "acme", "--line", "in-1", "--token", "df-secret"])
             sms = try await SimulatorProcess("sms", ["--auth-token", "sms-secret", "--limit", "100/s"])
             routerPort = try TestServers.freePort()
+            crmPort = try TestServers.freePort()
+            braze = try await SimulatorProcess("braze", ["--api-key", "braze-key", "--users", "60", "--users-per-file", "25",
+                                                         "--webhook-url", "http://127.0.0.1:\(crmPort)/webhooks/braze/acme", "--webhook-token", "hook-token"])
 
             _ = try await store.publish(rules, tenant: "acme", actor: "test")
             let ring = try MasterKeyRing(keys: masterKeys, activeId: "k1")
@@ -55,6 +60,8 @@ import Vault
             try await store.setIntegration(RoutingIntegration(tenant: "acme", id: "sms", kind: .sms, baseURL: sms.url,
                                                               settings: ["accountSid": "AC00000000000000000000000000000000", "from": "+15550000001",
                                                                          "to": "+15559990000"]), credentials: "sms-secret", vault: vault)
+            try await store.setIntegration(RoutingIntegration(tenant: "acme", id: "braze", kind: .braze, baseURL: braze.url, settings: ["segmentId": "all-leads"]),
+                                           credentials: #"{"apiKey": "braze-key", "webhookToken": "hook-token"}"#, vault: vault)
             for (phone, fields) in [("+15551230001", ["lead_owner": "alice"]), ("+15551230002", ["lead_score_tier": "cold"]),
                                     ("+15551230003", ["lead_score_tier": "warm"])] {
                 try await store.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: phone), fields: fields)
@@ -62,7 +69,7 @@ import Vault
             let env = ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_POSTGRES_URL": TestServers.postgresURL,
                        "SB_POSTGRES_SCHEMA": postgres.configuration.schema!, "SB_MASTER_KEYS": masterKeys]
             router = try ChildProcess("router", environment: env.merging(["SB_HTTP_PORT": String(routerPort), "SB_CAPACITY_STALE_MS": String(staleMs)]) { $1 })
-            crm = try ChildProcess("crm-worker", environment: env.merging(["SB_DIALER_POLL_MS": String(pollMs)]) { $1 })
+            crm = try ChildProcess("crm-worker", environment: env.merging(["SB_DIALER_POLL_MS": String(pollMs), "SB_HTTP_PORT": String(crmPort)]) { $1 })
             audit = try ChildProcess("audit-worker", environment: env)
             let base = "http://127.0.0.1:\(routerPort)"
             let http = self.http
@@ -90,10 +97,11 @@ import Vault
         func stop() async throws {
             for child in [router, crm, audit] { child?.terminate() }
             for child in [router, crm, audit] { _ = await child?.waitForExit(seconds: 10) }
-            for sim in [zendesk, dialfire, sms] { sim.child.terminate() }
+            for sim in [zendesk, dialfire, sms, braze] { sim.child.terminate() }
             await http.shutdown()
             try await TestServers.cleanup(prefix: prefix, redis: redis)
-            try await redis.send(["DEL", store.keys.auditStream, store.keys.apiKeys, store.keys.voiceTokens, store.keys.outcomes])
+            try await redis.send(["DEL", store.keys.auditStream, store.keys.apiKeys, store.keys.voiceTokens, store.keys.outcomes,
+                                  store.keys.misses, store.keys.brazeAccess])
             try await TestServers.dropSchema(postgres)
         }
 

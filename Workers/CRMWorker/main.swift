@@ -12,8 +12,9 @@ import Settings
 import Vault
 
 /// The `crm-worker` process: keeps routing's view of the outside world fresh and carries out
-/// what the router queued — dialer capacity and health (the poller, feeding the shared circuit
-/// breakers), SMS alerts and callback requests (the `routing` job queue). Wiring only.
+/// what the router queued — the Braze lead cache (nightly export, change webhooks, misses),
+/// outcome write-back to Braze, dialer capacity and health (the poller, feeding the shared
+/// circuit breakers), SMS alerts and callback requests (the `routing` job queue). Wiring only.
 let env = Settings.Environment()
 struct CRMSettings {
     let common: CommonSettings
@@ -25,7 +26,7 @@ struct CRMSettings {
 let settings = settingsOrExit("crm-worker") { () throws -> CRMSettings in
     guard let keys = env.optional("SB_MASTER_KEYS") else { throw SettingsError("SB_MASTER_KEYS is not set: integration credentials cannot be opened") }
     let keyRing = try MasterKeyRing(keys: keys, activeId: env.string("SB_MASTER_KEY_ID", default: keys.split(separator: ":").first.map(String.init) ?? ""))
-    let limits = try env.pairs("SB_ROUTING_RATE_LIMITS", default: "callback=30/10m;sms=1/s").map { group, spec in
+    let limits = try env.pairs("SB_ROUTING_RATE_LIMITS", default: "callback=30/10m;sms=1/s;braze-export=150/m").map { group, spec in
         do { return (group, try RateLimit(parsing: spec)) } catch { throw SettingsError("SB_ROUTING_RATE_LIMITS: \(group): \(error)") }
     }
     return CRMSettings(common: try CommonSettings(env, defaultPort: 9105), keyRing: keyRing,
@@ -42,19 +43,25 @@ let vault = CredentialVault(keyRing: settings.keyRing, postgres: postgres)
 let store = RoutingStore(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: common.keyPrefix))
 
 var services: [any Service] = []
+let cache: LeadCache
 do {
     let queue = try JobQueue(name: VoiceCalls.queueName, prefix: common.keyPrefix, redis: redis)
     for (group, limit) in settings.rateLimits { try await queue.setRateLimit(group: group, limit) }
-    let jobs = JobRegistry(RoutingJobs(store: store, vault: vault, http: http).definitions)
+    cache = LeadCache(store: store, vault: vault, http: http, queue: queue)
+    let jobs = JobRegistry(RoutingJobs(store: store, vault: vault, http: http).definitions + cache.definitions)
     services.append(QueueWorker(queue: queue, registry: jobs, configuration: QueueWorkerConfiguration(concurrency: settings.concurrency), logger: logger))
 } catch {
     logger.critical("cannot start", metadata: ["error": "\(error)"])
     exit(1)
 }
+let consumer = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
 services.append(DialerPoller(store: store, vault: vault, http: http, intervalMs: settings.pollMs))
+services.append(OutcomeWriter(cache: cache, consumer: consumer))
+services.append(MissFiller(cache: cache))
 services.append(OpsServer.make(host: common.httpHost, port: common.httpPort, registry: registry, logger: logger,
                                health: { do { _ = try await redis.send(["PING"]); return nil } catch { return "redis: \(error)" } },
-                               onBound: { port in logger.info("crm-worker ready", metadata: ["port": "\(port)"]) }))
+                               onBound: { port in logger.info("crm-worker ready", metadata: ["port": "\(port)"]) },
+                               routes: { BrazeWebhook(cache: cache).routes(into: $0) }))
 let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
 try await group.run()
 await redis.shutdown()

@@ -1,0 +1,114 @@
+import Foundation
+import HTTPClient
+import Queue
+import Redis
+import Routing
+import Testing
+
+/// The Braze lead cache end to end: the nightly segment export, live lookups on a miss within
+/// the cutoff (and scenario 1 when Braze is slow), the change webhook, and outcome write-back
+/// in batches of up to 75.
+@Suite(.serialized) struct BrazeCacheTests {
+    typealias Fleet = VoiceFrontDoorTests.Fleet
+
+    func route(_ fleet: Fleet, key: String, caller: String, id: String) async throws -> [String: Any] {
+        let r = try await fleet.http.send(.json("POST", fleet.routerURL + "/v1/route", body: #"{"callId":"\#(id)","caller":"\#(caller)"}"#,
+                                                headers: [("Authorization", "Bearer \(key)")]))
+        return (try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]) ?? ["status": r.status]
+    }
+
+    func brazeUser(_ fleet: Fleet, phone: String) async throws -> [String: String] {
+        let r = try await fleet.http.send(.json("POST", fleet.braze.url + "/users/export/ids",
+                                                body: #"{"phone":"\#(phone)","fields_to_export":["custom_attributes"]}"#,
+                                                headers: [("Authorization", "Bearer braze-key")]))
+        let users = ((try? JSONSerialization.jsonObject(with: Data(r.body))) as? [String: Any])?["users"] as? [[String: Any]]
+        return (users?.first?["custom_attributes"] as? [String: String]) ?? [:]
+    }
+
+    @Test func nightlyExportFillsTheCacheAndMissesAreLookedUpLive() async throws {
+        let fleet = try await Fleet()
+        let key = try await fleet.store.createAPIKey(tenant: "acme")
+        // A miss: the router asks Braze live (budget and cutoff allow) and caches the answer.
+        let expected = try await brazeUser(fleet, phone: "+15550000007")
+        let live = try await route(fleet, key: key, caller: "+15550000007", id: "live-1")
+        #expect(live["rule"] != nil, "\(live)")
+        var cached: [String] = []
+        _ = try await TestServers.eventually(5) {
+            cached = try await fleet.redis.send(["HGETALL", fleet.store.keys.lead("acme", try PhoneNumber(parsing: "+15550000007"))]).array?.compactMap(\.string) ?? []
+            return !cached.isEmpty
+        }
+        if let owner = expected["lead_owner"] { #expect(cached.contains(owner), "\(cached)") }
+        if expected["lead_owner"] == "alice@demo.example" { #expect(live["dialer"] as? String == "dialfire") }
+
+        // The nightly refresh: the scheduler's job exports the segment (3 files of 25) into the cache.
+        let queue = try JobQueue(name: "routing", prefix: fleet.prefix, redis: fleet.redis)
+        _ = try await queue.enqueue(NewJob(type: "crm.refresh-all", key: "braze-refresh"))
+        var leads = 0
+        _ = try await TestServers.eventually(20) {
+            leads = try await TestServers.keys(prefix: fleet.prefix + ":{routing:acme}:lead", redis: fleet.redis).filter { $0.hasSuffix("lead:+1555000") || $0.contains("lead:+1555000") }.count
+            return leads >= 60
+        }
+        #expect(leads >= 60)
+        let u12 = try await brazeUser(fleet, phone: "+15550000012")
+        let c12 = try await fleet.redis.send(["HGETALL", fleet.store.keys.lead("acme", try PhoneNumber(parsing: "+15550000012"))]).array?.compactMap(\.string) ?? []
+        #expect(c12.contains(u12["lead_owner"] ?? u12["lead_score_tier"] ?? "1"), "\(c12) vs \(u12)")
+        #expect(!c12.contains("lead_score"), "only the fields routing uses are cached")
+
+        // A change in Braze: its webhook makes the crm-worker refresh that one lead.
+        try await fleet.braze.post("/_sim/change", #"{"external_id": "u12", "custom_attributes": {"lead_owner": "zoe@demo.example"}}"#)
+        #expect(try await TestServers.eventually(15) {
+            (try await fleet.redis.send(["HGET", fleet.store.keys.lead("acme", try PhoneNumber(parsing: "+15550000012")), "lead_owner"]).string) == "zoe@demo.example"
+        })
+        try await fleet.stop()
+    }
+
+    @Test func slowBrazeFallsBackWithinTheCutoffAndTripsItsBreaker() async throws {
+        let fleet = try await Fleet()
+        let key = try await fleet.store.createAPIKey(tenant: "acme")
+        try await fleet.braze.post("/_sim/faults", #"{"latencyMs": 4000}"#)
+        var decisions: [[String: Any]] = []
+        for i in 0..<3 {
+            let started = Date()
+            let d = try await route(fleet, key: key, caller: "+155500000\(20 + i)", id: "slow-\(i)")
+            #expect(Date().timeIntervalSince(started) < 2.5, "the 1.5 s cutoff bounds the wait")
+            decisions.append(d)
+        }
+        // Scenario 1: the default dialer, no retry; the audit says why.
+        #expect(decisions.allSatisfy { $0["dialer"] as? String == "zendesk" && $0["rule"] as? String == "default" }, "\(decisions)")
+        #expect((decisions.first?["fallbacks"] as? [String])?.first?.hasPrefix("crm_unavailable:braze_timeout") == true, "\(decisions)")
+        // Three failures within a minute: Braze is down; the next miss falls back at once.
+        #expect(try await fleet.redis.send(["HGET", fleet.store.keys.health("acme"), "braze"]).string == "down")
+        let started = Date()
+        let fast = try await route(fleet, key: key, caller: "+15550000030", id: "slow-fast")
+        #expect(Date().timeIntervalSince(started) < 0.5)
+        #expect((fast["fallbacks"] as? [String])?.first == "crm_unavailable:braze_down", "\(fast)")
+        try await fleet.stop()
+    }
+
+    @Test func outcomesAreWrittenBackInBatchesOfAtMost75() async throws {
+        let fleet = try await Fleet()
+        let key = try await fleet.store.createAPIKey(tenant: "acme")
+        for i in 0..<80 {
+            let r = try await fleet.http.send(.json("POST", fleet.routerURL + "/v1/calls/out-\(i)/outcome",
+                                                    body: #"{"caller": "+1555000\#(String(format: "%04d", i))", "outcome": "connected", "dialer": "zendesk", "durationSeconds": \#(i)}"#,
+                                                    headers: [("Authorization", "Bearer \(key)")]))
+            #expect(r.status == 202)
+        }
+        let bad = try await fleet.http.send(.json("POST", fleet.routerURL + "/v1/calls/x/outcome", body: #"{"caller": "+15550000001", "outcome": "exploded"}"#,
+                                                  headers: [("Authorization", "Bearer \(key)")]))
+        #expect(bad.status == 400)
+        #expect(try await fleet.http.send(.json("POST", fleet.routerURL + "/v1/calls/x/outcome", body: "{}")).status == 401)
+        var batches: [[String: Any]] = []
+        _ = try await TestServers.eventually(15) {
+            let r = try await fleet.http.send(HTTPRequest(url: fleet.braze.url + "/_sim/tracked"))
+            batches = ((try? JSONSerialization.jsonObject(with: Data(r.body))) as? [String: Any])?["requests"] as? [[String: Any]] ?? []
+            return batches.reduce(0) { $0 + (($1["events"] as? [Any])?.count ?? 0) } == 80
+        }
+        let sizes = batches.map { ($0["events"] as? [Any])?.count ?? 0 }
+        #expect(sizes.reduce(0, +) == 80, "\(sizes)")
+        #expect(sizes.allSatisfy { $0 <= 75 })
+        #expect(batches.allSatisfy { ($0["attributes"] as? [Any])?.count == ($0["events"] as? [Any])?.count })
+        #expect(try await TestServers.eventually(5) { (try await fleet.redis.send(["XLEN", fleet.store.keys.outcomes]).int ?? -1) == 0 })
+        try await fleet.stop()
+    }
+}
