@@ -10,6 +10,8 @@ import NIOPosix
 public final class EventLoopRedisClient: Sendable {
     public let configuration: RedisConfiguration
     private let group: any EventLoopGroup
+    /// The loops that have a connection of their own.
+    public var eventLoops: [any EventLoop] { connections.values.map(\.eventLoop) }
     private let connections: [ObjectIdentifier: LoopConnection]
     private let fallback: LoopConnection
 

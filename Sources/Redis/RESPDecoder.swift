@@ -61,15 +61,30 @@ public struct RESPDecoder: NIOSingleStepByteToMessageDecoder {
 public enum RESPEncoder {
     /// Appends one command to `buffer`.
     public static func write(_ args: [String], into buffer: inout ByteBuffer) {
-        buffer.writeStaticString("*")
-        buffer.writeString(String(args.count))
-        buffer.writeStaticString("\r\n")
+        buffer.writeInteger(UInt8(ascii: "*"))
+        writeDecimal(args.count, into: &buffer)
         for arg in args {
-            buffer.writeStaticString("$")
-            buffer.writeString(String(arg.utf8.count))
-            buffer.writeStaticString("\r\n")
+            buffer.writeInteger(UInt8(ascii: "$"))
+            writeDecimal(arg.utf8.count, into: &buffer)
             buffer.writeString(arg)
-            buffer.writeStaticString("\r\n")
+            buffer.writeInteger(UInt16(0x0D0A)) // CR LF, big-endian
         }
+    }
+
+    /// A non-negative length in decimal followed by CR LF, without making a String.
+    static func writeDecimal(_ value: Int, into buffer: inout ByteBuffer) {
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = max(0, value)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { raw in
+            repeat {
+                raw[19 - count] = UInt8(ascii: "0") + UInt8(n % 10)
+                n /= 10
+                count += 1
+            } while n > 0
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[(20 - count)...]))
+        }
+        buffer.writeInteger(UInt16(0x0D0A))
     }
 }

@@ -125,7 +125,7 @@ struct RouteAPI: Sendable {
         }
         return service.tenant(apiKey: String(header.dropFirst(7)), on: loop).flatMap { tenant in
             guard let tenant else { return loop.makeSucceededFuture((.unauthorized, JSONFailure.body("missing or unknown API key"))) }
-            guard let call = try? JSONDecoder().decode(RouteService.Call.self, from: Data(buffer: body)) else {
+            guard let call = Self.call(body) else {
                 return loop.makeSucceededFuture((.badRequest, JSONFailure.body(
                     "body must be JSON like {\"callId\": \"…\", \"caller\": \"+15551234567\", \"called\": \"+15550000000\"}")))
             }
@@ -142,6 +142,15 @@ struct RouteAPI: Sendable {
                 return (.serviceUnavailable, JSONFailure.body("routing store unavailable: \(error)"))
             }
         }
+    }
+
+    /// The call in the body: the flat-object reader first, Foundation's decoder for anything else.
+    static func call(_ body: ByteBuffer) -> RouteService.Call? {
+        if let members = body.withUnsafeReadableBytes({ FlatJSON.parse($0) }) {
+            guard let id = members["callId"], let caller = members["caller"] else { return nil }
+            return RouteService.Call(callId: id, caller: caller, called: members["called"])
+        }
+        return try? JSONDecoder().decode(RouteService.Call.self, from: Data(buffer: body))
     }
 
     static func encode(_ routed: RouteService.Routed, callId: String) -> [UInt8] {

@@ -25,6 +25,7 @@ struct RouterSettings {
     let keyRing: MasterKeyRing?
     let brazeCutoffMs: Int
     let brazeLivePerMinute: Int
+    let stateMaxAgeMs: Int
 }
 let settings = settingsOrExit("router") { () throws -> RouterSettings in
     let common = try CommonSettings(env, defaultPort: 9104)
@@ -36,7 +37,8 @@ let settings = settingsOrExit("router") { () throws -> RouterSettings in
                           loopCount: try env.int("SB_ROUTER_THREADS", default: System.coreCount, range: 1...256),
                           publicURL: env.string("SB_ROUTER_PUBLIC_URL", default: "http://127.0.0.1:\(common.httpPort)"), keyRing: keyRing,
                           brazeCutoffMs: try env.int("SB_BRAZE_CUTOFF_MS", default: 1500, range: 50...15_000),
-                          brazeLivePerMinute: try env.int("SB_BRAZE_LIVE_PER_MINUTE", default: 100, range: 0...100_000))
+                          brazeLivePerMinute: try env.int("SB_BRAZE_LIVE_PER_MINUTE", default: 100, range: 0...100_000),
+                          stateMaxAgeMs: try env.int("SB_ROUTER_STATE_MS", default: 100, range: 0...10_000))
 }
 let common = settings.common
 
@@ -51,7 +53,7 @@ let live = settings.keyRing.flatMap { ring in
     settings.brazeLivePerMinute > 0 ? LiveLookup(http: http, keyRing: ring, redis: fastRedis, keys: keys, cutoffMs: settings.brazeCutoffMs,
                                                  perMinute: settings.brazeLivePerMinute) : nil
 }
-let service = RouteService(redis: fastRedis, keys: keys, staleCapacityMs: settings.staleMs, live: live)
+let service = RouteService(redis: fastRedis, keys: keys, staleCapacityMs: settings.staleMs, stateMaxAgeMs: settings.stateMaxAgeMs, live: live)
 let routeAPI = RouteAPI(service: service, defaultCountryCode: settings.defaultCountry)
 let voice = VoiceCalls(redis: fastRedis, jobs: try JobQueue(name: VoiceCalls.queueName, prefix: common.keyPrefix, redis: redis), keys: keys,
                        keyRing: settings.keyRing)

@@ -82,23 +82,39 @@ public struct AuditLog: Sendable {
     }
 
     static func timestamp(streamId: String) -> String {
-        let ms = Double(streamId.split(separator: "-").first.flatMap { Int($0) } ?? 0)
-        let date = Date(timeIntervalSince1970: ms / 1000)
+        timestamp(ms: streamId.split(separator: "-").first.flatMap { Int($0) } ?? 0)
+    }
+
+    static func timestamp(ms: Int) -> String {
+        let date = Date(timeIntervalSince1970: Double(ms) / 1000)
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.string(from: date)
     }
 
-    private func store(_ entries: [Entry]) async throws {
-        let rows: [[String?]] = entries.map { e in
-            let chain = e.fields["chain"] ?? "{}"
-            let object = (try? JSONSerialization.jsonObject(with: Data(chain.utf8))) as? [String: Any]
-            let micros = object?["micros"] as? Int
-            let call = e.fields["call"].flatMap { $0.isEmpty ? nil : $0 }
-            let caller = e.fields["caller"].flatMap { $0.isEmpty ? nil : $0 }
-            return [e.id, e.fields["tenant"] ?? "", e.fields["kind"] ?? "decision", call, caller, Self.timestamp(streamId: e.id), micros.map(String.init),
-                    object == nil ? #"{"unparsed": true}"# : chain]
+    /// One row per stream entry; a `decisions` entry (a batch from the router) gives one row
+    /// per chain, with ids `<stream id>/<n>` so a re-delivered batch is skipped as a whole.
+    static func rows(_ entries: [Entry]) -> [[String?]] {
+        var rows: [[String?]] = []
+        for e in entries {
+            let chains: [String] = e.fields["kind"] == "decisions" ? (e.fields["chains"] ?? "").split(separator: "\n").map(String.init) : [e.fields["chain"] ?? "{}"]
+            for (n, chain) in chains.enumerated() {
+                let object = (try? JSONSerialization.jsonObject(with: Data(chain.utf8))) as? [String: Any]
+                let kind = e.fields["kind"] == "decisions" ? "decision" : (e.fields["kind"] ?? "decision")
+                let id = e.fields["kind"] == "decisions" ? "\(e.id)/\(n)" : e.id
+                let call = (object?["callId"] as? String) ?? e.fields["call"].flatMap { $0.isEmpty ? nil : $0 }
+                let caller = (object?["caller"] as? String) ?? e.fields["caller"].flatMap { $0.isEmpty ? nil : $0 }
+                let tenant = (object?["tenant"] as? String) ?? e.fields["tenant"] ?? ""
+                let at = (object?["at"] as? Int).map { timestamp(ms: $0) } ?? timestamp(streamId: e.id)
+                rows.append([id, tenant, kind, call, caller, at, (object?["micros"] as? Int).map(String.init),
+                             object == nil ? #"{"unparsed": true}"# : chain])
+            }
         }
+        return rows
+    }
+
+    private func store(_ entries: [Entry]) async throws {
+        let rows = Self.rows(entries)
         try await postgres.transaction { db in
             _ = try db.query("CREATE TEMP TABLE IF NOT EXISTS audit_batch (LIKE routing_audit) ON COMMIT DELETE ROWS")
             _ = try db.copy(into: "audit_batch", columns: ["entry_id", "tenant_id", "kind", "call_id", "caller", "at", "micros", "detail"], rows: rows)
@@ -130,7 +146,8 @@ public struct AuditLog: Sendable {
 
     /// Everything recorded for one call, in order (FR36): the decision and every step after it.
     public func trace(tenant: String, callId: String) async throws -> [Record] {
-        try await records("WHERE tenant_id = $1 AND call_id = $2 ORDER BY at, entry_id", [tenant, callId])
+        // Same millisecond: the decision comes before the steps it led to.
+        try await records("WHERE tenant_id = $1 AND call_id = $2 ORDER BY at, (kind <> 'decision'), entry_id", [tenant, callId])
     }
 
     /// Decisions in a time range, optionally for one caller (FR60–FR61), newest first.

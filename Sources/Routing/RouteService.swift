@@ -18,20 +18,26 @@ public final class RouteService: Sendable {
     public let staleCapacityMs: Int
     /// How long a resolved API key is trusted before Redis is asked again.
     public let apiKeyCacheMs: Int
+    /// How long a tenant's rules version, dialer health and capacity are reused before Redis is
+    /// read again (0: every call reads them).
+    public let stateMaxAgeMs: Int
     /// Live Braze lookups on cache misses (nil: misses go to the menu / default and the crm-worker fills them).
     public let live: LiveLookup?
     private let cache = NIOLockedValueBox(Cache())
-    private let auditFailures = Counter(label: "switchboard_audit_append_failures_total")
-    private let logger = Logger(label: "switchboard.route")
+    private let audit: DecisionAudit
 
     private struct Cache {
         /// By the key itself (in memory only), so a warm call hashes nothing.
         var apiKeys: [String: (tenant: String, until: UInt64)] = [:]
         var rules: [String: (version: String, rules: RoutingRules, zone: TimeZone?)] = [:]
+        var states: [String: TenantState] = [:]
     }
 
-    public init(redis: EventLoopRedisClient, keys: RoutingKeys, staleCapacityMs: Int = 30_000, apiKeyCacheMs: Int = 10_000, live: LiveLookup? = nil) {
+    public init(redis: EventLoopRedisClient, keys: RoutingKeys, staleCapacityMs: Int = 30_000, apiKeyCacheMs: Int = 10_000,
+                stateMaxAgeMs: Int = 100, live: LiveLookup? = nil) {
         self.live = live
+        self.stateMaxAgeMs = stateMaxAgeMs
+        self.audit = DecisionAudit(redis: redis, stream: keys.auditStream)
         self.redis = redis
         self.keys = keys
         self.staleCapacityMs = staleCapacityMs
@@ -93,33 +99,92 @@ public final class RouteService: Sendable {
         } catch {
             return eventLoop.makeFailedFuture(error)
         }
-        return redis.pipeline([
-            ["HGETALL", keys.lead(tenant, caller)], ["HGET", keys.rules(tenant), "version"],
-            ["HGETALL", keys.health(tenant)], ["HGETALL", keys.capacity(tenant)], ["TIME"],
-        ], on: eventLoop).flatMap { replies in
-            guard let version = replies[1].string else {
+        // The tenant's rules version, dialer health and capacity are kept for `stateMaxAgeMs`; the
+        // first call after that fetches them again in the same pipeline as its lead.
+        let now = DispatchTime.now().uptimeNanoseconds
+        let known = cache.withLockedValue { $0.states[tenant] }
+        let state = known.flatMap { now - $0.fetchedAt <= UInt64(stateMaxAgeMs) * 1_000_000 ? $0 : nil }
+        var commands = [["HGETALL", keys.lead(tenant, caller)]]
+        if state == nil {
+            commands += [["HGET", keys.rules(tenant), "version"], ["HGETALL", keys.health(tenant)], ["HGETALL", keys.capacity(tenant)], ["TIME"]]
+        }
+        return redis.pipeline(commands, on: eventLoop).flatMap { replies in
+            let current: TenantState
+            if let state {
+                current = state
+            } else {
+                current = self.tenantState(replies, fetchedAt: now)
+                self.cache.withLockedValue { $0.states[tenant] = current }
+            }
+            guard let version = current.version else {
                 return eventLoop.makeFailedFuture(RoutingError(.invalidRules, "tenant \(tenant) has no active routing rules"))
             }
             return self.activeRules(tenant, version: version, on: eventLoop).flatMap { rules, zone in
-                let gathered = self.input(replies)
+                let fields = Self.hash(replies[0])
+                let gathered = current.input(lead: fields.isEmpty ? .notFound : .found(fields), staleCapacityMs: self.staleCapacityMs)
                 let context = Decided(call: call, tenant: tenant, caller: caller, version: version, rules: rules, zone: zone, started: started)
-                guard gathered.fields.isEmpty, let live = self.live else {
-                    return eventLoop.makeSucceededFuture(self.finish(context, gathered.input, fields: gathered.fields,
-                                                                     lookups: [gathered.fields.isEmpty ? "cache:miss" : "cache:hit"], on: eventLoop))
+                guard fields.isEmpty, let live = self.live else {
+                    return eventLoop.makeSucceededFuture(self.finish(context, gathered, fields: fields,
+                                                                     lookups: [fields.isEmpty ? "cache:miss" : "cache:hit"], on: eventLoop))
                 }
                 // A miss: a live Braze lookup if budget and the cutoff allow (off the event loop).
                 let elapsed = Int((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)
                 return eventLoop.makeFutureWithTask { await live.lookup(tenant: tenant, phone: caller, elapsedMs: elapsed) }.map { result in
-                    var input = gathered.input
-                    var fields: [String: String] = [:]
+                    var input = gathered
+                    var found: [String: String] = [:]
                     if let lead = result.lead {
                         input = RoutingInput(lead: lead, now: input.now, health: input.health, freeAgents: input.freeAgents)
-                        if case .found(let found) = lead { fields = found }
+                        if case .found(let f) = lead { found = f }
                     }
-                    return self.finish(context, input, fields: fields, lookups: ["cache:miss", result.note], on: eventLoop)
+                    return self.finish(context, input, fields: found, lookups: ["cache:miss", result.note], on: eventLoop)
                 }
             }
         }
+    }
+
+    /// A tenant's routing state as last read from Redis.
+    struct TenantState: Sendable {
+        let version: String?
+        let health: [String: RoutingInput.Health]
+        /// Free agents and when the poller measured them (ms since 1970).
+        let capacity: [String: (free: Int, at: Int)]
+        /// Redis TIME minus the local clock at the read, in ms (capacity ages use Redis's clock).
+        let clockSkewMs: Int
+        let fetchedAt: UInt64
+
+        func input(lead: RoutingInput.Lead, staleCapacityMs: Int) -> RoutingInput {
+            let nowMs = Int(Date().timeIntervalSince1970 * 1000) + clockSkewMs
+            var free: [String: Int?] = [:]
+            for (dialer, value) in capacity { free[dialer] = nowMs - value.at <= staleCapacityMs ? value.free : nil }
+            return RoutingInput(lead: lead, now: Date(timeIntervalSince1970: Double(nowMs) / 1000), health: health, freeAgents: free)
+        }
+    }
+
+    func tenantState(_ replies: [RedisValue], fetchedAt: UInt64) -> TenantState {
+        var health: [String: RoutingInput.Health] = [:]
+        for (dialer, state) in Self.pairs(replies[2]) { health[dialer] = RoutingInput.Health(rawValue: state) ?? .unknown }
+        var capacity: [String: (free: Int, at: Int)] = [:]
+        for (dialer, value) in Self.pairs(replies[3]) {
+            let parts = value.split(separator: "|")
+            if parts.count == 2, let free = Int(parts[0]), let at = Int(parts[1]) { capacity[dialer] = (free, at) }
+        }
+        let skew = Self.ms(replies[4]) - Int(Date().timeIntervalSince1970 * 1000)
+        return TenantState(version: replies[1].string, health: health, capacity: capacity, clockSkewMs: skew, fetchedAt: fetchedAt)
+    }
+
+    /// An HGETALL reply as a dictionary.
+    static func hash(_ value: RedisValue) -> [String: String] {
+        guard case .array(let items) = value, items.count >= 2 else { return [:] }
+        var out: [String: String] = [:]
+        out.reserveCapacity(items.count / 2)
+        var i = 0
+        while i + 1 < items.count {
+            if case .bulk(let k) = items[i], case .bulk(let v) = items[i + 1] {
+                out[String(decoding: k, as: UTF8.self)] = String(decoding: v, as: UTF8.self)
+            }
+            i += 2
+        }
+        return out
     }
 
     /// What a decision is about, carried to `finish`.
@@ -139,8 +204,9 @@ public final class RouteService: Sendable {
         let decision = c.rules.decide(input, zone: c.zone)
         let micros = Int((DispatchTime.now().uptimeNanoseconds - c.started) / 1000)
         let id = Self.decisionId()
-        var commands = [auditEntry(id: id, tenant: c.tenant, call: c.call, caller: c.caller, version: c.version, fields: fields,
-                                   input: input, decision: decision, micros: micros, lookups: lookups)]
+        audit.append(chain(id: id, tenant: c.tenant, call: c.call, caller: c.caller, version: c.version, fields: fields,
+                           input: input, decision: decision, micros: micros, lookups: lookups), on: eventLoop)
+        var commands: [[String]] = []
         switch input.lead {
         case .found(let found) where lookups.contains(where: { $0.hasPrefix("braze:found") }):
             let key = keys.lead(c.tenant, c.caller)
@@ -150,13 +216,7 @@ public final class RouteService: Sendable {
         case .found:
             break
         }
-        redis.pipeline(commands, on: eventLoop).whenComplete { result in
-            switch result {
-            case .success(let reply) where reply.first?.string != nil: return
-            case .success(let reply): self.auditFailed(id, "\(reply.first.map { "\($0)" } ?? "no reply")")
-            case .failure(let error): self.auditFailed(id, "\(error)")
-            }
-        }
+        if !commands.isEmpty { _ = redis.pipeline(commands, on: eventLoop) }
         return Routed(decisionId: id, decision: decision, caller: c.caller, micros: micros)
     }
 
@@ -183,22 +243,6 @@ public final class RouteService: Sendable {
         return health
     }
 
-    private func input(_ replies: [RedisValue]) -> (input: RoutingInput, fields: [String: String]) {
-        let nowMs = Self.ms(replies[4])
-        var health: [String: RoutingInput.Health] = [:]
-        for (dialer, state) in Self.pairs(replies[2]) { health[dialer] = RoutingInput.Health(rawValue: state) ?? .unknown }
-        var free: [String: Int?] = [:]
-        for (dialer, value) in Self.pairs(replies[3]) {
-            let parts = value.split(separator: "|")
-            let fresh = parts.count == 2 && (Int(parts[1]).map { nowMs - $0 <= staleCapacityMs } ?? false)
-            free[dialer] = fresh ? Int(parts[0]) : nil
-        }
-        let fields = Dictionary(Self.pairs(replies[0]), uniquingKeysWith: { a, _ in a })
-        let input = RoutingInput(lead: fields.isEmpty ? .notFound : .found(fields), now: Date(timeIntervalSince1970: Double(nowMs) / 1000),
-                                 health: health, freeAgents: free)
-        return (input, fields)
-    }
-
     private func activeRules(_ tenant: String, version: String, on eventLoop: any EventLoop) -> EventLoopFuture<(RoutingRules, TimeZone?)> {
         if let hit = cache.withLockedValue({ $0.rules[tenant] }), hit.version == version { return eventLoop.makeSucceededFuture((hit.rules, hit.zone)) }
         return redis.pipeline([["HGET", keys.rules(tenant), "version"], ["HGET", keys.rules(tenant), "json"]], on: eventLoop).flatMapThrowing { reply in
@@ -221,14 +265,10 @@ public final class RouteService: Sendable {
         return "d" + String(repeating: "0", count: max(0, 12 - hexMs.count)) + hexMs + String(repeating: "0", count: 16 - random.count) + random
     }
 
-    private func auditFailed(_ id: String, _ reason: String) {
-        auditFailures.increment()
-        logger.error("audit append failed", metadata: ["decision": "\(id)", "reason": "\(reason)"])
-    }
 
-    /// The XADD of one decision chain (the chain carries the decision id).
-    private func auditEntry(id: String, tenant: String, call: Call, caller: PhoneNumber, version: String, fields: [String: String], input: RoutingInput,
-                            decision: RoutingDecision, micros: Int, lookups: [String]) -> [String] {
+    /// One decision's chain as JSON text (it carries the decision id).
+    private func chain(id: String, tenant: String, call: Call, caller: PhoneNumber, version: String, fields: [String: String], input: RoutingInput,
+                       decision: RoutingDecision, micros: Int, lookups: [String]) -> String {
         var json = JSONText()
         json.object { chain in
             chain.member("kind", "decision")
@@ -244,8 +284,9 @@ public final class RouteService: Sendable {
             chain.member("capacity", input.freeAgents)
             chain.member("answer") { decision.write(into: &$0) }
             chain.member("micros", micros)
+            chain.member("at", Int(Date().timeIntervalSince1970 * 1000))
         }
-        return ["XADD", keys.auditStream, "MAXLEN", "~", "10000000", "*", "kind", "decision", "tenant", tenant, "call", call.callId, "caller", caller.e164, "chain", json.text]
+        return json.text
     }
 
     static func pairs(_ value: RedisValue) -> [(String, String)] {

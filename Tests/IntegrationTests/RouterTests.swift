@@ -49,17 +49,21 @@ import Testing
         #expect(try await route(#"{"callId":"c2","caller":"+15551230002"}"#, key: key).1["rule"] as? String == "tier")
         #expect(try await route(#"{"callId":"c3","caller":"+15559999999"}"#, key: key).1["menu"] as? Bool == true)
 
-        // A dialer declared down by the shared breaker gets no calls; both down: the cascade.
+        // A dialer declared down by the shared breaker gets no calls; both down: the cascade. The
+        // router rereads health, capacity and the rules version at most 100 ms after a change.
         try await redis.send(["HSET", service.keys.health("acme"), "dialfire", "down"])
+        try await Task.sleep(for: .milliseconds(150))
         #expect(try await route(#"{"callId":"c4","caller":"+15551230001"}"#, key: key).1["dialer"] as? String == "zendesk")
         try await redis.send(["HSET", service.keys.health("acme"), "zendesk", "down"])
+        try await Task.sleep(for: .milliseconds(150))
         #expect(try await route(#"{"callId":"c5","caller":"+15551230001"}"#, key: key).1["cascade"] as? Bool == true)
         try await redis.send(["DEL", service.keys.health("acme")])
 
-        // A new rules version switches the router on its next call.
+        // A new rules version switches the router within 100 ms.
         var changed = rules
         changed.ownerRoutes = ["alice": "zendesk"]
         _ = try await service.publish(changed, tenant: "acme", actor: "test")
+        try await Task.sleep(for: .milliseconds(150))
         #expect(try await route(#"{"callId":"c6","caller":"+15551230001"}"#, key: key).1["dialer"] as? String == "zendesk")
 
         #expect(try await route(#"{"callId":"x","caller":"+15551230001"}"#).0 == 401)
@@ -73,11 +77,19 @@ import Testing
         #expect(try await route(#"{"callId":"x","caller":"+15551230001"}"#, key: otherKey).0 == 409)
 
         // Every decision is in the audit stream with its chain, under its decision id.
-        let entries = try await redis.send(["XRANGE", service.keys.auditStream, "-", "+"]).array ?? []
-        #expect(entries.count == 6)
-        let first = entries.first?.array
-        let chain = first?[1].array?.last?.string ?? ""
-        #expect(chain.contains(#""decisionId":"\#(owner["decisionId"] as? String ?? "?")""#), "\(chain)")
+        // Decisions go out in batches (one stream entry per event-loop tick), one chain per line.
+        var chains: [String] = []
+        _ = try await TestServers.eventually(5) {
+            let entries = try await redis.send(["XRANGE", service.keys.auditStream, "-", "+"]).array ?? []
+            chains = entries.flatMap { entry -> [String] in
+                let fields = entry.array?[1].array?.compactMap(\.string) ?? []
+                guard let i = fields.firstIndex(of: "chains"), i + 1 < fields.count else { return [] }
+                return fields[i + 1].split(separator: "\n").map(String.init)
+            }
+            return chains.count >= 6
+        }
+        #expect(chains.count == 6)
+        let chain = chains.first { $0.contains(#""decisionId":"\#(owner["decisionId"] as? String ?? "?")""#) } ?? ""
         #expect(chain.contains(#""rule":"owner""#))
         #expect(chain.contains(#""lead_owner":"alice""#))
 
