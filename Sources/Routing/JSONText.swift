@@ -26,6 +26,14 @@ public struct JSONText: Sendable {
         needsComma = true
     }
 
+    /// Members encoded earlier (`"a":1,"b":2`, without braces), appended as they are.
+    public mutating func members(_ encoded: [UInt8]) {
+        guard !encoded.isEmpty else { return }
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(contentsOf: encoded)
+        needsComma = true
+    }
+
     /// A string member; nil writes `null`.
     public mutating func member(_ name: String, _ value: String?) {
         key(name)

@@ -121,8 +121,9 @@ public final class RouteService: Sendable {
             }
             return self.activeRules(tenant, version: version, on: eventLoop).flatMap { rules, zone in
                 let fields = Self.hash(replies[0])
-                let gathered = current.input(lead: fields.isEmpty ? .notFound : .found(fields), staleCapacityMs: self.staleCapacityMs)
-                let context = Decided(call: call, tenant: tenant, caller: caller, version: version, rules: rules, zone: zone, started: started)
+                let gathered = current.input(lead: fields.isEmpty ? .notFound : .found(fields))
+                let context = Decided(call: call, tenant: tenant, caller: caller, version: version, rules: rules, zone: zone, started: started,
+                                      stateMembers: current.auditMembers)
                 guard fields.isEmpty, let live = self.live else {
                     return eventLoop.makeSucceededFuture(self.finish(context, gathered, fields: fields,
                                                                      lookups: [fields.isEmpty ? "cache:miss" : "cache:hit"], on: eventLoop))
@@ -146,30 +147,36 @@ public final class RouteService: Sendable {
     struct TenantState: Sendable {
         let version: String?
         let health: [String: RoutingInput.Health]
-        /// Free agents and when the poller measured them (ms since 1970).
-        let capacity: [String: (free: Int, at: Int)]
-        /// Redis TIME minus the local clock at the read, in ms (capacity ages use Redis's clock).
+        /// Free agents per dialer; nil where the poller's figure is older than the stale limit.
+        let freeAgents: [String: Int?]
+        /// Redis TIME minus the local clock at the read, in ms.
         let clockSkewMs: Int
         let fetchedAt: UInt64
+        /// `"health":{…},"capacity":{…}` for every decision's audit chain, encoded once per read.
+        let auditMembers: [UInt8]
 
-        func input(lead: RoutingInput.Lead, staleCapacityMs: Int) -> RoutingInput {
+        func input(lead: RoutingInput.Lead) -> RoutingInput {
             let nowMs = Int(Date().timeIntervalSince1970 * 1000) + clockSkewMs
-            var free: [String: Int?] = [:]
-            for (dialer, value) in capacity { free[dialer] = nowMs - value.at <= staleCapacityMs ? value.free : nil }
-            return RoutingInput(lead: lead, now: Date(timeIntervalSince1970: Double(nowMs) / 1000), health: health, freeAgents: free)
+            return RoutingInput(lead: lead, now: Date(timeIntervalSince1970: Double(nowMs) / 1000), health: health, freeAgents: freeAgents)
         }
     }
 
     func tenantState(_ replies: [RedisValue], fetchedAt: UInt64) -> TenantState {
         var health: [String: RoutingInput.Health] = [:]
         for (dialer, state) in Self.pairs(replies[2]) { health[dialer] = RoutingInput.Health(rawValue: state) ?? .unknown }
-        var capacity: [String: (free: Int, at: Int)] = [:]
+        let nowMs = Self.ms(replies[4])
+        var free: [String: Int?] = [:]
         for (dialer, value) in Self.pairs(replies[3]) {
             let parts = value.split(separator: "|")
-            if parts.count == 2, let free = Int(parts[0]), let at = Int(parts[1]) { capacity[dialer] = (free, at) }
+            if parts.count == 2, let n = Int(parts[0]), let at = Int(parts[1]) { free[dialer] = nowMs - at <= staleCapacityMs ? n : nil } else { free[dialer] = nil }
         }
-        let skew = Self.ms(replies[4]) - Int(Date().timeIntervalSince1970 * 1000)
-        return TenantState(version: replies[1].string, health: health, capacity: capacity, clockSkewMs: skew, fetchedAt: fetchedAt)
+        var members = JSONText()
+        members.object { o in
+            o.member("health", health.mapValues(\.rawValue))
+            o.member("capacity", free)
+        }
+        return TenantState(version: replies[1].string, health: health, freeAgents: free, clockSkewMs: nowMs - Int(Date().timeIntervalSince1970 * 1000),
+                           fetchedAt: fetchedAt, auditMembers: Array(members.bytes.dropFirst().dropLast()))
     }
 
     /// An HGETALL reply as a dictionary.
@@ -196,6 +203,7 @@ public final class RouteService: Sendable {
         let rules: RoutingRules
         let zone: TimeZone?
         let started: UInt64
+        let stateMembers: [UInt8]
     }
 
     /// Decides, then appends the audit entry (and caches a live-looked-up lead, or queues the miss
@@ -205,7 +213,7 @@ public final class RouteService: Sendable {
         let micros = Int((DispatchTime.now().uptimeNanoseconds - c.started) / 1000)
         let id = Self.decisionId()
         audit.append(chain(id: id, tenant: c.tenant, call: c.call, caller: c.caller, version: c.version, fields: fields,
-                           input: input, decision: decision, micros: micros, lookups: lookups), on: eventLoop)
+                           state: c.stateMembers, decision: decision, micros: micros, lookups: lookups), on: eventLoop)
         var commands: [[String]] = []
         switch input.lead {
         case .found(let found) where lookups.contains(where: { $0.hasPrefix("braze:found") }):
@@ -267,7 +275,7 @@ public final class RouteService: Sendable {
 
 
     /// One decision's chain as JSON text (it carries the decision id).
-    private func chain(id: String, tenant: String, call: Call, caller: PhoneNumber, version: String, fields: [String: String], input: RoutingInput,
+    private func chain(id: String, tenant: String, call: Call, caller: PhoneNumber, version: String, fields: [String: String], state: [UInt8],
                        decision: RoutingDecision, micros: Int, lookups: [String]) -> String {
         var json = JSONText()
         json.object { chain in
@@ -280,8 +288,7 @@ public final class RouteService: Sendable {
             chain.member("rulesVersion", version)
             chain.member("lead", fields.isEmpty ? nil : fields)
             chain.member("lookups", lookups)
-            chain.member("health", input.health.mapValues(\.rawValue))
-            chain.member("capacity", input.freeAgents)
+            chain.members(state)
             chain.member("answer") { decision.write(into: &$0) }
             chain.member("micros", micros)
             chain.member("at", Int(Date().timeIntervalSince1970 * 1000))
