@@ -103,7 +103,8 @@ public final class RouteService: Sendable {
         // first call after that fetches them again in the same pipeline as its lead.
         let now = DispatchTime.now().uptimeNanoseconds
         let known = cache.withLockedValue { $0.states[tenant] }
-        let state = known.flatMap { now - $0.fetchedAt <= UInt64(stateMaxAgeMs) * 1_000_000 ? $0 : nil }
+        // While a dialer is down, every call rereads the state, so a recovery is used at once.
+        let state = known.flatMap { now - $0.fetchedAt <= UInt64(stateMaxAgeMs) * 1_000_000 && !$0.anyDown ? $0 : nil }
         var commands = [["HGETALL", keys.lead(tenant, caller)]]
         if state == nil {
             commands += [["HGET", keys.rules(tenant), "version"], ["HGETALL", keys.health(tenant)], ["HGETALL", keys.capacity(tenant)], ["TIME"]]
@@ -154,6 +155,7 @@ public final class RouteService: Sendable {
         let fetchedAt: UInt64
         /// `"health":{…},"capacity":{…}` for every decision's audit chain, encoded once per read.
         let auditMembers: [UInt8]
+        var anyDown: Bool { health.values.contains(.down) }
 
         func input(lead: RoutingInput.Lead) -> RoutingInput {
             let nowMs = Int(Date().timeIntervalSince1970 * 1000) + clockSkewMs

@@ -24,7 +24,7 @@ public struct DialerPoller: Service {
     public let probeMs: Int
     let logger = Logger(label: "switchboard.dialer-poller")
 
-    public init(store: RoutingStore, vault: CredentialVault, http: HTTPClient, intervalMs: Int, probeMs: Int = 250) {
+    public init(store: RoutingStore, vault: CredentialVault, http: HTTPClient, intervalMs: Int, probeMs: Int = 100) {
         self.store = store
         self.vault = vault
         self.client = DialerClient(http: http)
@@ -52,30 +52,30 @@ public struct DialerPoller: Service {
                 }
             }
             let now = Date()
-            var due: [(RoutingIntegration, String)] = []
+            var due: [(RoutingIntegration, String, Int)] = []
             for (integration, credentials) in dialers {
                 let key = integration.tenant + "/" + integration.id
                 let down = (try? await store.redis.send(["HGET", store.keys.health(integration.tenant), integration.id]).string) == "down"
                 let every = Double(down ? probeMs : intervalMs) / 1000
                 if now.timeIntervalSince(lastPoll[key] ?? .distantPast) >= every - 0.01 {
                     lastPoll[key] = now
-                    due.append((integration, credentials))
+                    due.append((integration, credentials, down ? probeMs : intervalMs))
                 }
             }
             await withTaskGroup(of: Void.self) { group in
-                for (integration, credentials) in due { group.addTask { await pollOnce(integration, credentials: credentials) } }
+                for (integration, credentials, every) in due { group.addTask { await pollOnce(integration, credentials: credentials, everyMs: every) } }
             }
             try? await Task.sleep(for: .milliseconds(probeMs))
         }
     }
 
-    /// Polls one dialer if no other poller did in this interval.
-    public func pollOnce(_ integration: RoutingIntegration, credentials: String) async {
+    /// Polls one dialer if no other crm-worker did in the last `everyMs`.
+    public func pollOnce(_ integration: RoutingIntegration, credentials: String, everyMs: Int) async {
         let redis = store.redis
         let keys = store.keys
         do {
             let lock = "\(keys.prefix):routing:poll-lock:\(integration.tenant):\(integration.id)"
-            guard try await redis.send(["SET", lock, "1", "NX", "PX", String(max(50, probeMs - 20))]).string == "OK" else { return }
+            guard try await redis.send(["SET", lock, "1", "NX", "PX", String(max(20, everyMs - 20))]).string == "OK" else { return }
             var free: Int?
             var lastError: Error?
             for _ in 0..<2 {

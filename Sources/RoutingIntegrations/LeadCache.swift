@@ -22,10 +22,13 @@ public struct LeadCache: Sendable {
     public let http: HTTPClient
     public let queue: JobQueue
     public let ttlSeconds: Int
+    /// The router's live-lookup cutoff: a slower Braze answer counts against the breaker.
+    public let liveCutoffMs: Int
     let written = Counter(label: "switchboard_lead_cache_writes_total")
     let logger = Logger(label: "switchboard.lead-cache")
 
-    public init(store: RoutingStore, vault: CredentialVault, http: HTTPClient, queue: JobQueue, ttlSeconds: Int = 3 * 86_400) {
+    public init(store: RoutingStore, vault: CredentialVault, http: HTTPClient, queue: JobQueue, ttlSeconds: Int = 3 * 86_400, liveCutoffMs: Int = 1500) {
+        self.liveCutoffMs = liveCutoffMs
         self.store = store
         self.vault = vault
         self.http = http
@@ -134,7 +137,27 @@ public struct LeadCache: Sendable {
                 let job = try JobFailure.decode(Lookup.self, from: context.job.payload)
                 guard let phone = try? PhoneNumber(parsing: job.phone) else { throw JobFailure(.fatal, "'\(job.phone)' is not a phone number") }
                 let (integration, client, _) = try await braze(job.tenant)
-                if let attributes = try await client.lead(phone: phone.e164) {
+                // These calls feed the shared Braze breaker too: while it is down the router makes no
+                // live lookups, so the crm-worker's lookups are what declares Braze recovered.
+                let breaker = CircuitBreaker(keys: store.keys)
+                let attributes: [String: String]?
+                do {
+                    let started = DispatchTime.now().uptimeNanoseconds
+                    attributes = try await client.lead(phone: phone.e164)
+                    // Slower than the router's cutoff is no use to a waiting caller: it counts as a failure.
+                    let ms = Int((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)
+                    try await breaker.record(ms <= liveCutoffMs ? .success : .failure, integration: "braze", tenant: job.tenant,
+                                             reason: ms <= liveCutoffMs ? "cache fill lookup" : "cache fill lookup took \(ms) ms", redis: store.redis)
+                } catch let failure as JobFailure {
+                    if case .rateLimited = failure.code {} else {
+                        try await breaker.record(.failure, integration: "braze", tenant: job.tenant, reason: "cache fill lookup: \(failure)", redis: store.redis)
+                    }
+                    throw failure
+                } catch {
+                    try await breaker.record(.failure, integration: "braze", tenant: job.tenant, reason: "cache fill lookup: \(error)", redis: store.redis)
+                    throw error
+                }
+                if let attributes {
                     _ = try await store.redis.pipeline(commands(tenant: job.tenant, phone: phone, attributes: attributes, fields: try await fields(job.tenant, integration)))
                     written.increment()
                 } else {

@@ -82,6 +82,12 @@ import Testing
         let fast = try await route(fleet, key: key, caller: "+15550000030", id: "slow-fast")
         #expect(Date().timeIntervalSince(started) < 0.5)
         #expect((fast["fallbacks"] as? [String])?.first == "crm_unavailable:braze_down", "\(fast)")
+
+        // Braze answers in time again: the crm-worker's cache-fill lookups of the queued misses
+        // are three successes, and Braze is declared recovered without anyone stepping in.
+        try await fleet.braze.post("/_sim/faults", #"{"latencyMs": 0}"#)
+        for i in 0..<3 { _ = try await route(fleet, key: key, caller: "+155500000\(40 + i)", id: "after-\(i)") }
+        #expect(try await TestServers.eventually(20) { try await fleet.redis.send(["HGET", fleet.store.keys.health("acme"), "braze"]).string == "up" })
         try await fleet.stop()
     }
 

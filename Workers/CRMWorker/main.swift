@@ -20,6 +20,8 @@ struct CRMSettings {
     let common: CommonSettings
     let keyRing: MasterKeyRing
     let pollMs: Int
+    let probeMs: Int
+    let brazeCutoffMs: Int
     let concurrency: Int
     let rateLimits: [(String, RateLimit)]
 }
@@ -31,6 +33,8 @@ let settings = settingsOrExit("crm-worker") { () throws -> CRMSettings in
     }
     return CRMSettings(common: try CommonSettings(env, defaultPort: 9105), keyRing: keyRing,
                        pollMs: try env.int("SB_DIALER_POLL_MS", default: 5000, range: 200...600_000),
+                       probeMs: try env.int("SB_DIALER_PROBE_MS", default: 100, range: 20...600_000),
+                       brazeCutoffMs: try env.int("SB_BRAZE_CUTOFF_MS", default: 1500, range: 50...15_000),
                        concurrency: try env.int("SB_CONCURRENCY", default: 4, range: 1...1000), rateLimits: limits)
 }
 let common = settings.common
@@ -47,7 +51,7 @@ let cache: LeadCache
 do {
     let queue = try JobQueue(name: VoiceCalls.queueName, prefix: common.keyPrefix, redis: redis)
     for (group, limit) in settings.rateLimits { try await queue.setRateLimit(group: group, limit) }
-    cache = LeadCache(store: store, vault: vault, http: http, queue: queue)
+    cache = LeadCache(store: store, vault: vault, http: http, queue: queue, liveCutoffMs: settings.brazeCutoffMs)
     let jobs = JobRegistry(RoutingJobs(store: store, vault: vault, http: http).definitions + cache.definitions)
     services.append(QueueWorker(queue: queue, registry: jobs, configuration: QueueWorkerConfiguration(concurrency: settings.concurrency), logger: logger))
 } catch {
@@ -55,7 +59,7 @@ do {
     exit(1)
 }
 let consumer = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
-services.append(DialerPoller(store: store, vault: vault, http: http, intervalMs: settings.pollMs))
+services.append(DialerPoller(store: store, vault: vault, http: http, intervalMs: settings.pollMs, probeMs: settings.probeMs))
 services.append(OutcomeWriter(cache: cache, consumer: consumer))
 services.append(MissFiller(cache: cache))
 services.append(OpsServer.make(host: common.httpHost, port: common.httpPort, registry: registry, logger: logger,
