@@ -35,12 +35,6 @@ struct ConsoleAPI: Sendable {
         }
     }
 
-    func authorize(_ request: Request) throws {
-        guard let header = request.headers[.authorization], header == "Bearer \(token)" else {
-            throw Failure(.unauthorized, "missing or wrong bearer token")
-        }
-    }
-
     func body(_ request: Request) async throws -> [String: Any] {
         let buffer = try await request.body.collect(upTo: 1 << 20)
         guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any] else {
@@ -57,14 +51,7 @@ struct ConsoleAPI: Sendable {
     /// The routes, every one behind the token except /health.
     func routes(into router: Router<BasicRequestContext>) {
         let api = router.group("v1")
-        func handle(_ work: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
-            { request, context in
-                do {
-                    try authorize(request)
-                    return try await work(request, context)
-                } catch { throw Self.mapped(error) }
-            }
-        }
+        let handle = ConsoleGuard(token: token, mapped: Self.mapped).handle
         api.get("platforms", use: handle { _, _ in try Self.encoded(.ok, pipeline.catalog.platforms) })
         api.get("quote", use: handle { request, _ in
             let q = request.uri.queryParameters

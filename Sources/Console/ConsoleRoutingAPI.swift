@@ -40,20 +40,9 @@ struct ConsoleRoutingAPI: Sendable {
         return tenant
     }
 
-    func authorize(_ request: Request) throws {
-        guard request.headers[.authorization] == "Bearer \(token)" else { throw Failure(.unauthorized, "missing or wrong bearer token") }
-    }
-
     func routes(into router: Router<BasicRequestContext>) {
         let api = router.group("v1")
-        func handle(_ work: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
-            { request, context in
-                do {
-                    try authorize(request)
-                    return try await work(request, context)
-                } catch { throw Self.mapped(error) }
-            }
-        }
+        let handle = ConsoleGuard(token: token, mapped: Self.mapped).handle
         /// Who made a change: the X-Actor header (the console's user), else "console".
         @Sendable func actor(_ request: Request) -> String {
             request.headers[HTTPField.Name("X-Actor")!].map { String($0.prefix(200)) } ?? "console"

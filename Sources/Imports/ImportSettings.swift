@@ -24,7 +24,7 @@ public struct ImportSettings: Sendable {
             throw SettingsError("SB_MASTER_KEYS is not set: credentials cannot be encrypted (ops/setup-and-run generates one into .run/secrets.env)")
         }
         do {
-            keyRing = try MasterKeyRing(keys: keys, activeId: env.string("SB_MASTER_KEY_ID", default: keys.split(separator: ":").first.map(String.init) ?? ""))
+            keyRing = try MasterKeyRing(keys: keys, activeIdSetting: env.optional("SB_MASTER_KEY_ID"))
         } catch { throw SettingsError("\(error)") }
         gongBaseURL = env.string("SB_GONG_BASE_URL", default: "https://api.gong.io")
         fathomBaseURL = env.string("SB_FATHOM_BASE_URL", default: "https://api.fathom.ai/external/v1")

@@ -30,7 +30,7 @@ struct RouterSettings {
 let settings = settingsOrExit("router") { () throws -> RouterSettings in
     let common = try CommonSettings(env, defaultPort: 9104)
     let keyRing = try env.optional("SB_MASTER_KEYS").map { keys in
-        try MasterKeyRing(keys: keys, activeId: env.string("SB_MASTER_KEY_ID", default: keys.split(separator: ":").first.map(String.init) ?? ""))
+        try MasterKeyRing(keys: keys, activeIdSetting: env.optional("SB_MASTER_KEY_ID"))
     }
     return RouterSettings(common: common, defaultCountry: env.string("SB_DEFAULT_COUNTRY_CODE", default: "1"),
                           staleMs: try env.int("SB_CAPACITY_STALE_MS", default: 30_000, range: 100...3_600_000),

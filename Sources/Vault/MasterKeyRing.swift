@@ -48,6 +48,12 @@ public struct MasterKeyRing: Sendable {
         }
     }
 
+    /// From the two settings as the environment gives them: SB_MASTER_KEY_ID unset means the
+    /// first key listed.
+    public init(keys text: String, activeIdSetting: String?) throws {
+        try self.init(keys: text, activeId: activeIdSetting ?? text.split(separator: ":").first.map(String.init) ?? "")
+    }
+
     /// A fresh random key in the form SB_MASTER_KEYS takes ("id:base64").
     public static func generateEntry(id: String) -> String {
         "\(id):" + SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }

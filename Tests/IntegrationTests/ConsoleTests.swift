@@ -1,24 +1,41 @@
 import Foundation
 import HTTPClient
+import Postgres
 import Schema
 import Testing
 import Vault
 
 /// The console process's admin API, over real HTTP.
 @Suite struct ConsoleTests {
+    /// A console process with its own schema and key prefix, ready to answer.
+    struct Console {
+        let pg: PostgresClient
+        let prefix: String
+        let token: String
+        let process: ChildProcess
+        let http: HTTPClient
+        let base: String
+
+        static func start() async throws -> Console {
+            let pg = try await TestServers.postgres()
+            try await SchemaMigrations.migrator.migrate(pg)
+            let prefix = TestServers.uniquePrefix()
+            let port = try TestServers.freePort()
+            let token = "console-token-\(UUID().uuidString)"
+            let process = try ChildProcess("console", environment: [
+                "SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_POSTGRES_URL": TestServers.postgresURL,
+                "SB_POSTGRES_SCHEMA": pg.configuration.schema!, "SB_MASTER_KEYS": MasterKeyRing.generateEntry(id: "k1"),
+                "SB_CONSOLE_TOKEN": token, "SB_HTTP_PORT": String(port)])
+            let http = HTTPClient(maxConnections: 2)
+            let base = "http://127.0.0.1:\(port)"
+            #expect(try await TestServers.eventually(20) { (try? await http.send(HTTPRequest(url: base + "/health")))?.status == 200 }, "\(process.log)")
+            return Console(pg: pg, prefix: prefix, token: token, process: process, http: http, base: base)
+        }
+    }
+
     @Test func adminAPIValidatesAuthenticatesAndNeverReturnsCredentials() async throws {
-        let pg = try await TestServers.postgres()
-        try await SchemaMigrations.migrator.migrate(pg)
-        let prefix = TestServers.uniquePrefix()
-        let port = try TestServers.freePort()
-        let token = "console-token-\(UUID().uuidString)"
-        let console = try ChildProcess("console", environment: [
-            "SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_POSTGRES_URL": TestServers.postgresURL,
-            "SB_POSTGRES_SCHEMA": pg.configuration.schema!, "SB_MASTER_KEYS": MasterKeyRing.generateEntry(id: "k1"),
-            "SB_CONSOLE_TOKEN": token, "SB_HTTP_PORT": String(port)])
-        let http = HTTPClient(maxConnections: 2)
-        let base = "http://127.0.0.1:\(port)"
-        #expect(try await TestServers.eventually(20) { (try? await http.send(HTTPRequest(url: base + "/health")))?.status == 200 }, "\(console.log)")
+        let fixture = try await Console.start()
+        let (pg, prefix, token, console, http, base) = (fixture.pg, fixture.prefix, fixture.token, fixture.process, fixture.http, fixture.base)
         let auth = [("Authorization", "Bearer \(token)")]
         func send(_ method: String, _ path: String, _ body: String? = nil, headers: [(String, String)]? = nil) async throws -> HTTPResponse {
             try await http.send(HTTPRequest(method: method, url: base + path, headers: (headers ?? auth) + [("Content-Type", "application/json")],
@@ -62,22 +79,13 @@ import Vault
         await http.shutdown()
         console.terminate()
         #expect(await console.waitForExit(seconds: 10) == 0)
+        try await TestServers.cleanup(prefix: prefix, redis: TestServers.redis())
         try await TestServers.dropSchema(pg)
     }
 
     @Test func routingRulesAreValidatedVersionedActivatedAndTraced() async throws {
-        let pg = try await TestServers.postgres()
-        try await SchemaMigrations.migrator.migrate(pg)
-        let prefix = TestServers.uniquePrefix()
-        let port = try TestServers.freePort()
-        let token = "console-token-\(UUID().uuidString)"
-        let console = try ChildProcess("console", environment: [
-            "SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_POSTGRES_URL": TestServers.postgresURL,
-            "SB_POSTGRES_SCHEMA": pg.configuration.schema!, "SB_MASTER_KEYS": MasterKeyRing.generateEntry(id: "k1"),
-            "SB_CONSOLE_TOKEN": token, "SB_HTTP_PORT": String(port)])
-        let http = HTTPClient(maxConnections: 2)
-        let base = "http://127.0.0.1:\(port)"
-        #expect(try await TestServers.eventually(20) { (try? await http.send(HTTPRequest(url: base + "/health")))?.status == 200 }, "\(console.log)")
+        let fixture = try await Console.start()
+        let (pg, prefix, token, console, http, base) = (fixture.pg, fixture.prefix, fixture.token, fixture.process, fixture.http, fixture.base)
         func send(_ method: String, _ path: String, _ body: String? = nil, auth: Bool = true) async throws -> HTTPResponse {
             try await http.send(HTTPRequest(method: method, url: base + path,
                                             headers: (auth ? [("Authorization", "Bearer \(token)")] : []) + [("Content-Type", "application/json"), ("X-Actor", "ana@cs")],

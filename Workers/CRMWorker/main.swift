@@ -27,7 +27,7 @@ struct CRMSettings {
 }
 let settings = settingsOrExit("crm-worker") { () throws -> CRMSettings in
     guard let keys = env.optional("SB_MASTER_KEYS") else { throw SettingsError("SB_MASTER_KEYS is not set: integration credentials cannot be opened") }
-    let keyRing = try MasterKeyRing(keys: keys, activeId: env.string("SB_MASTER_KEY_ID", default: keys.split(separator: ":").first.map(String.init) ?? ""))
+    let keyRing = try MasterKeyRing(keys: keys, activeIdSetting: env.optional("SB_MASTER_KEY_ID"))
     let limits = try env.pairs("SB_ROUTING_RATE_LIMITS", default: "callback=30/10m;sms=1/s;braze-export=150/m").map { group, spec in
         do { return (group, try RateLimit(parsing: spec)) } catch { throw SettingsError("SB_ROUTING_RATE_LIMITS: \(group): \(error)") }
     }
