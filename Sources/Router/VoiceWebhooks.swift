@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Metrics
 import Observability
 import Redis
 import Routing
@@ -18,6 +19,8 @@ struct VoiceWebhooks: Sendable {
     let publicURL: String
     let defaultCountryCode: String
     let logger = Logger(label: "switchboard.router.voice")
+    /// From a call's first webhook to the step that connected it (or queued it, or took a callback).
+    let setupTime = Timer(label: "switchboard_call_setup_seconds", preferredDisplayUnit: .seconds)
 
     struct Signed {
         let tenant: String
@@ -61,10 +64,21 @@ struct VoiceWebhooks: Sendable {
         }
     }
 
-    /// Answers with a step after carrying out its effects and auditing it.
-    func respond(_ step: CallFlow.Step, _ call: Signed, detail: [String: String]) async -> Response {
+    /// Answers with a step after carrying out its effects and auditing it. The first step of a call
+    /// starts its setup clock; the step that connects (or queues) it records the setup time.
+    func respond(_ step: CallFlow.Step, _ call: Signed, detail: [String: String], first: Bool = false) async -> Response {
         await voice.apply(step.effects, tenant: call.tenant, callId: call.callId, caller: call.caller)
         var detail = detail
+        let key = service.keys.callStart(call.tenant, call.callId)
+        let nowMs = Int(Date().timeIntervalSince1970 * 1000)
+        if first {
+            _ = try? await service.redis.pipeline([["SET", key, String(nowMs), "NX", "EX", "7200"]])
+        } else if step.name.hasPrefix("connected:") || step.name == "hold-queue" || step.name == "callback" {
+            if let started = (try? await service.redis.pipeline([["GET", key], ["DEL", key]]))?.first?.int {
+                setupTime.recordMilliseconds(nowMs - started)
+                detail["setupMs"] = String(nowMs - started)
+            }
+        }
         detail["twiml"] = step.twiml.description
         await voice.audit(tenant: call.tenant, callId: call.callId, caller: call.caller, step: step.name, detail: detail)
         return Self.xml(step.twiml)
@@ -78,16 +92,16 @@ struct VoiceWebhooks: Sendable {
             do {
                 let routed = try await service.route(RouteService.Call(callId: call.callId, caller: call.caller, called: call.parameters["To"]),
                                                      tenant: call.tenant, defaultCountryCode: defaultCountryCode)
-                return await respond(flow.inbound(routed.decision), call, detail: ["decisionId": routed.decisionId, "rule": routed.decision.rule])
+                return await respond(flow.inbound(routed.decision), call, detail: ["decisionId": routed.decisionId, "rule": routed.decision.rule], first: true)
             } catch let error as RoutingError where error.code == .invalidInput {
                 // Withheld or unparseable caller id: no lead can match, so the menu (or the default dialer).
                 let decision = flow.rules.decide(RoutingInput(lead: .notFound, now: Date()))
-                return await respond(flow.inbound(decision), call, detail: ["callerUnusable": error.message])
+                return await respond(flow.inbound(decision), call, detail: ["callerUnusable": error.message], first: true)
             } catch is RedisError {
                 // Scenario 1 at the cache: no lead data reachable, the caller is waiting: default dialer.
                 let dialer = flow.rules.defaultDialer
                 return await respond(CallFlow.Step(twiml: flow.dial(dialer, phase: .primary, attempt: 1, primary: dialer), effects: [],
-                                                   name: "dial:\(dialer)"), call, detail: ["fallback": "cache_unavailable"])
+                                                   name: "dial:\(dialer)"), call, detail: ["fallback": "cache_unavailable"], first: true)
             }
         }
         group.post("menu") { request, context -> Response in

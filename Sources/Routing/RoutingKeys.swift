@@ -14,6 +14,8 @@ public struct RoutingKeys: Sendable {
     public func noLead(_ tenant: String, _ phone: PhoneNumber) -> String { "\(tag(tenant)):nolead:\(phone.e164)" }
     /// Counter of the router's live Braze lookups in the current minute (its share of the limit).
     public func liveLookups(_ tenant: String, minute: Int) -> String { "\(tag(tenant)):braze-live:\(minute)" }
+    /// When a voice call's first webhook arrived (ms), until its setup ends (connected or queued).
+    public func callStart(_ tenant: String, _ callId: String) -> String { "\(tag(tenant)):callstart:\(callId)" }
     /// Hash: dialer id → up / down / unknown.
     public func health(_ tenant: String) -> String { "\(tag(tenant)):health" }
     /// Hash: dialer id → "<free agents>|<measured at, ms>".

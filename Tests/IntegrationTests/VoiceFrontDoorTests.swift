@@ -138,6 +138,12 @@ import Vault
         #expect(found.first?.compactDetail.contains(#""rule":"owner""#) == true)
         #expect((found.first?.micros ?? 0) > 0)
 
+        // Every call's setup time (first webhook → connected) is on /metrics, and in the audit trail.
+        let metrics = String(decoding: try await fleet.http.send(HTTPRequest(url: fleet.routerURL + "/metrics")).body, as: UTF8.self)
+        let setups = metrics.split(separator: "\n").first { $0.hasPrefix("switchboard_call_setup_seconds_count") }.flatMap { Int($0.split(separator: " ").last ?? "") }
+        #expect(setups == 3, "\(metrics)")
+        #expect(trace.last?.compactDetail.contains(#""setupMs":""#) == true)
+
         // Requests not signed with the tenant's token, or for an unknown tenant, are refused.
         let form = "CallSid=CA1&From=%2B15551230001&To=%2B15550009999"
         let forged = try await fleet.http.send(HTTPRequest(method: "POST", url: fleet.routerURL + "/twiml/acme/inbound",
