@@ -85,6 +85,8 @@ let package = Package(
         ]),
         .target(name: "RoutingIntegrations", dependencies: [
             "Routing", "Queue", "Vault", "HTTPClient", "Redis",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -118,6 +120,8 @@ let package = Package(
         ]),
         .executableTarget(name: "Simulator", dependencies: [
             "HTTPClient",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -20,7 +20,7 @@ public struct CircuitBreaker: Sendable {
     /// What one call to an integration did.
     public enum Outcome: String, Sendable { case success = "ok", failure = "fail" }
 
-    /// KEYS: breaker hash, health hash, transition log. ARGV: integration, ok|fail, threshold,
+    /// KEYS: breaker hash, health hash, transition log, per-minute outcome counts. ARGV: integration, ok|fail, threshold,
     /// window ms, tenant, reason. Returns the transition's JSON, else nil. Time is Redis's.
     static let script = RedisScript("""
         local t = redis.call('TIME')
@@ -30,6 +30,9 @@ public struct CircuitBreaker: Sendable {
         local fails, first, oks = tonumber(b[2] or '0'), tonumber(b[3] or '0'), tonumber(b[4] or '0')
         local n, window = tonumber(ARGV[3]), tonumber(ARGV[4])
         local new = state
+        local minute = math.floor(now / 60000)
+        redis.call('HINCRBY', KEYS[4], minute .. ':' .. ARGV[2], 1)
+        redis.call('EXPIRE', KEYS[4], 900)
         if ARGV[2] == 'fail' then
           oks = 0
           if fails == 0 or now - first > window then fails = 1; first = now else fails = fails + 1 end
@@ -82,6 +85,22 @@ public struct CircuitBreaker: Sendable {
         return transition
     }
 
+    /// Calls to an integration in the last `minutes` minutes (Redis time) and how many failed.
+    public func failureRate(tenant: String, integration: String, minutes: Int = 5, redis: RedisClient) async throws -> (calls: Int, failed: Int) {
+        let replies = try await redis.pipeline([["HGETALL", keys.outcomeCounts(tenant, integration)], ["TIME"]])
+        let now = (replies[1].array?.first?.int ?? Int(Date().timeIntervalSince1970)) / 60
+        let items = replies[0].array ?? []
+        var calls = 0, failed = 0
+        for i in stride(from: 0, to: items.count - 1, by: 2) {
+            guard let field = items[i].string, let n = items[i + 1].int else { continue }
+            let parts = field.split(separator: ":")
+            guard parts.count == 2, let minute = Int(parts[0]), now - minute < minutes else { continue }
+            calls += n
+            if parts[1] == "fail" { failed += n }
+        }
+        return (calls, failed)
+    }
+
     /// The tenant's recorded transitions, newest first.
     public func transitions(tenant: String, redis: RedisClient, limit: Int = 100) async throws -> [Transition] {
         let items = try await redis.send(["LRANGE", keys.breakerLog(tenant), "0", String(max(0, limit - 1))]).array ?? []
@@ -89,7 +108,7 @@ public struct CircuitBreaker: Sendable {
     }
 
     private func keys(_ tenant: String, _ integration: String) -> [String] {
-        [keys.breaker(tenant, integration), keys.health(tenant), keys.breakerLog(tenant)]
+        [keys.breaker(tenant, integration), keys.health(tenant), keys.breakerLog(tenant), keys.outcomeCounts(tenant, integration)]
     }
 
     private func args(_ outcome: Outcome, _ integration: String, _ tenant: String, _ reason: String) -> [String] {

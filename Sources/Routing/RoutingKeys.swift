@@ -22,6 +22,10 @@ public struct RoutingKeys: Sendable {
     public func capacity(_ tenant: String) -> String { "\(tag(tenant)):capacity" }
     /// Hash: one integration's circuit breaker (state, consecutive failures / successes).
     public func breaker(_ tenant: String, _ integration: String) -> String { "\(tag(tenant)):breaker:\(integration)" }
+    /// Hash: "<minute>:ok|fail" → calls to one integration in that minute (for failure-rate alerts).
+    public func outcomeCounts(_ tenant: String, _ integration: String) -> String { "\(tag(tenant)):outcomes:\(integration)" }
+    /// Alert bookkeeping of a tenant (last recovery mailed, rate alerts sent).
+    public func alerts(_ tenant: String, _ what: String) -> String { "\(tag(tenant)):alerts:\(what)" }
     /// List: the tenant's breaker transitions (JSON), newest first, the last 1,000.
     public func breakerLog(_ tenant: String) -> String { "\(tag(tenant)):breaker-log" }
     /// Hash: tenant → the Twilio-compatible auth token (sealed with a master key) for signatures.

@@ -50,7 +50,7 @@ public struct DialerClient: Sendable {
                 throw JobFailure(.retryable, "dialfire lines/stats: line \(line) missing")
             }
             return ready
-        case .braze, .sms:
+        case .braze, .sms, .email:
             throw JobFailure(.fatal, "\(integration.kind.rawValue) is not a dialer")
         }
     }
@@ -73,7 +73,7 @@ public struct DialerClient: Sendable {
             _ = try await send(HTTPRequest(method: "POST", url: base(integration) + "/api/tenants/\(tenant)/lines/\(line)/callback",
                                            headers: headers(integration, credentials) + [("Content-Type", "application/json")], body: Array(body)),
                                "dialfire callback")
-        case .braze, .sms:
+        case .braze, .sms, .email:
             throw JobFailure(.fatal, "\(integration.kind.rawValue) is not a dialer")
         }
     }

@@ -162,6 +162,11 @@ public enum SchemaMigrations {
                 updated_at timestamptz NOT NULL DEFAULT now(),
                 PRIMARY KEY (tenant_id, id));
             """),
+        Migration(5, "email integrations for alerts", """
+            ALTER TABLE routing_integrations DROP CONSTRAINT routing_integrations_kind_check;
+            ALTER TABLE routing_integrations ADD CONSTRAINT routing_integrations_kind_check
+                CHECK (kind IN ('zendesk_talk', 'dialfire', 'braze', 'sms', 'email'));
+            """),
     ]
 
     /// A migrator over every migration.

@@ -8,5 +8,5 @@ struct Simulator: AsyncParsableCommand {
         commandName: "simulator",
         abstract: "Run a simulated external service on a loopback port.",
         subcommands: [GongCommand.self, FathomCommand.self, GrainCommand.self, SlackCommand.self, CounterCommand.self,
-                      ZendeskTalkCommand.self, DialfireCommand.self, SMSCommand.self, BrazeCommand.self, VoiceCommand.self])
+                      ZendeskTalkCommand.self, DialfireCommand.self, SMSCommand.self, SMTPCommand.self, BrazeCommand.self, VoiceCommand.self])
 }

@@ -39,10 +39,10 @@ extension RoutingCommand {
         @OptionGroup var options: GlobalOptions
         @Option(help: "Tenant id.") var tenant: String
         @Option(help: "The dialer id of the rules, or sms / braze.") var id: String
-        @Option(help: "zendesk_talk, dialfire, sms or braze.") var kind: String
+        @Option(help: "zendesk_talk, dialfire, braze, sms or email.") var kind: String
         @Option(help: "Base URL of the API.") var url: String
         @Option(help: "File holding the secret (API token / auth token), read and encrypted; never printed.") var credentialsFile: String
-        @Option(name: .customLong("setting"), help: "name=value, repeatable (zendesk: email, phoneNumberId; dialfire: tenant, line, campaign; sms: accountSid, from, to).")
+        @Option(name: .customLong("setting"), help: "name=value, repeatable (zendesk: email, phoneNumberId; dialfire: tenant, line, campaign; sms: accountSid, from, to; braze: segmentId, fields; email: from, to).")
         var settings: [String] = []
 
         func run() async throws {

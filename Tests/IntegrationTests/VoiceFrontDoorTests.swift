@@ -21,6 +21,8 @@ import Vault
         let dialfire: SimulatorProcess
         let sms: SimulatorProcess
         let braze: SimulatorProcess
+        let smtp: SimulatorProcess
+        let mailbox = NSTemporaryDirectory() + "sb-mail-\(UUID().uuidString)"
         let crmPort: Int
         var router: ChildProcess!
         var crm: ChildProcess!
@@ -46,6 +48,7 @@ import Vault
             sms = try await SimulatorProcess("sms", ["--auth-token", "sms-secret", "--limit", "100/s"])
             routerPort = try TestServers.freePort()
             crmPort = try TestServers.freePort()
+            smtp = try await SimulatorProcess("smtp", ["--mailbox", mailbox])
             braze = try await SimulatorProcess("braze", ["--api-key", "braze-key", "--users", "60", "--users-per-file", "25",
                                                          "--webhook-url", "http://127.0.0.1:\(crmPort)/webhooks/braze/acme", "--webhook-token", "hook-token"])
 
@@ -62,6 +65,9 @@ import Vault
                                                                          "to": "+15559990000"]), credentials: "sms-secret", vault: vault)
             try await store.setIntegration(RoutingIntegration(tenant: "acme", id: "braze", kind: .braze, baseURL: braze.url, settings: ["segmentId": "all-leads"]),
                                            credentials: #"{"apiKey": "braze-key", "webhookToken": "hook-token"}"#, vault: vault)
+            try await store.setIntegration(RoutingIntegration(tenant: "acme", id: "email", kind: .email, baseURL: "smtp://127.0.0.1:\(smtp.port)",
+                                                              settings: ["from": "switchboard@acme.example", "to": "jordan@acme.example"]),
+                                           credentials: "none", vault: vault)
             for (phone, fields) in [("+15551230001", ["lead_owner": "alice"]), ("+15551230002", ["lead_score_tier": "cold"]),
                                     ("+15551230003", ["lead_score_tier": "warm"])] {
                 try await store.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: phone), fields: fields)
@@ -69,7 +75,7 @@ import Vault
             let env = ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_POSTGRES_URL": TestServers.postgresURL,
                        "SB_POSTGRES_SCHEMA": postgres.configuration.schema!, "SB_MASTER_KEYS": masterKeys]
             router = try ChildProcess("router", environment: env.merging(["SB_HTTP_PORT": String(routerPort), "SB_CAPACITY_STALE_MS": String(staleMs)]) { $1 })
-            crm = try ChildProcess("crm-worker", environment: env.merging(["SB_DIALER_POLL_MS": String(pollMs), "SB_HTTP_PORT": String(crmPort)]) { $1 })
+            crm = try ChildProcess("crm-worker", environment: env.merging(["SB_DIALER_POLL_MS": String(pollMs), "SB_HTTP_PORT": String(crmPort), "SB_ALERT_CHECK_MS": "300"]) { $1 })
             audit = try ChildProcess("audit-worker", environment: env)
             let base = "http://127.0.0.1:\(routerPort)"
             let http = self.http
@@ -97,12 +103,21 @@ import Vault
         func stop() async throws {
             for child in [router, crm, audit] { child?.terminate() }
             for child in [router, crm, audit] { _ = await child?.waitForExit(seconds: 10) }
-            for sim in [zendesk, dialfire, sms, braze] { sim.child.terminate() }
+            for sim in [zendesk, dialfire, sms, braze, smtp] { sim.child.terminate() }
+            try? FileManager.default.removeItem(atPath: mailbox)
             await http.shutdown()
             try await TestServers.cleanup(prefix: prefix, redis: redis)
             try await redis.send(["DEL", store.keys.auditStream, store.keys.apiKeys, store.keys.voiceTokens, store.keys.outcomes,
                                   store.keys.misses, store.keys.brazeAccess])
             try await TestServers.dropSchema(postgres)
+        }
+
+        /// The emails the SMTP simulator received, oldest first.
+        func mails() -> [[String: Any]] {
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: mailbox)) ?? []).sorted()
+            return names.compactMap { name in
+                FileManager.default.contents(atPath: mailbox + "/" + name).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+            }
         }
 
         func simJSON(_ sim: SimulatorProcess, _ path: String) async throws -> Any? {
@@ -215,6 +230,12 @@ import Vault
         #expect(transitions.map { "\($0.integration):\($0.to)" }.prefix(2) == ["zendesk:up", "zendesk:down"])
         let log = AuditLog(redis: fleet.redis, postgres: fleet.postgres, keys: fleet.store.keys)
         #expect(try await TestServers.eventually(15) { try await log.transitions(tenant: "acme").count >= 2 })
+
+        // On-call got an email when zendesk's failure rate passed 5 % and one when it recovered.
+        #expect(try await TestServers.eventually(10) { fleet.mails().contains { ($0["data"] as? String)?.contains("Subject: Switchboard: zendesk recovered for acme") == true } },
+                "\(fleet.mails())")
+        let rate = fleet.mails().first { ($0["data"] as? String)?.contains("Subject: Switchboard: zendesk failing for acme") == true }
+        #expect(rate?["to"] as? [String] == ["jordan@acme.example"], "\(fleet.mails())")
         try await fleet.stop()
     }
 

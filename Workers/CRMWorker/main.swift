@@ -14,7 +14,8 @@ import Vault
 /// The `crm-worker` process: keeps routing's view of the outside world fresh and carries out
 /// what the router queued — the Braze lead cache (nightly export, change webhooks, misses),
 /// outcome write-back to Braze, dialer capacity and health (the poller, feeding the shared
-/// circuit breakers), SMS alerts and callback requests (the `routing` job queue). Wiring only.
+/// circuit breakers), SMS alerts and callback requests (the `routing` job queue), and the email
+/// alerts on failure rates and recoveries. Wiring only.
 let env = Settings.Environment()
 struct CRMSettings {
     let common: CommonSettings
@@ -22,6 +23,7 @@ struct CRMSettings {
     let pollMs: Int
     let probeMs: Int
     let brazeCutoffMs: Int
+    let alertMs: Int
     let concurrency: Int
     let rateLimits: [(String, RateLimit)]
 }
@@ -35,6 +37,7 @@ let settings = settingsOrExit("crm-worker") { () throws -> CRMSettings in
                        pollMs: try env.int("SB_DIALER_POLL_MS", default: 5000, range: 200...600_000),
                        probeMs: try env.int("SB_DIALER_PROBE_MS", default: 100, range: 20...600_000),
                        brazeCutoffMs: try env.int("SB_BRAZE_CUTOFF_MS", default: 1500, range: 50...15_000),
+                       alertMs: try env.int("SB_ALERT_CHECK_MS", default: 15_000, range: 200...600_000),
                        concurrency: try env.int("SB_CONCURRENCY", default: 4, range: 1...1000), rateLimits: limits)
 }
 let common = settings.common
@@ -62,6 +65,7 @@ let consumer = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.pr
 services.append(DialerPoller(store: store, vault: vault, http: http, intervalMs: settings.pollMs, probeMs: settings.probeMs))
 services.append(OutcomeWriter(cache: cache, consumer: consumer))
 services.append(MissFiller(cache: cache))
+services.append(IntegrationAlerter(store: store, intervalMs: settings.alertMs))
 services.append(OpsServer.make(host: common.httpHost, port: common.httpPort, registry: registry, logger: logger,
                                health: { do { _ = try await redis.send(["PING"]); return nil } catch { return "redis: \(error)" } },
                                onBound: { port in logger.info("crm-worker ready", metadata: ["port": "\(port)"]) },
