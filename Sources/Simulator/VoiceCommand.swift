@@ -39,6 +39,9 @@ struct VoiceCommand: AsyncParsableCommand {
         var error: String?
     }
 
+    /// Call SIDs are unique across runs, as the platform's are: 16 random hex digits per run, then the call number.
+    static let runId = String(format: "%016llx", UInt64.random(in: 0...UInt64.max))
+
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -93,7 +96,7 @@ struct VoiceCommand: AsyncParsableCommand {
     }
 
     func place(_ n: Int, inbound: String, targets: [String: String], http: HTTPClient) async -> CallReport {
-        let sid = "CA" + String(format: "%032x", n)
+        let sid = "CA" + Self.runId + String(format: "%016x", n)
         let from = callers[(n - 1) % callers.count]
         var report = CallReport(callSid: sid, from: from)
         let start = DispatchTime.now().uptimeNanoseconds
@@ -136,7 +139,7 @@ struct VoiceCommand: AsyncParsableCommand {
                         }
                         guard let action = verb.attributes["action"] else { break fetch }
                         params.append(("DialCallStatus", status))
-                        params.append(("DialCallSid", "CA" + String(format: "%032x", n * 100 + report.dials.count)))
+                        params.append(("DialCallSid", "CA" + Self.runId + String(format: "%016x", n * 100 + report.dials.count)))
                         url = action
                         continue fetch
                     case "Redirect":
