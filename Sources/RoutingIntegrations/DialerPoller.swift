@@ -65,7 +65,7 @@ public struct DialerPoller: Service {
             await withTaskGroup(of: Void.self) { group in
                 for (integration, credentials, every) in due { group.addTask { await pollOnce(integration, credentials: credentials, everyMs: every) } }
             }
-            try? await Task.sleep(for: .milliseconds(probeMs))
+            await gracefulPause(ms: probeMs)
         }
     }
 

@@ -27,7 +27,7 @@ public struct IntegrationAlerter: Service {
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do { try await round() } catch { logger.warning("alert round failed", metadata: ["error": "\(error)"]) }
-            try? await Task.sleep(for: .milliseconds(intervalMs))
+            await gracefulPause(ms: intervalMs)
         }
     }
 

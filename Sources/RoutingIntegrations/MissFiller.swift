@@ -29,12 +29,12 @@ public struct MissFiller: Service {
                     if known.contains(where: { $0.int == 1 }) { continue }
                     try await cache.enqueueLookup(tenant: tenant, phone: phone)
                 }
-                if taken.isEmpty { try? await Task.sleep(for: .milliseconds(250)) }
+                if taken.isEmpty { await gracefulPause(ms: 250) }
             } catch {
                 // Put back what was taken, so no miss is lost.
                 if !taken.isEmpty { _ = try? await redis.send(["ZADD", keys.misses, "NX"] + taken.flatMap { ["0", $0] }) }
                 logger.warning("miss fill failed", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(1000))
+                await gracefulPause(ms: 1000)
             }
         }
     }

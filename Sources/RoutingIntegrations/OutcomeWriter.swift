@@ -52,15 +52,15 @@ public struct OutcomeWriter: Service {
                 backoffMs = 500
             } catch let failure as JobFailure {
                 if case .rateLimited(let ms) = failure.code {
-                    try? await Task.sleep(for: .milliseconds(ms))
+                    await gracefulPause(ms: ms)
                 } else {
                     logger.warning("outcome write-back failed, will retry", metadata: ["error": "\(failure)", "retryMs": "\(backoffMs)"])
-                    try? await Task.sleep(for: .milliseconds(backoffMs))
+                    await gracefulPause(ms: backoffMs)
                     backoffMs = min(backoffMs * 2, 60_000)
                 }
             } catch {
                 logger.warning("outcome write-back failed, will retry", metadata: ["error": "\(error)", "retryMs": "\(backoffMs)"])
-                try? await Task.sleep(for: .milliseconds(backoffMs))
+                await gracefulPause(ms: backoffMs)
                 backoffMs = min(backoffMs * 2, 60_000)
             }
         }

@@ -38,7 +38,8 @@ struct AuditDrain: Service {
             } catch {
                 failures.increment()
                 logger.warning("audit batch not stored, will retry", metadata: ["error": "\(error)", "retryMs": "\(backoffMs)"])
-                try? await Task.sleep(for: .milliseconds(backoffMs))
+                let wait = backoffMs
+                _ = try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(wait)) }
                 backoffMs = min(backoffMs * 2, 5000)
             }
         }
