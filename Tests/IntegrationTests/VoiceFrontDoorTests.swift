@@ -101,8 +101,12 @@ import Vault
         }
 
         func stop() async throws {
+            // SIGTERM drains every process within seconds, with status 0.
             for child in [router, crm, audit] { child?.terminate() }
-            for child in [router, crm, audit] { _ = await child?.waitForExit(seconds: 10) }
+            for child in [router, crm, audit] {
+                let status = await child?.waitForExit(seconds: 5)
+                #expect(status == 0, "\(child?.name ?? "?") did not stop cleanly: \(child?.log.suffix(2000) ?? "")")
+            }
             for sim in [zendesk, dialfire, sms, braze, smtp] { sim.child.terminate() }
             try? FileManager.default.removeItem(atPath: mailbox)
             await http.shutdown()
