@@ -3,6 +3,8 @@ import Hummingbird
 import Imports
 import Logging
 import Observability
+import Postgres
+import Redis
 
 /// The admin HTTP API of the `console` process (documented in ops/openapi/console.yaml): the
 /// matrix, quotes and import requests, for customer success tools. Bearer-token auth.
@@ -31,6 +33,8 @@ struct ConsoleAPI: Sendable {
             case .conflict: return Failure(.conflict, e.message)
             }
         case let e as Failure: return e
+        case let e as RedisError: return Failure(.serviceUnavailable, "Redis unavailable: \(e.message)")
+        case let e as PostgresError: return Failure(.serviceUnavailable, "database unavailable: \(e)")
         default: return Failure(.internalServerError, "internal error; see the console log")
         }
     }

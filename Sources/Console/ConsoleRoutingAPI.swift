@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Observability
+import Redis
 import Postgres
 import Routing
 
@@ -23,6 +24,8 @@ struct ConsoleRoutingAPI: Sendable {
             case .unknownDialer, .invalidRules: return Failure(.unprocessableContent, e.message)
             }
         case let e as Failure: return e
+        case let e as RedisError: return Failure(.serviceUnavailable, "Redis unavailable: \(e.message)")
+        case let e as PostgresError: return Failure(.serviceUnavailable, "database unavailable: \(e)")
         default: return Failure(.internalServerError, "internal error; see the console log")
         }
     }

@@ -6,7 +6,8 @@ import NIOPosix
 /// Redis over non-blocking SwiftNIO channels: one connection per event loop, commands
 /// pipelined automatically. For latency-critical paths (the router) that run on an event loop
 /// and must not hop to a thread pool; replies complete futures on the caller's event loop.
-/// A broken connection is replaced on the next call.
+/// A broken connection is replaced on the next call; for 250 ms after a failed connect, calls
+/// fail at once instead of each waiting for a connect timeout.
 public final class EventLoopRedisClient: Sendable {
     public let configuration: RedisConfiguration
     private let group: any EventLoopGroup
@@ -20,6 +21,9 @@ public final class EventLoopRedisClient: Sendable {
         let eventLoop: any EventLoop
         var channel: (any Channel)?
         var connecting: EventLoopFuture<any Channel>?
+        /// After a failed connect, calls fail at once until then (no pile-up behind connect timeouts).
+        var failedUntil = NIODeadline.uptimeNanoseconds(0)
+        var lastError = ""
         init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
     }
 
@@ -76,6 +80,10 @@ public final class EventLoopRedisClient: Sendable {
             channel.write(RedisRequest(commands: commands, promise: promise), promise: nil)
             return
         }
+        if connection.connecting == nil, NIODeadline.now() < connection.failedUntil {
+            promise.fail(RedisError(.connection, "\(configuration.host):\(configuration.port): unreachable (\(connection.lastError)); retrying shortly"))
+            return
+        }
         let connecting = connection.connecting ?? connect(connection)
         connecting.whenComplete { result in
             switch result {
@@ -100,7 +108,12 @@ public final class EventLoopRedisClient: Sendable {
         connection.connecting = future
         future.whenComplete { result in
             connection.connecting = nil
-            if case .success(let channel) = result { connection.channel = channel }
+            switch result {
+            case .success(let channel): connection.channel = channel
+            case .failure(let error):
+                connection.lastError = "\(error)"
+                connection.failedUntil = .now() + .milliseconds(250)
+            }
         }
         return future
     }

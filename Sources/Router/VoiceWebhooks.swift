@@ -61,6 +61,9 @@ struct VoiceWebhooks: Sendable {
     func flow(_ tenant: String) async throws -> CallFlow {
         do { return CallFlow(tenant: tenant, rules: try await service.activeRules(tenant: tenant), baseURL: publicURL) } catch let error as RoutingError {
             throw JSONFailure(.conflict, error.message)
+        } catch {
+            // No rules known here and Redis unreachable: 503, so the platform turns to its fallback URL.
+            throw JSONFailure(.serviceUnavailable, "routing state unavailable: \(error)")
         }
     }
 

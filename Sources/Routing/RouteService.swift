@@ -237,11 +237,18 @@ public final class RouteService: Sendable {
     }
 
     /// The tenant's active rules (from the in-memory copy when its version is current).
+    /// When Redis cannot be reached, the copy in memory (if any) is used: a call that is already
+    /// ringing still gets an answer.
     public func activeRules(tenant: String) async throws -> RoutingRules {
         let loop = MultiThreadedEventLoopGroup.singleton.next()
-        guard let version = try await redis.pipeline([["HGET", keys.rules(tenant), "version"]], on: loop).get()[0].string else {
-            throw RoutingError(.invalidRules, "tenant \(tenant) has no active routing rules")
+        let version: String?
+        do {
+            version = try await redis.pipeline([["HGET", keys.rules(tenant), "version"]], on: loop).get()[0].string
+        } catch let error as RedisError {
+            if let known = cache.withLockedValue({ $0.rules[tenant] }) { return known.rules }
+            throw error
         }
+        guard let version else { throw RoutingError(.invalidRules, "tenant \(tenant) has no active routing rules") }
         return try await activeRules(tenant, version: version, on: loop).get().0
     }
 

@@ -4,6 +4,7 @@ import Redis
 import Routing
 import Schema
 import Testing
+import Vault
 
 /// The router process's JSON API against real Redis: decisions, failures, the audit stream.
 @Suite struct RouterTests {
@@ -189,5 +190,28 @@ import Testing
         try await TestServers.cleanup(prefix: prefix, redis: redis)
         try await redis.send(["DEL", store.keys.auditStream, store.keys.apiKeys])
         try await TestServers.dropSchema(postgres)
+    }
+
+    @Test func withRedisUnreachableEveryEndpointAnswers503NotACrash() async throws {
+        let port = try TestServers.freePort()
+        let nowhere = try TestServers.freePort() // nothing listens there
+        let router = try ChildProcess("router", environment: ["SB_REDIS_PORT": String(nowhere), "SB_HTTP_PORT": String(port),
+                                                              "SB_REDIS_TIMEOUT_MS": "300", "SB_MASTER_KEYS": MasterKeyRing.generateEntry(id: "k1")])
+        let http = HTTPClient(maxConnections: 2)
+        let base = "http://127.0.0.1:\(port)"
+        #expect(try await TestServers.eventually(20) { (try? await http.send(HTTPRequest(url: base + "/health")))?.status == 503 }, "\(router.log)")
+        let route = try await http.send(.json("POST", base + "/v1/route", body: #"{"callId":"c","caller":"+15551230001"}"#, headers: [("Authorization", "Bearer sbr_x")]))
+        #expect(route.status == 503)
+        #expect(route.text.contains("unavailable"))
+        let voice = try await http.send(HTTPRequest(method: "POST", url: base + "/twiml/acme/inbound", headers: [("X-Twilio-Signature", "x")],
+                                                    body: Array("CallSid=CA1&From=%2B15551230001".utf8)))
+        #expect(voice.status == 503)
+        let outcome = try await http.send(.json("POST", base + "/v1/calls/c/outcome", body: #"{"caller":"+15551230001","outcome":"connected"}"#,
+                                                headers: [("Authorization", "Bearer sbr_x")]))
+        #expect(outcome.status == 503)
+        #expect(router.isRunning)
+        await http.shutdown()
+        router.terminate()
+        #expect(await router.waitForExit(seconds: 10) == 0)
     }
 }
