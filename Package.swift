@@ -153,7 +153,9 @@ let package = Package(
 
         .testTarget(name: "QueueTests", dependencies: ["Queue"]),
         .testTarget(name: "ImportTests", dependencies: ["Imports", "Queue"]),
-        .testTarget(name: "RoutingTests", dependencies: ["Routing", "Redis", .product(name: "NIOCore", package: "swift-nio")]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Queue", "Redis", "Postgres", "HTTPClient", "Schema", "Vault", "Imports", "Routing"]),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing", "Redis", .product(name: "NIOCore", package: "swift-nio"),
+                                                      .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Queue", "Redis", "Postgres", "HTTPClient", "Schema", "Vault", "Imports", "Routing",
+                                                          .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )

@@ -10,8 +10,9 @@ import Routing
 /// The TwiML webhooks of a Twilio-compatible voice front door, per tenant:
 /// `POST /twiml/{tenant}/inbound` (route the call: Dial or the DTMF menu),
 /// `/menu` (the key pressed), `/dial-result` (DialCallStatus → the next cascade step),
-/// `/callback` (the apology menu) and `/hold`. Every request must carry a valid
-/// `X-Twilio-Signature` made with the tenant's voice token; every step is audited.
+/// `/callback` (the apology menu) and `/hold`. Every request must carry a valid signature:
+/// `X-Twilio-Signature` (Twilio, SignalWire) made with the tenant's voice token, or Telnyx's
+/// `telnyx-signature-ed25519` checked with the tenant's Telnyx public key. Every step is audited.
 /// Also `POST /v1/calls/{id}/outcome` for dialers (API key), queued for write-back to Braze.
 struct VoiceWebhooks: Sendable {
     let service: RouteService
@@ -38,19 +39,32 @@ struct VoiceWebhooks: Sendable {
         guard let tenant = context.parameters.get("tenant"), !tenant.isEmpty else { throw JSONFailure(.badRequest, "tenant missing in path") }
         let body = try await request.body.collect(upTo: 64 * 1024)
         let pairs = TwilioSignature.formParameters(String(buffer: body))
-        let token: String?
-        do { token = try await voice.token(tenant: tenant) } catch {
-            logger.error("voice token unavailable", metadata: ["tenant": "\(tenant)", "error": "\(error)"])
-            throw JSONFailure(.serviceUnavailable, "voice token of tenant \(tenant) cannot be read")
-        }
-        guard let token else { throw JSONFailure(.notFound, "unknown tenant \(tenant) (no voice token configured)") }
-        guard let signature = request.headers[HTTPField.Name("X-Twilio-Signature")!]
-                ?? request.headers[HTTPField.Name("X-SignalWire-Signature")!] else {
-            throw JSONFailure(.forbidden, "X-Twilio-Signature header missing")
-        }
-        let base = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
-        guard TwilioSignature.isValid(signature, url: base + request.uri.string, parameters: pairs, token: token) else {
-            throw JSONFailure(.forbidden, "X-Twilio-Signature does not match (URL \(base + request.uri.path))")
+        if let signature = request.headers[HTTPField.Name("telnyx-signature-ed25519")!] {
+            // Telnyx TeXML: Ed25519 over "<timestamp>|<raw body>" with the account's public key.
+            let publicKey: String?
+            do { publicKey = try await voice.telnyxPublicKey(tenant: tenant) } catch {
+                throw JSONFailure(.serviceUnavailable, "Telnyx key of tenant \(tenant) cannot be read")
+            }
+            guard let publicKey else { throw JSONFailure(.notFound, "unknown tenant \(tenant) (no Telnyx public key configured)") }
+            let timestamp = request.headers[HTTPField.Name("telnyx-timestamp")!] ?? ""
+            guard TelnyxSignature.isValid(signature: signature, timestamp: timestamp, body: Array(buffer: body), publicKey: publicKey) else {
+                throw JSONFailure(.forbidden, "telnyx-signature-ed25519 does not match (or telnyx-timestamp is more than 5 minutes off)")
+            }
+        } else {
+            let token: String?
+            do { token = try await voice.token(tenant: tenant) } catch {
+                logger.error("voice token unavailable", metadata: ["tenant": "\(tenant)", "error": "\(error)"])
+                throw JSONFailure(.serviceUnavailable, "voice token of tenant \(tenant) cannot be read")
+            }
+            guard let token else { throw JSONFailure(.notFound, "unknown tenant \(tenant) (no voice token configured)") }
+            guard let signature = request.headers[HTTPField.Name("X-Twilio-Signature")!]
+                    ?? request.headers[HTTPField.Name("X-SignalWire-Signature")!] else {
+                throw JSONFailure(.forbidden, "X-Twilio-Signature header missing")
+            }
+            let base = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+            guard TwilioSignature.isValid(signature, url: base + request.uri.string, parameters: pairs, token: token) else {
+                throw JSONFailure(.forbidden, "X-Twilio-Signature does not match (URL \(base + request.uri.path))")
+            }
         }
         var parameters: [String: String] = [:]
         for (name, value) in pairs where parameters[name] == nil { parameters[name] = value }

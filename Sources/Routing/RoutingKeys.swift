@@ -30,6 +30,8 @@ public struct RoutingKeys: Sendable {
     public func breakerLog(_ tenant: String) -> String { "\(tag(tenant)):breaker-log" }
     /// Hash: tenant → the Twilio-compatible auth token (sealed with a master key) for signatures.
     public var voiceTokens: String { "\(prefix):routing:voicetokens" }
+    /// Hash: tenant → the Telnyx account's public key (base64), for TeXML request signatures.
+    public var voicePublicKeys: String { "\(prefix):routing:voicepublickeys" }
     /// Hash: SHA-256 of an API key → tenant.
     public var apiKeys: String { "\(prefix):routing:apikeys" }
     /// Sorted set of cache misses ("tenant|phone", scored by time) for the crm-worker to look up.

@@ -220,6 +220,13 @@ public struct RoutingStore: Sendable {
         try await redis.send(["HSET", keys.voiceTokens, tenant, try keyRing.sealDirect(token, context: "voice:\(tenant)")])
     }
 
+    /// Sets the Telnyx account public key the tenant's TeXML requests are verified with.
+    public func setTelnyxPublicKey(tenant: String, publicKey: String) async throws {
+        try Self.checkTenant(tenant)
+        guard TelnyxSignature.isPublicKey(publicKey) else { throw RoutingError(.invalidInput, "the Telnyx public key must be base64 of 32 bytes (Ed25519)") }
+        try await redis.send(["HSET", keys.voicePublicKeys, tenant, publicKey])
+    }
+
     /// Creates an API key for a tenant; only its hash is stored, the key is returned once.
     public func createAPIKey(tenant: String) async throws -> String {
         try Self.checkTenant(tenant)

@@ -18,6 +18,7 @@ public final class VoiceCalls: Sendable {
     /// At most one SMS alert per tenant in this many seconds.
     public let alertQuietSeconds: Int
     private let tokens = NIOLockedValueBox([String: (token: String, until: UInt64)]())
+    private let publicKeys = NIOLockedValueBox([String: (key: String?, until: UInt64)]())
     private let logger = Logger(label: "switchboard.voice")
 
     /// The job queue the crm-worker works for alerts and callbacks.
@@ -41,6 +42,15 @@ public final class VoiceCalls: Sendable {
         let token = try keyRing.openDirect(sealed, context: "voice:\(tenant)")
         tokens.withLockedValue { $0[tenant] = (token, now + 60_000_000_000) }
         return token
+    }
+
+    /// The tenant's Telnyx public key; nil when none is set.
+    public func telnyxPublicKey(tenant: String) async throws -> String? {
+        let now = DispatchTime.now().uptimeNanoseconds
+        if let hit = publicKeys.withLockedValue({ $0[tenant] }), hit.until > now { return hit.key }
+        let key = try await redis.pipeline([["HGET", keys.voicePublicKeys, tenant]])[0].string
+        publicKeys.withLockedValue { $0[tenant] = (key, now + 60_000_000_000) }
+        return key
     }
 
     /// Carries out a step's side effects. Failures are logged, never thrown: the caller is on the line.

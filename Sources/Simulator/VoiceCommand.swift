@@ -5,7 +5,8 @@ import HTTPClient
 import NIOConcurrencyHelpers
 
 /// `simulator voice`: the voice front door, as a Twilio-compatible platform would behave. It
-/// places calls against the router's TwiML webhooks (form posts signed with X-Twilio-Signature),
+/// places calls against the router's TwiML webhooks (form posts signed with X-Twilio-Signature, or
+/// like Telnyx with Ed25519),
 /// follows the TwiML it gets back — Say (heard), Pause (waited), Gather (presses the digits it is
 /// told to), Dial (rings the simulated dialer that owns the target, which answers, is busy,
 /// does not answer or fails, then posts DialCallStatus to the action URL), Redirect, Enqueue,
@@ -16,7 +17,8 @@ struct VoiceCommand: AsyncParsableCommand {
 
     @Option(help: "The router's base URL.") var router: String
     @Option(help: "Tenant id (the webhook path).") var tenant: String
-    @Option(help: "The tenant's voice token (signs every request).") var token: String
+    @Option(help: "The tenant's voice token: requests are signed like Twilio (X-Twilio-Signature).") var token: String?
+    @Option(help: "Sign like Telnyx instead (telnyx-signature-ed25519) with this Ed25519 private key (base64).") var telnyxPrivateKey: String?
     @Option(name: .customLong("from"), help: "Caller number; repeat for several, used in turn.") var callers: [String] = ["+15550100001"]
     @Option(help: "The number called.") var to = "+15550009999"
     @Option(help: "Digits pressed at the first menu (empty: press nothing).") var menuDigits = "1"
@@ -50,6 +52,10 @@ struct VoiceCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard calls > 0, concurrency > 0 else { throw ValidationError("--calls and --concurrency must be positive") }
+        guard (token == nil) != (telnyxPrivateKey == nil) else { throw ValidationError("give exactly one of --token and --telnyx-private-key") }
+        if let key = telnyxPrivateKey, (Data(base64Encoded: key).flatMap { try? Curve25519.Signing.PrivateKey(rawRepresentation: $0) }) == nil {
+            throw ValidationError("--telnyx-private-key must be base64 of a 32-byte Ed25519 key")
+        }
         for dialer in dialers where !dialer.contains("=") { throw ValidationError("--dialer must look like target=URL") }
     }
 
@@ -170,9 +176,15 @@ struct VoiceCommand: AsyncParsableCommand {
     /// Posts signed form parameters and parses the TwiML answer.
     func post(_ url: String, _ params: [(String, String)], http: HTTPClient) async throws -> [TwiMLVerb] {
         let body = Self.form(params)
-        let request = HTTPRequest(method: "POST", url: url, headers: [("Content-Type", "application/x-www-form-urlencoded"),
-                                                                      ("X-Twilio-Signature", Self.sign(url: url, params: params, token: token))],
-                                  body: Array(body.utf8))
+        var headers = [("Content-Type", "application/x-www-form-urlencoded")]
+        if let key = telnyxPrivateKey.flatMap({ Data(base64Encoded: $0) }).flatMap({ try? Curve25519.Signing.PrivateKey(rawRepresentation: $0) }) {
+            let timestamp = String(Int(Date().timeIntervalSince1970))
+            let signature = try key.signature(for: Data(timestamp.utf8) + Data("|".utf8) + Data(body.utf8))
+            headers += [("telnyx-timestamp", timestamp), ("telnyx-signature-ed25519", signature.base64EncodedString())]
+        } else {
+            headers.append(("X-Twilio-Signature", Self.sign(url: url, params: params, token: token ?? "")))
+        }
+        let request = HTTPRequest(method: "POST", url: url, headers: headers, body: Array(body.utf8))
         let response = try await http.send(request)
         guard response.status == 200 else {
             throw VoiceError(description: "\(url) answered \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))")

@@ -15,12 +15,20 @@ extension RoutingCommand {
 
     struct VoiceToken: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "voice-token",
-                                                        abstract: "Set the auth token the tenant's voice platform signs TwiML requests with.")
+                                                        abstract: "Set what the tenant's voice platform signs with: an auth token (Twilio, SignalWire) or a Telnyx public key.")
         @OptionGroup var options: GlobalOptions
         @Option(help: "Tenant id.") var tenant: String
         @Option(help: "The platform's auth token (default: generate one and print it).") var token: String?
+        @Option(help: "For Telnyx TeXML: the account's public key (base64), which checks its Ed25519 signatures.") var telnyxPublicKey: String?
 
         func run() async throws {
+            if let key = telnyxPublicKey {
+                try await RoutingCommand.withStore(options) { try await $0.setTelnyxPublicKey(tenant: tenant, publicKey: key) }
+                if token == nil {
+                    if options.json { return try options.printJSON(["tenant": tenant, "telnyxPublicKey": "set"]) }
+                    return print("Telnyx public key set for \(tenant)")
+                }
+            }
             let value = token ?? (0..<20).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
             let ring = try RoutingCommand.keyRing(options)
             try await RoutingCommand.withStore(options) { try await $0.setVoiceToken(tenant: tenant, token: value, keyRing: ring) }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPClient
 import Postgres
@@ -87,8 +88,9 @@ import Vault
         var routerURL: String { "http://127.0.0.1:\(routerPort)" }
 
         /// Places calls with the front door simulator; returns its per-call reports.
-        func call(from: [String], menuDigits: String = "", apologyDigits: String = "", calls: Int = 1) async throws -> [[String: Any]] {
-            var arguments = ["voice", "--router", routerURL, "--tenant", "acme", "--token", voiceToken, "--menu-digits", menuDigits,
+        func call(from: [String], menuDigits: String = "", apologyDigits: String = "", calls: Int = 1, telnyxKey: String? = nil) async throws -> [[String: Any]] {
+            let signing = telnyxKey.map { ["--telnyx-private-key", $0] } ?? ["--token", voiceToken]
+            var arguments = ["voice", "--router", routerURL, "--tenant", "acme"] + signing + ["--menu-digits", menuDigits,
                              "--apology-digits", apologyDigits, "--pause-scale", "0.05", "--calls", String(calls),
                              "--dialer", "sip:support@acme.sip.zendesk.com=\(zendesk.url)", "--dialer", "+15550001111=\(dialfire.url)"]
             for f in from { arguments += ["--from", f] }
@@ -157,10 +159,18 @@ import Vault
         #expect(found.first?.compactDetail.contains(#""rule":"owner""#) == true)
         #expect((found.first?.micros ?? 0) > 0)
 
+        // Telnyx TeXML signs with Ed25519: with the account's public key set, the same flow works.
+        let telnyx = Curve25519.Signing.PrivateKey()
+        try await fleet.store.setTelnyxPublicKey(tenant: "acme", publicKey: telnyx.publicKey.rawRepresentation.base64EncodedString())
+        let viaTelnyx = try await fleet.call(from: ["+15551230001"], telnyxKey: telnyx.rawRepresentation.base64EncodedString())
+        #expect(viaTelnyx.first?["ended"] as? String == "connected:+15550001111", "\(viaTelnyx)")
+        let wrongKey = try await fleet.call(from: ["+15551230001"], telnyxKey: Curve25519.Signing.PrivateKey().rawRepresentation.base64EncodedString())
+        #expect((wrongKey.first?["error"] as? String)?.contains("403") == true, "\(wrongKey)")
+
         // Every call's setup time (first webhook → connected) is on /metrics, and in the audit trail.
         let metrics = String(decoding: try await fleet.http.send(HTTPRequest(url: fleet.routerURL + "/metrics")).body, as: UTF8.self)
         let setups = metrics.split(separator: "\n").first { $0.hasPrefix("switchboard_call_setup_seconds_count") }.flatMap { Int($0.split(separator: " ").last ?? "") }
-        #expect(setups == 3, "\(metrics)")
+        #expect(setups == 4, "\(metrics)")
         #expect(trace.last?.compactDetail.contains(#""setupMs":""#) == true)
 
         // Requests not signed with the tenant's token, or for an unknown tenant, are refused.

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 @testable import Routing
@@ -133,5 +134,26 @@ import Testing
                      #"{"a": "b", "a": "c"}"#, "{\"a\": \"b\u{01}\"}", #"{"a": "b"#, "", "null", #"{"a": nul}"#] {
             #expect(FlatJSON.parse(Array(text.utf8)) == nil, "\(text)")
         }
+    }
+}
+
+/// Telnyx's Ed25519 request signatures.
+@Suite struct TelnyxSignatureTests {
+    @Test func verifiesTimestampPipeBodyWithThePublicKey() throws {
+        let key = Curve25519.Signing.PrivateKey()
+        let publicKey = key.publicKey.rawRepresentation.base64EncodedString()
+        let body = Array("CallSid=CA1&From=%2B15551230001".utf8)
+        let now = Date()
+        let timestamp = String(Int(now.timeIntervalSince1970))
+        let signature = try key.signature(for: Data(timestamp.utf8) + Data("|".utf8) + Data(body)).base64EncodedString()
+        #expect(TelnyxSignature.isValid(signature: signature, timestamp: timestamp, body: body, publicKey: publicKey, now: now))
+        #expect(!TelnyxSignature.isValid(signature: signature, timestamp: timestamp, body: body + [0x41], publicKey: publicKey, now: now))
+        #expect(!TelnyxSignature.isValid(signature: signature, timestamp: String(Int(now.timeIntervalSince1970) + 1), body: body, publicKey: publicKey, now: now))
+        #expect(!TelnyxSignature.isValid(signature: signature, timestamp: timestamp, body: body, publicKey: publicKey, now: now.addingTimeInterval(600)))
+        let other = Curve25519.Signing.PrivateKey().publicKey.rawRepresentation.base64EncodedString()
+        #expect(!TelnyxSignature.isValid(signature: signature, timestamp: timestamp, body: body, publicKey: other, now: now))
+        #expect(!TelnyxSignature.isValid(signature: "garbage", timestamp: timestamp, body: body, publicKey: publicKey, now: now))
+        #expect(TelnyxSignature.isPublicKey(publicKey))
+        #expect(!TelnyxSignature.isPublicKey("c2hvcnQ="))
     }
 }
