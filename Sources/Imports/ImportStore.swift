@@ -191,8 +191,14 @@ public struct ImportStore: Sendable {
     /// Recounts done and failed calls; when the listing is complete and nothing is pending,
     /// finishes the request (once) and returns its final state.
     func refreshProgress(_ id: Int) async throws -> ImportState? {
-        // One statement, so the counts and the decision to finish see the same snapshot.
-        let rows = try await postgres.query("""
+        // Lock the request row first, then count in a statement of its own: under READ COMMITTED a
+        // single UPDATE … FROM (counts) re-reads a row changed after its snapshot (listing_done just
+        // set) but keeps the older counts, and could finish a request before its last page's calls
+        // were seen. After the lock, the counting statement's snapshot includes every writer that
+        // committed before it.
+        let rows = try await postgres.transaction { tx in
+            _ = try tx.query("SELECT 1 FROM import_requests WHERE id = $1 FOR UPDATE", [String(id)])
+            return try tx.query("""
             WITH counts AS (
                 SELECT (SELECT count(*) FROM calls c WHERE c.request_id = $1 AND c.completed_at IS NOT NULL) AS done,
                        (SELECT count(*) FROM import_failures f WHERE f.request_id = $1) AS failed,
@@ -212,6 +218,7 @@ public struct ImportStore: Sendable {
             WHERE r.id = $1
             RETURNING (SELECT state FROM import_requests WHERE id = $1) AS before, r.state AS after
             """, [String(id)])
+        }
         guard let row = rows.rows.first, let before = row[0], let after = row[1], before == "running", after != "running" else { return nil }
         return ImportState(rawValue: after)
     }
