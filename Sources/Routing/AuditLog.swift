@@ -26,11 +26,7 @@ public struct AuditLog: Sendable {
         } catch let error as RedisError where error.message.hasPrefix("BUSYGROUP") {}
     }
 
-    /// One stream entry as the worker sees it.
-    struct Entry {
-        let id: String
-        let fields: [String: String]
-    }
+    typealias Entry = RedisStreamEntry
 
     /// Moves up to `count` entries into Postgres; returns how many were stored. Entries this
     /// consumer read before but never acknowledged (a crash, Postgres down) come first, then
@@ -40,7 +36,7 @@ public struct AuditLog: Sendable {
         var entries = try await read(["XREADGROUP", "GROUP", Self.group, consumer, "COUNT", String(count), "STREAMS", keys.auditStream, "0"])
         if entries.isEmpty {
             let claimed = try await redis.send(["XAUTOCLAIM", keys.auditStream, Self.group, consumer, String(claimIdleMs), "0-0", "COUNT", String(count)])
-            entries = Self.entries(claimed.array?.count ?? 0 > 1 ? claimed.array![1] : .null)
+            entries = RedisStreamEntry.fromList(claimed.array?.count ?? 0 > 1 ? claimed.array![1] : .null)
         }
         if entries.isEmpty {
             let reply = try await redis.withConnection { connection in
@@ -50,7 +46,7 @@ public struct AuditLog: Sendable {
                 }
             }
             if case .error(let message) = reply { throw RedisError(.server, message) }
-            entries = Self.streamEntries(reply)
+            entries = RedisStreamEntry.fromRead(reply)
         }
         guard !entries.isEmpty else { return 0 }
         try await store(entries)
@@ -60,25 +56,7 @@ public struct AuditLog: Sendable {
     }
 
     private func read(_ command: [String]) async throws -> [Entry] {
-        Self.streamEntries(try await redis.send(command))
-    }
-
-    static func streamEntries(_ reply: RedisValue) -> [Entry] {
-        // [[stream, [[id, [f, v, …]], …]]]
-        guard let streams = reply.array, let first = streams.first?.array, first.count == 2 else { return [] }
-        return entries(first[1])
-    }
-
-    static func entries(_ list: RedisValue) -> [Entry] {
-        (list.array ?? []).compactMap { item in
-            guard let pair = item.array, pair.count == 2, let id = pair[0].string else { return nil }
-            var fields: [String: String] = [:]
-            let values = pair[1].array ?? []
-            for i in stride(from: 0, to: values.count - 1, by: 2) {
-                if let k = values[i].string, let v = values[i + 1].string { fields[k] = v }
-            }
-            return Entry(id: id, fields: fields)
-        }
+        RedisStreamEntry.fromRead(try await redis.send(command))
     }
 
     static func timestamp(streamId: String) -> String {

@@ -88,7 +88,7 @@ public struct CircuitBreaker: Sendable {
     /// Calls to an integration in the last `minutes` minutes (Redis time) and how many failed.
     public func failureRate(tenant: String, integration: String, minutes: Int = 5, redis: RedisClient) async throws -> (calls: Int, failed: Int) {
         let replies = try await redis.pipeline([["HGETALL", keys.outcomeCounts(tenant, integration)], ["TIME"]])
-        let now = (replies[1].array?.first?.int ?? Int(Date().timeIntervalSince1970)) / 60
+        let now = replies[1].timeMs / 60_000
         let items = replies[0].array ?? []
         var calls = 0, failed = 0
         for i in stride(from: 0, to: items.count - 1, by: 2) {

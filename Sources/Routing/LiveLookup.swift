@@ -1,6 +1,7 @@
 import Foundation
 import HTTPClient
 import NIOConcurrencyHelpers
+import Queue
 import Redis
 import Vault
 
@@ -66,32 +67,25 @@ public final class LiveLookup: Sendable {
             let remaining = cutoffMs - elapsedMs
             guard remaining >= 50 else { return Result(lead: .unavailable(reason: "cutoff"), note: "braze:cutoff") }
             let started = DispatchTime.now().uptimeNanoseconds
-            let body = try JSONSerialization.data(withJSONObject: ["phone": phone.e164, "fields_to_export": ["external_id", "phone", "custom_attributes"]])
-            let base = access.url.hasSuffix("/") ? String(access.url.dropLast()) : access.url
-            let response: HTTPResponse
+            let client = BrazeClient(http: http, baseURL: access.url, apiKey: access.key)
+            let elapsed = { Int((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000) }
+            let fields: [String: String]?
             do {
-                response = try await http.send(HTTPRequest(method: "POST", url: base + "/users/export/ids",
-                                                           headers: [("Authorization", "Bearer \(access.key)"), ("Content-Type", "application/json")],
-                                                           body: Array(body), connectTimeoutMs: min(remaining, 500), timeoutMs: remaining))
+                fields = try await client.lead(phone: phone.e164, timeoutMs: remaining)
+            } catch let failure as JobFailure {
+                // A 429 is Braze's limit, not an outage: no breaker count.
+                if case .rateLimited = failure.code {} else {
+                    _ = try? await breaker.record(.failure, integration: "braze", tenant: tenant, reason: "live lookup: \(failure)", redis: redis)
+                }
+                return Result(lead: .unavailable(reason: "braze_error"), note: "braze:error:\(elapsed())ms")
             } catch {
-                let ms = Int((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)
+                let timedOut = (error as? HTTPClientError)?.code == .timeout
                 _ = try? await breaker.record(.failure, integration: "braze", tenant: tenant, reason: "live lookup: \(error)", redis: redis)
-                let timedOut = "\(error)".lowercased().contains("timeout") || "\(error)".lowercased().contains("timed out")
-                return Result(lead: .unavailable(reason: timedOut ? "braze_timeout" : "braze_error"), note: "braze:\(timedOut ? "timeout" : "error"):\(ms)ms")
-            }
-            let ms = Int((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)
-            guard (200..<300).contains(response.status) else {
-                if response.status != 429 { _ = try? await breaker.record(.failure, integration: "braze", tenant: tenant, reason: "live lookup: HTTP \(response.status)", redis: redis) }
-                return Result(lead: .unavailable(reason: "braze_http_\(response.status)"), note: "braze:http_\(response.status):\(ms)ms")
+                return Result(lead: .unavailable(reason: timedOut ? "braze_timeout" : "braze_error"), note: "braze:\(timedOut ? "timeout" : "error"):\(elapsed())ms")
             }
             _ = try? await breaker.record(.success, integration: "braze", tenant: tenant, reason: "live lookup", redis: redis)
-            let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]
-            guard let user = (object?["users"] as? [[String: Any]])?.first else { return Result(lead: .notFound, note: "braze:not_found:\(ms)ms") }
-            var fields: [String: String] = [:]
-            for (k, v) in (user["custom_attributes"] as? [String: Any]) ?? [:] {
-                if let s = v as? String { fields[k] = s } else if let n = v as? NSNumber { fields[k] = n.stringValue }
-            }
-            return Result(lead: fields.isEmpty ? .found(["_known": "1"]) : .found(fields), note: "braze:found:\(ms)ms")
+            guard let fields else { return Result(lead: .notFound, note: "braze:not_found:\(elapsed())ms") }
+            return Result(lead: .found(fields.isEmpty ? ["_known": "1"] : fields), note: "braze:found:\(elapsed())ms")
         } catch {
             return Result(lead: .unavailable(reason: "braze_error"), note: "braze:error")
         }

@@ -1,7 +1,5 @@
 import Crypto
 import Foundation
-import Logging
-import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -166,7 +164,7 @@ public final class RouteService: Sendable {
     func tenantState(_ replies: [RedisValue], fetchedAt: UInt64) -> TenantState {
         var health: [String: RoutingInput.Health] = [:]
         for (dialer, state) in Self.pairs(replies[2]) { health[dialer] = RoutingInput.Health(rawValue: state) ?? .unknown }
-        let nowMs = Self.ms(replies[4])
+        let nowMs = replies[4].timeMs
         var free: [String: Int?] = [:]
         for (dialer, value) in Self.pairs(replies[3]) {
             let parts = value.split(separator: "|")
@@ -311,10 +309,5 @@ public final class RouteService: Sendable {
             guard let k = items[i].string, let v = items[i + 1].string else { return nil }
             return (k, v)
         }
-    }
-
-    static func ms(_ time: RedisValue) -> Int {
-        guard let parts = time.array, parts.count == 2, let s = parts[0].int, let us = parts[1].int else { return Int(Date().timeIntervalSince1970 * 1000) }
-        return s * 1000 + us / 1000
     }
 }

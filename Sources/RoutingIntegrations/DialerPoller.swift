@@ -53,9 +53,11 @@ public struct DialerPoller: Service {
             }
             let now = Date()
             var due: [(RoutingIntegration, String, Int)] = []
-            for (integration, credentials) in dialers {
+            // Every dialer's health in one round trip: down ones are probed more often.
+            let health = (try? await store.redis.pipeline(dialers.map { ["HGET", store.keys.health($0.0.tenant), $0.0.id] })) ?? []
+            for (index, (integration, credentials)) in dialers.enumerated() {
                 let key = integration.tenant + "/" + integration.id
-                let down = (try? await store.redis.send(["HGET", store.keys.health(integration.tenant), integration.id]).string) == "down"
+                let down = index < health.count && health[index].string == "down"
                 let every = Double(down ? probeMs : intervalMs) / 1000
                 if now.timeIntervalSince(lastPoll[key] ?? .distantPast) >= every - 0.01 {
                     lastPoll[key] = now
@@ -83,7 +85,7 @@ public struct DialerPoller: Service {
                 if let failure = lastError as? JobFailure, case .rateLimited = failure.code { return }
             }
             if let free {
-                let now = RouteServiceClock.ms(try await redis.send(["TIME"]))
+                let now = try await redis.send(["TIME"]).timeMs
                 try await redis.send(["HSET", keys.capacity(integration.tenant), integration.id, "\(free)|\(now)"])
                 try await breaker.record(.success, integration: integration.id, tenant: integration.tenant, reason: "capacity read", redis: redis)
             } else {
@@ -94,13 +96,5 @@ public struct DialerPoller: Service {
         } catch {
             logger.error("poll failed", metadata: ["tenant": "\(integration.tenant)", "dialer": "\(integration.id)", "error": "\(error)"])
         }
-    }
-}
-
-/// Redis TIME as milliseconds since 1970 (the clock the router compares capacity ages with).
-public enum RouteServiceClock {
-    public static func ms(_ time: RedisValue) -> Int {
-        guard let parts = time.array, parts.count == 2, let s = parts[0].int, let us = parts[1].int else { return Int(Date().timeIntervalSince1970 * 1000) }
-        return s * 1000 + us / 1000
     }
 }

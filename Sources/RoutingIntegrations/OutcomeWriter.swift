@@ -40,12 +40,12 @@ public struct OutcomeWriter: Service {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 do { try await redis.send(["XGROUP", "CREATE", stream, Self.group, "0", "MKSTREAM"]) } catch let e as RedisError where e.message.hasPrefix("BUSYGROUP") {}
-                var entries = AuditLogReader.entries(try await redis.send(["XREADGROUP", "GROUP", Self.group, consumer, "COUNT", "750", "STREAMS", stream, "0"]))
+                var entries = RedisStreamEntry.fromRead(try await redis.send(["XREADGROUP", "GROUP", Self.group, consumer, "COUNT", "750", "STREAMS", stream, "0"]))
                 if entries.isEmpty {
                     let reply = try await redis.withConnection { c in
                         try c.withTimeout(ms: 6000) { try c.send(["XREADGROUP", "GROUP", Self.group, self.consumer, "COUNT", "750", "BLOCK", "1000", "STREAMS", stream, ">"]) }
                     }
-                    entries = AuditLogReader.entries(reply)
+                    entries = RedisStreamEntry.fromRead(reply)
                 }
                 if entries.isEmpty { continue }
                 try await write(entries)
@@ -66,7 +66,7 @@ public struct OutcomeWriter: Service {
         }
     }
 
-    func write(_ entries: [(id: String, fields: [String: String])]) async throws {
+    func write(_ entries: [RedisStreamEntry]) async throws {
         let redis = cache.store.redis
         let stream = cache.store.keys.outcomes
         var byTenant: [String: [(String, Outcome)]] = [:]
@@ -103,22 +103,6 @@ public struct OutcomeWriter: Service {
                 _ = try await redis.pipeline([["XACK", stream, Self.group] + ids, ["XDEL", stream] + ids])
                 sent.increment(by: ids.count)
             }
-        }
-    }
-}
-
-/// Reads Redis stream replies (XREADGROUP) into (id, fields) pairs.
-enum AuditLogReader {
-    static func entries(_ reply: RedisValue) -> [(id: String, fields: [String: String])] {
-        guard let streams = reply.array, let first = streams.first?.array, first.count == 2 else { return [] }
-        return (first[1].array ?? []).compactMap { item in
-            guard let pair = item.array, pair.count == 2, let id = pair[0].string else { return nil }
-            var fields: [String: String] = [:]
-            let values = pair[1].array ?? []
-            for i in stride(from: 0, to: values.count - 1, by: 2) {
-                if let k = values[i].string, let v = values[i + 1].string { fields[k] = v }
-            }
-            return (id, fields)
         }
     }
 }

@@ -24,7 +24,8 @@ public struct BrazeClient: Sendable {
 
     func post(_ path: String, _ object: [String: Any], timeoutMs: Int? = nil) async throws -> [String: Any] {
         let body = try JSONSerialization.data(withJSONObject: object)
-        let response = try await http.send(HTTPRequest(method: "POST", url: baseURL + path, headers: headers, body: Array(body), timeoutMs: timeoutMs))
+        let response = try await http.send(HTTPRequest(method: "POST", url: baseURL + path, headers: headers, body: Array(body),
+                                                       connectTimeoutMs: timeoutMs.map { min($0, 500) }, timeoutMs: timeoutMs))
         try Self.check(response, path)
         return (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]) ?? [:]
     }
