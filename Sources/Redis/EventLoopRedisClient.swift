@@ -38,14 +38,15 @@ public final class EventLoopRedisClient: Sendable {
     }
 
     /// Sends commands in one round trip on `eventLoop`'s connection; error replies come back as
-    /// `.error` values. The future completes on `eventLoop`.
-    public func pipeline(_ commands: [[String]], on eventLoop: any EventLoop) -> EventLoopFuture<[RedisValue]> {
+    /// `.error` values. The future completes on `eventLoop`. `lazy` commands may wait up to
+    /// 0.5 ms to go out with the next ones (for writes nobody waits on, like audit appends).
+    public func pipeline(_ commands: [[String]], on eventLoop: any EventLoop, lazy: Bool = false) -> EventLoopFuture<[RedisValue]> {
         let connection = connections[ObjectIdentifier(eventLoop)] ?? fallback
         let promise = eventLoop.makePromise(of: [RedisValue].self)
         if connection.eventLoop.inEventLoop {
-            send(commands, promise: promise, via: connection)
+            send(RedisRequest(commands: commands, promise: promise, lazy: lazy), via: connection)
         } else {
-            connection.eventLoop.execute { self.send(commands, promise: promise, via: connection) }
+            connection.eventLoop.execute { self.send(RedisRequest(commands: commands, promise: promise, lazy: lazy), via: connection) }
         }
         return promise.futureResult
     }
@@ -75,20 +76,20 @@ public final class EventLoopRedisClient: Sendable {
         }
     }
 
-    private func send(_ commands: [[String]], promise: EventLoopPromise<[RedisValue]>, via connection: LoopConnection) {
+    private func send(_ request: RedisRequest, via connection: LoopConnection) {
         if let channel = connection.channel, channel.isActive {
-            channel.write(RedisRequest(commands: commands, promise: promise), promise: nil)
+            channel.write(request, promise: nil)
             return
         }
         if connection.connecting == nil, NIODeadline.now() < connection.failedUntil {
-            promise.fail(RedisError(.connection, "\(configuration.host):\(configuration.port): unreachable (\(connection.lastError)); retrying shortly"))
+            request.promise.fail(RedisError(.connection, "\(configuration.host):\(configuration.port): unreachable (\(connection.lastError)); retrying shortly"))
             return
         }
         let connecting = connection.connecting ?? connect(connection)
         connecting.whenComplete { result in
             switch result {
-            case .success(let channel): channel.write(RedisRequest(commands: commands, promise: promise), promise: nil)
-            case .failure(let error): promise.fail(RedisError(.connection, "\(self.configuration.host):\(self.configuration.port): \(error)"))
+            case .success(let channel): channel.write(request, promise: nil)
+            case .failure(let error): request.promise.fail(RedisError(.connection, "\(self.configuration.host):\(self.configuration.port): \(error)"))
             }
         }
     }
@@ -100,7 +101,6 @@ public final class EventLoopRedisClient: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RESPDecoder()))
                     try channel.pipeline.syncOperations.addHandler(RedisPipelineHandler(timeout: timeout))
                 }
             }

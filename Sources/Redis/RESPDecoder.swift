@@ -2,39 +2,26 @@ import NIOCore
 
 /// Decodes RESP2 replies from the bytes of a non-blocking Redis connection into `RedisValue`s.
 /// A reply split across reads is left in the buffer until the rest arrives.
-public struct RESPDecoder: NIOSingleStepByteToMessageDecoder {
-    public typealias InboundOut = RedisValue
-
-    public init() {}
-
-    public mutating func decode(buffer: inout ByteBuffer) throws -> RedisValue? {
-        var copy = buffer
-        guard let value = try Self.parse(&copy) else { return nil }
-        buffer = copy
-        return value
-    }
-
-    public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> RedisValue? {
-        try decode(buffer: &buffer)
-    }
-
+public enum RESPDecoder {
     /// One reply from the front of `buffer`; nil (buffer untouched or partly read) when incomplete.
     static func parse(_ buffer: inout ByteBuffer) throws -> RedisValue? {
-        guard let type = buffer.readInteger(as: UInt8.self), let line = readLine(&buffer) else { return nil }
+        guard let type = buffer.readInteger(as: UInt8.self) else { return nil }
         switch type {
-        case UInt8(ascii: "+"): return .status(String(decoding: line, as: UTF8.self))
-        case UInt8(ascii: "-"): return .error(String(decoding: line, as: UTF8.self))
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            guard let line = readLine(&buffer) else { return nil }
+            let text = String(decoding: line, as: UTF8.self)
+            return type == UInt8(ascii: "+") ? .status(text) : .error(text)
         case UInt8(ascii: ":"):
-            guard let n = Int(String(decoding: line, as: UTF8.self)) else { throw RedisError(.unexpectedReply, "bad integer reply") }
+            guard let n = try readInteger(&buffer, "integer") else { return nil }
             return .integer(n)
         case UInt8(ascii: "$"):
-            guard let length = Int(String(decoding: line, as: UTF8.self)) else { throw RedisError(.unexpectedReply, "bad bulk length") }
+            guard let length = try readInteger(&buffer, "bulk length") else { return nil }
             if length < 0 { return .null }
             guard buffer.readableBytes >= length + 2, let bytes = buffer.readBytes(length: length) else { return nil }
             buffer.moveReaderIndex(forwardBy: 2)
             return .bulk(bytes)
         case UInt8(ascii: "*"):
-            guard let count = Int(String(decoding: line, as: UTF8.self)) else { throw RedisError(.unexpectedReply, "bad array length") }
+            guard let count = try readInteger(&buffer, "array length") else { return nil }
             if count < 0 { return .null }
             var items: [RedisValue] = []
             items.reserveCapacity(count)
@@ -54,6 +41,26 @@ public struct RESPDecoder: NIOSingleStepByteToMessageDecoder {
         let line = Array(view[view.startIndex..<cr])
         buffer.moveReaderIndex(forwardBy: line.count + 2)
         return line
+    }
+
+    /// A signed decimal line (`-1`, `42`) read in place; nil when the line is not complete yet.
+    private static func readInteger(_ buffer: inout ByteBuffer, _ what: String) throws -> Int? {
+        let parsed: (value: Int, length: Int)?? = buffer.withUnsafeReadableBytes { bytes in
+            var i = 0, value = 0, negative = false
+            if i < bytes.count, bytes[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+            let digits = i
+            while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9"), i - digits < 18 {
+                value = value * 10 + Int(bytes[i] - UInt8(ascii: "0"))
+                i += 1
+            }
+            guard i + 1 < bytes.count else { return .some(nil) } // wait for CR LF
+            guard i > digits, bytes[i] == UInt8(ascii: "\r"), bytes[i + 1] == UInt8(ascii: "\n") else { return nil }
+            return (negative ? -value : value, i + 2)
+        }
+        guard let parsed else { throw RedisError(.unexpectedReply, "bad \(what)") }
+        guard let (value, length) = parsed else { return nil }
+        buffer.moveReaderIndex(forwardBy: length)
+        return value
     }
 }
 

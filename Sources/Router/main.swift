@@ -14,7 +14,7 @@ import Settings
 import Vault
 
 /// The `router` process: millisecond routing decisions from Redis. Wiring only; the hot path is
-/// RouteService behind RouteFastPath (on the event loops), everything else Hummingbird routes.
+/// RouteService behind RouteWire (on the event loops), everything else Hummingbird routes.
 let env = Settings.Environment()
 struct RouterSettings {
     let common: CommonSettings
@@ -54,7 +54,7 @@ let live = settings.keyRing.flatMap { ring in
                                                  perMinute: settings.brazeLivePerMinute) : nil
 }
 let service = RouteService(redis: fastRedis, keys: keys, staleCapacityMs: settings.staleMs, stateMaxAgeMs: settings.stateMaxAgeMs, live: live)
-let routeAPI = RouteAPI(service: service, defaultCountryCode: settings.defaultCountry)
+let routeAPI = RouteAPI(service: service, defaultCountryCode: settings.defaultCountry, loops: loops)
 let voice = VoiceCalls(redis: fastRedis, jobs: try JobQueue(name: VoiceCalls.queueName, prefix: common.keyPrefix, redis: redis), keys: keys,
                        keyRing: settings.keyRing)
 
@@ -64,8 +64,9 @@ OpsServer.addRoutes(to: router, registry: registry) {
 }
 VoiceWebhooks(service: service, voice: voice, publicURL: settings.publicURL, defaultCountryCode: settings.defaultCountry).routes(into: router)
 OutcomeRoute(service: service, defaultCountryCode: settings.defaultCountry).routes(into: router)
+routeAPI.routes(into: router)
 let app = Application(router: router,
-                      server: .http1(configuration: .init(additionalChannelHandlers: [RouteFastPath(api: routeAPI)])),
+                      server: RouterChannel.builder(api: routeAPI),
                       configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
                       onServerRunning: { channel in logger.info("router ready", metadata: ["port": "\(channel.localAddress?.port ?? 0)"]) },
                       eventLoopGroupProvider: .shared(loops), logger: logger)

@@ -5,8 +5,8 @@ import Redis
 
 /// Appends decision chains to the audit stream in batches: the chains decided in one event-loop
 /// tick go out as one stream entry (`kind decisions`, the chains one per line), sent on the same
-/// ordered connection right after the tick — no timer, no added latency, one Redis command instead
-/// of one per call. The audit-worker splits them into one row per decision.
+/// ordered connection with the next flush (at most 0.5 ms later) — no added latency for calls, one
+/// Redis command instead of one per call and no round trip of its own. The audit-worker splits them into one row per decision.
 final class DecisionAudit: Sendable {
     let redis: EventLoopRedisClient
     let stream: String
@@ -49,7 +49,7 @@ final class DecisionAudit: Sendable {
         for start in stride(from: 0, to: chains.count, by: Self.batch) {
             let part = chains[start..<min(chains.count, start + Self.batch)]
             let command = ["XADD", stream, "MAXLEN", "~", "10000000", "*", "kind", "decisions", "count", String(part.count), "chains", part.joined(separator: "\n")]
-            redis.pipeline([command], on: eventLoop).whenComplete { result in
+            redis.pipeline([command], on: eventLoop, lazy: true).whenComplete { result in
                 switch result {
                 case .success(let reply) where reply.first?.string != nil: return
                 case .success(let reply): self.failed(part.count, "\(reply.first.map { "\($0)" } ?? "no reply")")

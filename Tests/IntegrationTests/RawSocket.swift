@@ -7,9 +7,19 @@ import Glibc
 enum RawSocket {
     struct Failure: Error, CustomStringConvertible { let description: String }
 
-    /// Connects to 127.0.0.1:`port`, writes `send` in one write, and reads until `until` holds
-    /// for what arrived (or 5 s pass). Blocking: call from a test, not an event loop.
-    static func exchange(port: Int, send: String, until: (String) -> Bool) throws -> String {
+    /// Connects to 127.0.0.1:`port`, writes `send` (in one write, or in `pieces` writes 5 ms
+    /// apart), and reads until `until` holds for what arrived, the peer closes, or 5 s pass.
+    /// Blocking: call from a test, not an event loop.
+    static func exchange(port: Int, send: String, pieces: Int = 1, until: (String) -> Bool) throws -> String {
+        try talk(port: port, send: send, pieces: pieces, until: until).reply
+    }
+
+    /// Writes `send` and reads until the peer closes the connection (`closed`) or 5 s pass.
+    static func exchangeUntilClosed(port: Int, send: String) throws -> (reply: String, closed: Bool) {
+        try talk(port: port, send: send, pieces: 1, until: { _ in false })
+    }
+
+    private static func talk(port: Int, send: String, pieces: Int, until: (String) -> Bool) throws -> (reply: String, closed: Bool) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket() failed") }
         defer { close(fd) }
@@ -24,14 +34,20 @@ enum RawSocket {
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let bytes = Array(send.utf8)
-        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else { throw Failure(description: "short write") }
+        let size = max(1, (bytes.count + pieces - 1) / max(1, pieces))
+        for start in stride(from: 0, to: bytes.count, by: size) {
+            if start > 0 { usleep(5_000) }
+            let piece = Array(bytes[start..<min(bytes.count, start + size)])
+            guard piece.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == piece.count else { throw Failure(description: "short write") }
+        }
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
+        var closed = false
         while !until(String(decoding: received, as: UTF8.self)) {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
+            if n <= 0 { closed = n == 0; break }
             received.append(contentsOf: chunk[0..<n])
         }
-        return String(decoding: received, as: UTF8.self)
+        return (String(decoding: received, as: UTF8.self), closed)
     }
 }

@@ -192,6 +192,55 @@ import Vault
         try await TestServers.dropSchema(postgres)
     }
 
+    @Test func plainRouteRequestsAreReadOffTheWireAndEverythingElseByHummingbird() async throws {
+        let redis = TestServers.redis()
+        let postgres = try await TestServers.postgres()
+        try await SchemaMigrations.migrator.migrate(postgres)
+        let prefix = TestServers.uniquePrefix()
+        let store = RoutingStore(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: prefix))
+        let key = try await store.createAPIKey(tenant: "acme")
+        _ = try await store.publish(rules, tenant: "acme", actor: "test")
+        try await store.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230001"), fields: ["lead_owner": "alice"])
+        let port = try TestServers.freePort()
+        let router = try ChildProcess("router", environment: ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_HTTP_PORT": String(port)])
+        let http = HTTPClient(maxConnections: 1)
+        #expect(try await TestServers.eventually(20) { (try? await http.send(HTTPRequest(url: "http://127.0.0.1:\(port)/health")))?.status == 200 }, "\(router.log)")
+        let body = #"{"callId":"w1","caller":"+15551230001"}"#
+        func exchange(_ wire: String, pieces: Int = 1) throws -> String {
+            try RawSocket.exchange(port: port, send: wire, pieces: pieces, until: { $0.contains("}") })
+        }
+
+        // Split across many small writes: the head and body are put together before deciding.
+        let plain = "POST /v1/route HTTP/1.1\r\nHost: x\r\nauthorization: Bearer \(key)\r\ncontent-length: \(body.utf8.count)\r\n\r\n\(body)"
+        let split = try exchange(plain, pieces: 12)
+        #expect(split.hasPrefix("HTTP/1.1 200 OK\r\n"), "\(split)")
+        #expect(split.lowercased().contains("\r\ndate: ") && split.contains(#""rule":"owner""#), "\(split)")
+
+        // Chunked and Expect: 100-continue go to Hummingbird's route, with the same answer.
+        let chunked = "POST /v1/route HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(key)\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + String(body.utf8.count, radix: 16) + "\r\n\(body)\r\n0\r\n\r\n"
+        let viaHummingbird = try exchange(chunked)
+        #expect(viaHummingbird.hasPrefix("HTTP/1.1 200 OK\r\n") && viaHummingbird.contains(#""rule":"owner""#), "\(viaHummingbird)")
+        let large = "POST /v1/route HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(key)\r\nContent-Length: 70000\r\n\r\n" + String(repeating: " ", count: 70_000)
+        #expect(try RawSocket.exchange(port: port, send: large, until: { $0.contains("}") }).hasPrefix("HTTP/1.1 413"))
+
+        // Errors on the fast path: clear statuses and messages, and `Connection: close` is honoured.
+        let noKey = try exchange("POST /v1/route HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        #expect(noKey.hasPrefix("HTTP/1.1 401") && noKey.contains("API key"), "\(noKey)")
+        let broken = try exchange("POST /v1/route HTTP/1.1\r\nAuthorization: Bearer \(key)\r\nContent-Length: 5\r\nConnection: close\r\n\r\n{oops")
+        #expect(broken.hasPrefix("HTTP/1.1 400") && broken.lowercased().contains("connection: close") && broken.contains("callId"), "\(broken)")
+        let last = try RawSocket.exchangeUntilClosed(port: port, send: "POST /v1/route HTTP/1.1\r\nAuthorization: Bearer \(key)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+        #expect(last.closed && last.reply.hasPrefix("HTTP/1.1 200") && last.reply.hasSuffix("}"), "the router closes after answering: \(last)")
+        #expect(router.isRunning)
+
+        await http.shutdown()
+        router.terminate()
+        #expect(await router.waitForExit(seconds: 10) == 0)
+        try await TestServers.cleanup(prefix: prefix, redis: redis)
+        try await redis.send(["DEL", store.keys.auditStream, store.keys.apiKeys])
+        try await TestServers.dropSchema(postgres)
+    }
+
     @Test func withRedisUnreachableEveryEndpointAnswers503NotACrash() async throws {
         let port = try TestServers.freePort()
         let nowhere = try TestServers.freePort() // nothing listens there

@@ -5,12 +5,16 @@ import Testing
 /// The non-blocking client's RESP2 parser: every reply type, and replies split across reads.
 @Suite struct RESPDecoderTests {
     func decodeAll(_ chunks: [String]) throws -> [RedisValue] {
-        var decoder = RESPDecoder()
         var buffer = ByteBuffer()
         var out: [RedisValue] = []
         for chunk in chunks {
             buffer.writeString(chunk)
-            while let value = try decoder.decode(buffer: &buffer) { out.append(value) }
+            while true {
+                var rest = buffer
+                guard let value = try RESPDecoder.parse(&rest) else { break } // incomplete: keep the bytes
+                buffer = rest
+                out.append(value)
+            }
         }
         return out
     }
@@ -22,17 +26,20 @@ import Testing
     }
 
     @Test func waitsForTheRestOfASplitReply() throws {
-        let whole = "*3\r\n$5\r\nhello\r\n*1\r\n:1\r\n$2\r\nab\r\n"
+        let whole = "*3\r\n$5\r\nhello\r\n*1\r\n:-12\r\n$2\r\nab\r\n"
         for cut in 1..<whole.utf8.count {
             let bytes = Array(whole.utf8)
             let replies = try decodeAll([String(decoding: bytes[..<cut], as: UTF8.self), String(decoding: bytes[cut...], as: UTF8.self)])
-            #expect(replies == [.array([.bulk(Array("hello".utf8)), .array([.integer(1)]), .bulk(Array("ab".utf8))])], "cut at \(cut)")
+            #expect(replies == [.array([.bulk(Array("hello".utf8)), .array([.integer(-12)]), .bulk(Array("ab".utf8))])], "cut at \(cut)")
         }
     }
 
     @Test func rejectsGarbage() {
         #expect(throws: RedisError.self) { try decodeAll(["?what\r\n"]) }
         #expect(throws: RedisError.self) { try decodeAll([":notanumber\r\n"]) }
+        #expect(throws: RedisError.self) { try decodeAll(["$3x\r\nabc\r\n"]) }
+        #expect(throws: RedisError.self) { try decodeAll([":-\r\n"]) }
+        #expect(throws: RedisError.self) { try decodeAll([":1234567890123456789012\r\n"]) }
     }
 
     @Test func encodesArgvWithoutInterpretingIt() {
