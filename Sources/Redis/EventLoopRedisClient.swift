@@ -20,6 +20,8 @@ public final class EventLoopRedisClient: Sendable {
     private final class LoopConnection: @unchecked Sendable {
         let eventLoop: any EventLoop
         var channel: (any Channel)?
+        /// The channel's protocol handler, written to directly (no pipeline traversal per request).
+        var handler: RedisPipelineHandler?
         var connecting: EventLoopFuture<any Channel>?
         /// After a failed connect, calls fail at once until then (no pile-up behind connect timeouts).
         var failedUntil = NIODeadline.uptimeNanoseconds(0)
@@ -41,12 +43,35 @@ public final class EventLoopRedisClient: Sendable {
     /// `.error` values. The future completes on `eventLoop`. `lazy` commands may wait up to
     /// 0.5 ms to go out with the next ones (for writes nobody waits on, like audit appends).
     public func pipeline(_ commands: [[String]], on eventLoop: any EventLoop, lazy: Bool = false) -> EventLoopFuture<[RedisValue]> {
+        send(.commands(commands), on: eventLoop, lazy: lazy)
+    }
+
+    /// `pipeline` for commands already encoded in RESP (`RESPEncoder`), `count` of them: for
+    /// large arguments built as bytes (audit batches) that should not become Strings first.
+    public func pipeline(encoded: ByteBuffer, count: Int, on eventLoop: any EventLoop, lazy: Bool = false) -> EventLoopFuture<[RedisValue]> {
+        send(.encoded(encoded, commands: count), on: eventLoop, lazy: lazy)
+    }
+
+    /// `pipeline` for the hot path: call it on `eventLoop`; `done` runs there, once, with no
+    /// future in between.
+    public func pipeline(_ commands: [[String]], on eventLoop: any EventLoop, then done: @escaping (Result<[RedisValue], any Error>) -> Void) {
+        guard let connection = connections[ObjectIdentifier(eventLoop)] else {
+            // Not one of our loops: its replies would arrive on another thread.
+            pipeline(commands, on: eventLoop).assumeIsolated().whenComplete(done)
+            return
+        }
+        let request = RedisRequest(payload: .commands(commands), completion: .callback(.init(run: done)))
+        if eventLoop.inEventLoop { send(request, via: connection) } else { eventLoop.execute { self.send(request, via: connection) } }
+    }
+
+    private func send(_ payload: RedisRequest.Payload, on eventLoop: any EventLoop, lazy: Bool) -> EventLoopFuture<[RedisValue]> {
         let connection = connections[ObjectIdentifier(eventLoop)] ?? fallback
         let promise = eventLoop.makePromise(of: [RedisValue].self)
+        let request = RedisRequest(payload: payload, completion: .promise(promise), lazy: lazy)
         if connection.eventLoop.inEventLoop {
-            send(RedisRequest(commands: commands, promise: promise, lazy: lazy), via: connection)
+            send(request, via: connection)
         } else {
-            connection.eventLoop.execute { self.send(RedisRequest(commands: commands, promise: promise, lazy: lazy), via: connection) }
+            connection.eventLoop.execute { self.send(request, via: connection) }
         }
         return promise.futureResult
     }
@@ -78,18 +103,18 @@ public final class EventLoopRedisClient: Sendable {
 
     private func send(_ request: RedisRequest, via connection: LoopConnection) {
         if let channel = connection.channel, channel.isActive {
-            channel.write(request, promise: nil)
+            if let handler = connection.handler { handler.enqueue(request) } else { channel.write(request, promise: nil) }
             return
         }
         if connection.connecting == nil, NIODeadline.now() < connection.failedUntil {
-            request.promise.fail(RedisError(.connection, "\(configuration.host):\(configuration.port): unreachable (\(connection.lastError)); retrying shortly"))
+            request.complete(.failure(RedisError(.connection, "\(configuration.host):\(configuration.port): unreachable (\(connection.lastError)); retrying shortly")))
             return
         }
         let connecting = connection.connecting ?? connect(connection)
         connecting.whenComplete { result in
             switch result {
             case .success(let channel): channel.write(request, promise: nil)
-            case .failure(let error): request.promise.fail(RedisError(.connection, "\(self.configuration.host):\(self.configuration.port): \(error)"))
+            case .failure(let error): request.complete(.failure(RedisError(.connection, "\(self.configuration.host):\(self.configuration.port): \(error)")))
             }
         }
     }
@@ -109,7 +134,9 @@ public final class EventLoopRedisClient: Sendable {
         future.whenComplete { result in
             connection.connecting = nil
             switch result {
-            case .success(let channel): connection.channel = channel
+            case .success(let channel):
+                connection.channel = channel
+                connection.handler = try? channel.pipeline.syncOperations.handler(type: RedisPipelineHandler.self)
             case .failure(let error):
                 connection.lastError = "\(error)"
                 connection.failedUntil = .now() + .milliseconds(250)

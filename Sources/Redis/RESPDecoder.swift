@@ -70,12 +70,22 @@ public enum RESPEncoder {
     public static func write(_ args: [String], into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(ascii: "*"))
         writeDecimal(args.count, into: &buffer)
-        for arg in args {
-            buffer.writeInteger(UInt8(ascii: "$"))
-            writeDecimal(arg.utf8.count, into: &buffer)
-            buffer.writeString(arg)
-            buffer.writeInteger(UInt16(0x0D0A)) // CR LF, big-endian
-        }
+        for arg in args { writeBulk(arg.utf8.count, into: &buffer) { $0.writeString(arg) } }
+    }
+
+    /// Appends one command whose last argument is raw bytes (no String made of them).
+    public static func write(_ args: [String], last: [UInt8], into buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt8(ascii: "*"))
+        writeDecimal(args.count + 1, into: &buffer)
+        for arg in args { writeBulk(arg.utf8.count, into: &buffer) { $0.writeString(arg) } }
+        writeBulk(last.count, into: &buffer) { $0.writeBytes(last) }
+    }
+
+    private static func writeBulk(_ length: Int, into buffer: inout ByteBuffer, _ body: (inout ByteBuffer) -> Void) {
+        buffer.writeInteger(UInt8(ascii: "$"))
+        writeDecimal(length, into: &buffer)
+        body(&buffer)
+        buffer.writeInteger(UInt16(0x0D0A)) // CR LF, big-endian
     }
 
     /// A non-negative length in decimal followed by CR LF, without making a String.

@@ -1,11 +1,45 @@
 import NIOCore
 
-/// Commands sent together and the promise their replies complete, in order.
+/// Commands sent together and what their replies complete, in order.
 public struct RedisRequest: Sendable {
-    public let commands: [[String]]
-    public let promise: EventLoopPromise<[RedisValue]>
+    /// Who gets the replies: a promise, or a callback run on the connection's event loop (the
+    /// hot path: no future allocated).
+    public enum Completion: Sendable {
+        case promise(EventLoopPromise<[RedisValue]>)
+        case callback(LoopCallback)
+    }
+
+    /// A callback that is only ever run on the event loop that made it.
+    public struct LoopCallback: @unchecked Sendable {
+        let run: (Result<[RedisValue], any Error>) -> Void
+    }
+
+    /// The commands as argv, or already in RESP (`RESPEncoder`) with how many commands they hold.
+    public enum Payload: Sendable {
+        case commands([[String]])
+        case encoded(ByteBuffer, commands: Int)
+    }
+
+    public let payload: Payload
+    public let completion: Completion
     /// May wait up to `RedisPipelineHandler.lazyFlush` to share a flush with later commands.
     public var lazy = false
+
+    /// Hands the replies (or the failure) to whoever waits.
+    func complete(_ result: Result<[RedisValue], any Error>) {
+        switch completion {
+        case .promise(let promise): promise.completeWith(result)
+        case .callback(let callback): callback.run(result)
+        }
+    }
+
+    /// How many replies complete the request.
+    var replies: Int {
+        switch payload {
+        case .commands(let commands): commands.count
+        case .encoded(_, let count): count
+        }
+    }
 }
 
 /// One non-blocking Redis connection's protocol: encodes requests, decodes RESP replies and
@@ -35,12 +69,17 @@ final class RedisPipelineHandler: ChannelDuplexHandler {
     private var flushScheduled = false
     private var lazyFlushScheduled = false
     private var sweep: Scheduled<Void>?
+    /// Set while the handler is in its pipeline; `enqueue` writes through it.
+    private var context: ChannelHandlerContext?
     private let timeout: TimeAmount
     static let lazyFlush = TimeAmount.microseconds(500)
 
     init(timeout: TimeAmount) { self.timeout = timeout }
 
-    func handlerAdded(context: ChannelHandlerContext) { scheduleSweep(context: context) }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        scheduleSweep(context: context)
+    }
 
     private func scheduleSweep(context: ChannelHandlerContext) {
         let every = TimeAmount.nanoseconds(max(timeout.nanoseconds / 4, 1_000_000))
@@ -56,15 +95,29 @@ final class RedisPipelineHandler: ChannelDuplexHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
         sweep?.cancel()
         failAll(RedisError(.connection, "connection closed"))
     }
 
+    /// Queues a request without a trip through the channel pipeline (the client's hot path);
+    /// call on the channel's event loop.
+    func enqueue(_ request: RedisRequest) {
+        guard let context else { request.complete(.failure(RedisError(.connection, "connection closed"))); return }
+        enqueue(request, promise: nil, context: context)
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let request = unwrapOutboundIn(data)
-        guard !request.commands.isEmpty else { request.promise.succeed([]); promise?.succeed(()); return }
+        enqueue(unwrapOutboundIn(data), promise: promise, context: context)
+    }
+
+    private func enqueue(_ request: RedisRequest, promise: EventLoopPromise<Void>?, context: ChannelHandlerContext) {
+        guard request.replies > 0 else { request.complete(.success([])); promise?.succeed(()); return }
         if outbound == nil { outbound = context.channel.allocator.buffer(capacity: 1024) }
-        for command in request.commands { RESPEncoder.write(command, into: &outbound!) }
+        switch request.payload {
+        case .commands(let commands): for command in commands { RESPEncoder.write(command, into: &outbound!) }
+        case .encoded(let bytes, _): outbound!.writeImmutableBuffer(bytes)
+        }
         if let promise { outboundPromises.append(promise) }
         pending.append(Pending(request: request, replies: [], deadline: .now() + timeout))
         if request.lazy {
@@ -120,9 +173,9 @@ final class RedisPipelineHandler: ChannelDuplexHandler {
                 return
             }
             pending[pending.startIndex].replies.append(value)
-            if pending[pending.startIndex].replies.count == pending[pending.startIndex].request.commands.count {
+            if pending[pending.startIndex].replies.count == pending[pending.startIndex].request.replies {
                 let done = pending.removeFirst()
-                done.request.promise.succeed(done.replies)
+                done.request.complete(.success(done.replies))
             }
         }
     }
@@ -138,6 +191,6 @@ final class RedisPipelineHandler: ChannelDuplexHandler {
     }
 
     private func failAll(_ error: RedisError) {
-        while let head = pending.popFirst() { head.request.promise.fail(error) }
+        while let head = pending.popFirst() { head.request.complete(.failure(error)) }
     }
 }

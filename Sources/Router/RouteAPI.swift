@@ -34,10 +34,10 @@ struct RouteAPI: Sendable {
 
     /// The status and JSON body for one request. Call on `loop`; `done` runs there, once.
     func answer(authorization: String?, body: ByteBuffer, on loop: any EventLoop, then done: @escaping (HTTPResponse.Status, [UInt8]) -> Void) {
-        guard let header = authorization, header.hasPrefix("Bearer "), header.count > 7 else {
+        guard let header = authorization, header.utf8.count > 7, header.hasPrefix("Bearer ") else {
             return done(.unauthorized, JSONFailure.body("missing or unknown API key"))
         }
-        let apiKey = String(header.dropFirst(7))
+        let apiKey = String(header.utf8.dropFirst(7))!
         let decide = { (tenant: String?) in
             guard let tenant else { return done(.unauthorized, JSONFailure.body("missing or unknown API key")) }
             guard let call = Self.call(body) else {

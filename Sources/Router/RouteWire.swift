@@ -85,20 +85,40 @@ final class RouteWire: ChannelDuplexHandler, RemovableChannelHandler {
         api.answer(authorization: head.authorization, body: body, on: context.eventLoop) { status, json in
             let close = !head.keepAlive || self.quiescing
             var out = context.channel.allocator.buffer(capacity: 160 + json.count)
-            out.writeStaticString("HTTP/1.1 ")
-            out.writeString(String(status.code))
-            out.writeStaticString(" ")
-            out.writeString(status.reasonPhrase)
+            if status == .ok {
+                out.writeStaticString("HTTP/1.1 200 OK")
+            } else {
+                out.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)")
+            }
             out.writeStaticString("\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ")
-            out.writeString(String(json.count))
+            Self.writeDecimal(json.count, into: &out)
             out.writeStaticString("\r\ndate: ")
             self.date.write(into: &out)
             out.writeStaticString(close ? "\r\nconnection: close\r\n\r\n" : "\r\n\r\n")
             out.writeBytes(json)
-            context.writeAndFlush(self.wrapOutboundOut(.byteBuffer(out)), promise: nil)
             self.answering = false
-            if close { context.close(promise: nil); return }
+            if close {
+                context.writeAndFlush(self.wrapOutboundOut(.byteBuffer(out)), promise: nil)
+                context.close(promise: nil)
+                return
+            }
+            // Flushed after the tick: every decision Redis answered in one read is made before
+            // the first answer's write system call, not after the writes of those before it.
+            context.write(self.wrapOutboundOut(.byteBuffer(out)), promise: nil)
+            context.eventLoop.assumeIsolated().execute { context.flush() }
             self.process(context: context, inRead: false)
+        }
+    }
+
+    /// A non-negative integer in decimal, without making a String.
+    static func writeDecimal(_ value: Int, into buffer: inout ByteBuffer) {
+        var divisor = 1
+        while divisor <= value / 10 { divisor *= 10 }
+        var rest = max(0, value)
+        while divisor > 0 {
+            buffer.writeInteger(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
         }
     }
 

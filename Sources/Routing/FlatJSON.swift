@@ -4,13 +4,24 @@
 /// allocations on every call.
 public enum FlatJSON {
     /// The object's string members (null members are absent); nil when the text is not such an object.
-    public static func parse(_ bytes: some Collection<UInt8>) -> [String: String]? {
-        let b = Array(bytes)
+    public static func parse(_ bytes: [UInt8]) -> [String: String]? {
+        bytes.withUnsafeBytes { parse($0) }
+    }
+
+    /// `parse` over bytes in place (a request body in its buffer).
+    public static func parse(_ b: UnsafeRawBufferPointer) -> [String: String]? {
         var i = 0
         func skipSpace() { while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 } }
         func string() -> String? {
             guard i < b.count, b[i] == UInt8(ascii: "\"") else { return nil }
             i += 1
+            // The usual case, no escapes: the String straight from the bytes.
+            var end = i
+            while end < b.count, b[end] != UInt8(ascii: "\""), b[end] != UInt8(ascii: "\\"), b[end] >= 0x20 { end += 1 }
+            if end < b.count, b[end] == UInt8(ascii: "\"") {
+                defer { i = end + 1 }
+                return String(validating: UnsafeRawBufferPointer(rebasing: b[i..<end]), as: UTF8.self)
+            }
             var out: [UInt8] = []
             while i < b.count {
                 let c = b[i]

@@ -1,6 +1,7 @@
 /// A small JSON writer for the router's hot path: Foundation's JSONSerialization sorts keys with
 /// locale-aware comparison and boxes every value, which cost most of a decision's CPU time.
-/// Keys are written in the order given; maps are written sorted by key (byte order).
+/// Members are written in the order given, their names as given (names from code: plain ASCII,
+/// nothing to escape); maps are written sorted by key (byte order), their keys escaped.
 public struct JSONText: Sendable {
     public private(set) var bytes: [UInt8] = []
     private var needsComma = false
@@ -19,7 +20,18 @@ public struct JSONText: Sendable {
         needsComma = true
     }
 
+    /// A member name from code (plain ASCII, nothing to escape): copied as it is.
     private mutating func key(_ name: String) {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: name.utf8)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = true
+    }
+
+    /// A member name from data (a CRM field, a dialer id): escaped.
+    private mutating func dataKey(_ name: String) {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
         Self.quote(name, into: &bytes)
         bytes.append(UInt8(ascii: ":"))
@@ -43,7 +55,22 @@ public struct JSONText: Sendable {
     /// An integer member; nil writes `null`.
     public mutating func member(_ name: String, _ value: Int?) {
         key(name)
-        bytes.append(contentsOf: (value.map(String.init) ?? "null").utf8)
+        guard let value else { bytes.append(contentsOf: "null".utf8); return }
+        Self.decimal(value, into: &bytes)
+    }
+
+    /// Appends an integer in decimal without making a String.
+    static func decimal(_ value: Int, into bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        let magnitude = value.magnitude
+        var divisor: UInt = 1
+        while divisor <= magnitude / 10 { divisor *= 10 }
+        var rest = magnitude
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
     }
 
     /// A boolean member.
@@ -67,13 +94,23 @@ public struct JSONText: Sendable {
     public mutating func member(_ name: String, _ map: [String: String]?) {
         key(name)
         guard let map else { bytes.append(contentsOf: "null".utf8); return }
-        object { json in for k in map.keys.sorted() { json.member(k, map[k]) } }
+        object { json in
+            for (k, v) in map.sorted(by: { $0.key < $1.key }) {
+                json.dataKey(k)
+                Self.quote(v, into: &json.bytes)
+            }
+        }
     }
 
     /// A map of optional integers (sorted by key).
     public mutating func member(_ name: String, _ map: [String: Int?]) {
         key(name)
-        object { json in for k in map.keys.sorted() { json.member(k, map[k] ?? nil) } }
+        object { json in
+            for (k, v) in map.sorted(by: { $0.key < $1.key }) {
+                json.dataKey(k)
+                if let v { Self.decimal(v, into: &json.bytes) } else { json.bytes.append(contentsOf: "null".utf8) }
+            }
+        }
     }
 
     /// A nested object member.

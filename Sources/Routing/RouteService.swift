@@ -28,7 +28,7 @@ public final class RouteService: Sendable {
     private struct Cache {
         /// By the key itself (in memory only), so a warm call hashes nothing.
         var apiKeys: [String: (tenant: String, until: UInt64)] = [:]
-        var rules: [String: (version: String, rules: RoutingRules, zone: TimeZone?)] = [:]
+        var rules: [String: ActiveRules] = [:]
         var states: [String: TenantState] = [:]
     }
 
@@ -113,7 +113,9 @@ public final class RouteService: Sendable {
         let started = DispatchTime.now().uptimeNanoseconds
         let caller: PhoneNumber
         do {
-            guard !call.callId.isEmpty, call.callId.count <= 200 else { throw RoutingError(.invalidInput, "callId must be 1-200 characters") }
+            guard !call.callId.isEmpty, call.callId.utf8.count <= 200 || call.callId.count <= 200 else {
+                throw RoutingError(.invalidInput, "callId must be 1-200 characters")
+            }
             caller = try PhoneNumber(parsing: call.caller, defaultCountryCode: defaultCountryCode)
         } catch {
             return done(.failure(error))
@@ -121,14 +123,14 @@ public final class RouteService: Sendable {
         // The tenant's rules version, dialer health and capacity are kept for `stateMaxAgeMs`; the
         // first call after that fetches them again in the same pipeline as its lead.
         let now = started
-        let known = cache.withLockedValue { $0.states[tenant] }
+        let (known, rulesInMemory) = cache.withLockedValue { ($0.states[tenant], $0.rules[tenant]) }
         // While a dialer is down, every call rereads the state, so a recovery is used at once.
         let state = known.flatMap { now - $0.fetchedAt <= UInt64(stateMaxAgeMs) * 1_000_000 && !$0.anyDown ? $0 : nil }
         var commands = [["HGETALL", keys.lead(tenant, caller)]]
         if state == nil {
             commands += [["HGET", keys.rules(tenant), "version"], ["HGETALL", keys.health(tenant)], ["HGETALL", keys.capacity(tenant)], ["TIME"]]
         }
-        redis.pipeline(commands, on: eventLoop).assumeIsolated().whenComplete { result in
+        redis.pipeline(commands, on: eventLoop) { result in
             let replies: [RedisValue]
             do { replies = try result.get() } catch { return done(.failure(error)) }
             let current: TenantState
@@ -141,11 +143,11 @@ public final class RouteService: Sendable {
             guard let version = current.version else {
                 return done(.failure(RoutingError(.invalidRules, "tenant \(tenant) has no active routing rules")))
             }
-            let decide = { (rules: RoutingRules, zone: TimeZone?) in
+            let decide = { (active: ActiveRules) in
                 let fields = Self.hash(replies[0])
                 let gathered = current.input(lead: fields.isEmpty ? .notFound : .found(fields))
-                let context = Decided(call: call, tenant: tenant, caller: caller, version: version, rules: rules, zone: zone, started: started,
-                                      stateMembers: current.auditMembers)
+                let context = Decided(call: call, tenant: tenant, caller: caller, version: version, active: active, started: started,
+                                      state: current)
                 guard fields.isEmpty, let live = self.live else {
                     return done(.success(self.finish(context, gathered, fields: fields, lookups: [fields.isEmpty ? "cache:miss" : "cache:hit"], on: eventLoop)))
                 }
@@ -165,18 +167,30 @@ public final class RouteService: Sendable {
                     done(.success(self.finish(context, input, fields: found, lookups: ["cache:miss", note], on: eventLoop)))
                 }
             }
-            if let hit = self.cache.withLockedValue({ $0.rules[tenant] }), hit.version == version { return decide(hit.rules, hit.zone) }
+            if let rulesInMemory, rulesInMemory.version == version { return decide(rulesInMemory) }
             self.activeRules(tenant, version: version, on: eventLoop).assumeIsolated().whenComplete { loaded in
                 switch loaded {
-                case .success(let (rules, zone)): decide(rules, zone)
+                case .success(let active): decide(active)
                 case .failure(let error): done(.failure(error))
                 }
             }
         }
     }
 
-    /// A tenant's routing state as last read from Redis.
-    struct TenantState: Sendable {
+    /// A tenant's rules as published, with its time zone resolved (shared, never copied).
+    final class ActiveRules: Sendable {
+        let version: String
+        let rules: RoutingRules
+        let zone: TimeZone?
+        init(version: String, rules: RoutingRules, zone: TimeZone?) {
+            self.version = version
+            self.rules = rules
+            self.zone = zone
+        }
+    }
+
+    /// A tenant's routing state as last read from Redis (shared, never copied).
+    final class TenantState: Sendable {
         let version: String?
         let health: [String: RoutingInput.Health]
         /// Free agents per dialer; nil where the poller's figure is older than the stale limit.
@@ -186,11 +200,20 @@ public final class RouteService: Sendable {
         let fetchedAt: UInt64
         /// `"health":{…},"capacity":{…}` for every decision's audit chain, encoded once per read.
         let auditMembers: [UInt8]
-        var anyDown: Bool { health.values.contains(.down) }
+        let anyDown: Bool
+
+        init(version: String?, health: [String: RoutingInput.Health], freeAgents: [String: Int?], clockSkewMs: Int, fetchedAt: UInt64, auditMembers: [UInt8]) {
+            self.version = version
+            self.health = health
+            self.freeAgents = freeAgents
+            self.clockSkewMs = clockSkewMs
+            self.fetchedAt = fetchedAt
+            self.auditMembers = auditMembers
+            self.anyDown = health.values.contains(.down)
+        }
 
         func input(lead: RoutingInput.Lead) -> RoutingInput {
-            let nowMs = Int(Date().timeIntervalSince1970 * 1000) + clockSkewMs
-            return RoutingInput(lead: lead, now: Date(timeIntervalSince1970: Double(nowMs) / 1000), health: health, freeAgents: freeAgents)
+            RoutingInput(lead: lead, now: Date(timeIntervalSince1970: Double(RouteService.nowMs() + clockSkewMs) / 1000), health: health, freeAgents: freeAgents)
         }
     }
 
@@ -233,27 +256,27 @@ public final class RouteService: Sendable {
         let tenant: String
         let caller: PhoneNumber
         let version: String
-        let rules: RoutingRules
-        let zone: TimeZone?
+        let active: ActiveRules
         let started: UInt64
-        let stateMembers: [UInt8]
+        let state: TenantState
     }
 
     /// Decides, then appends the audit entry (and caches a live-looked-up lead, or queues the miss
     /// for the crm-worker) without waiting: all on the same ordered connection, in one flush.
     func finish(_ c: Decided, _ input: RoutingInput, fields: [String: String], lookups: [String], on eventLoop: any EventLoop) -> Routed {
-        let decision = c.rules.decide(input, zone: c.zone)
+        let decision = c.active.rules.decide(input, zone: c.active.zone)
         let micros = Int((DispatchTime.now().uptimeNanoseconds - c.started) / 1000)
-        let id = Self.decisionId()
+        let nowMs = Self.nowMs()
+        let id = Self.decisionId(ms: nowMs)
         audit.append(chain(id: id, tenant: c.tenant, call: c.call, caller: c.caller, version: c.version, fields: fields,
-                           state: c.stateMembers, decision: decision, micros: micros, lookups: lookups), on: eventLoop)
+                           state: c.state.auditMembers, decision: decision, micros: micros, lookups: lookups, at: nowMs), on: eventLoop)
         var commands: [[String]] = []
         switch input.lead {
         case .found(let found) where lookups.contains(where: { $0.hasPrefix("braze:found") }):
             let key = keys.lead(c.tenant, c.caller)
             commands += [["HSET", key] + found.flatMap { [$0.key, $0.value] }, ["EXPIRE", key, String(3 * 86_400)]]
         case .notFound, .unavailable:
-            commands.append(["ZADD", keys.misses, "NX", String(Int(Date().timeIntervalSince1970 * 1000)), "\(c.tenant)|\(c.caller.e164)"])
+            commands.append(["ZADD", keys.misses, "NX", String(nowMs), "\(c.tenant)|\(c.caller.e164)"])
         case .found:
             break
         }
@@ -280,7 +303,7 @@ public final class RouteService: Sendable {
             throw error
         }
         guard let version else { throw RoutingError(.invalidRules, "tenant \(tenant) has no active routing rules") }
-        return try await activeRules(tenant, version: version, on: loop).get().0
+        return try await activeRules(tenant, version: version, on: loop).get().rules
     }
 
     /// The tenant's dialer health as the breakers last declared it.
@@ -291,24 +314,25 @@ public final class RouteService: Sendable {
         return health
     }
 
-    private func activeRules(_ tenant: String, version: String, on eventLoop: any EventLoop) -> EventLoopFuture<(RoutingRules, TimeZone?)> {
-        if let hit = cache.withLockedValue({ $0.rules[tenant] }), hit.version == version { return eventLoop.makeSucceededFuture((hit.rules, hit.zone)) }
-        return redis.pipeline([["HGET", keys.rules(tenant), "version"], ["HGET", keys.rules(tenant), "json"]], on: eventLoop).flatMapThrowing { reply in
-            guard let json = reply[1].string, let rules = try? JSONDecoder().decode(RoutingRules.self, from: Data(json.utf8)) else {
+    private func activeRules(_ tenant: String, version: String, on eventLoop: any EventLoop) -> EventLoopFuture<ActiveRules> {
+        if let hit = cache.withLockedValue({ $0.rules[tenant] }), hit.version == version { return eventLoop.makeSucceededFuture(hit) }
+        // One HMGET: the version and the rules it names are read together (a publish writes both in one HSET).
+        return redis.pipeline([["HMGET", keys.rules(tenant), "version", "json"]], on: eventLoop).flatMapThrowing { reply in
+            let fields = reply[0].array ?? []
+            guard fields.count == 2, let json = fields[1].string, let rules = try? JSONDecoder().decode(RoutingRules.self, from: Data(json.utf8)) else {
                 throw RoutingError(.invalidRules, "tenant \(tenant) has unreadable routing rules")
             }
-            let stored = reply[0].string ?? version
-            let zone = TimeZone(identifier: rules.timeZone)
-            self.cache.withLockedValue { $0.rules[tenant] = (stored, rules, zone) }
-            return (rules, zone)
+            let active = ActiveRules(version: fields[0].string ?? version, rules: rules, zone: TimeZone(identifier: rules.timeZone))
+            self.cache.withLockedValue { $0.rules[tenant] = active }
+            return active
         }
     }
 
     /// A decision id: `d`, milliseconds since 1970 in 12 hex digits, then 16 hex digits that are
     /// unique per process (a counter through a bijective mix, offset by a random seed drawn once):
     /// ids sort by time and stay unique across replicas without coordination or a syscall per call.
-    static func decisionId() -> String {
-        let ms = UInt64(Date().timeIntervalSince1970 * 1000)
+    static func decisionId(ms nowMs: Int = RouteService.nowMs()) -> String {
+        let ms = UInt64(max(0, nowMs))
         var z = idSeed &+ idCounter.wrappingAdd(1, ordering: .relaxed).newValue &* 0x9E37_79B9_7F4A_7C15
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
@@ -321,12 +345,19 @@ public final class RouteService: Sendable {
             return 29
         }
     }
+    /// Milliseconds since 1970 by the local clock.
+    static func nowMs() -> Int {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return now.tv_sec * 1000 + now.tv_nsec / 1_000_000
+    }
+
     private static let idSeed = UInt64.random(in: 0...UInt64.max)
     private static let idCounter = Atomic<UInt64>(0)
 
     /// One decision's chain as JSON text (it carries the decision id).
     private func chain(id: String, tenant: String, call: Call, caller: PhoneNumber, version: String, fields: [String: String], state: [UInt8],
-                       decision: RoutingDecision, micros: Int, lookups: [String]) -> String {
+                       decision: RoutingDecision, micros: Int, lookups: [String], at: Int) -> [UInt8] {
         var json = JSONText()
         json.object { chain in
             chain.member("kind", "decision")
@@ -341,9 +372,9 @@ public final class RouteService: Sendable {
             chain.members(state)
             chain.member("answer") { decision.write(into: &$0) }
             chain.member("micros", micros)
-            chain.member("at", Int(Date().timeIntervalSince1970 * 1000))
+            chain.member("at", at)
         }
-        return json.text
+        return json.bytes
     }
 
     static func pairs(_ value: RedisValue) -> [(String, String)] {

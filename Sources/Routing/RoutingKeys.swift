@@ -7,7 +7,16 @@ public struct RoutingKeys: Sendable {
 
     func tag(_ tenant: String) -> String { "\(prefix):{routing:\(tenant)}" }
     /// Hash of one lead's CRM fields, by E.164 phone number.
-    public func lead(_ tenant: String, _ phone: PhoneNumber) -> String { "\(tag(tenant)):lead:\(phone.e164)" }
+    public func lead(_ tenant: String, _ phone: PhoneNumber) -> String {
+        // Built by appending (on every routed call; interpolation costs more).
+        var key = prefix
+        key.reserveCapacity(prefix.utf8.count + tenant.utf8.count + phone.e164.utf8.count + 17)
+        key += ":{routing:"
+        key += tenant
+        key += "}:lead:"
+        key += phone.e164
+        return key
+    }
     /// Hash: `version`, `json` of the active rules.
     public func rules(_ tenant: String) -> String { "\(tag(tenant)):rules" }
     /// Set while Braze is known to have no user with this phone (so misses are not looked up again).
