@@ -26,6 +26,8 @@ final class RouteWire: ChannelDuplexHandler, RemovableChannelHandler {
     private var passing = false
     /// A request is being decided.
     private var answering = false
+    /// `process` is on the stack (an answer given at once must not recurse into it).
+    private var processing = false
     /// A read held back while too many bytes wait.
     private var readHeld = false
     /// The server is shutting down: close once the request in hand is answered.
@@ -57,6 +59,9 @@ final class RouteWire: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Answers the requests at the front of the buffer, one at a time.
     private func process(context: ChannelHandlerContext, inRead: Bool) {
+        guard !processing else { return } // the loop below goes on with the next request
+        processing = true
+        defer { processing = false }
         while !answering, !passing, let pending = buffer {
             let parsed = pending.withUnsafeReadableBytes { RouteRequestHead.parse($0, maxBody: RouteAPI.maxBody) }
             switch parsed {
@@ -91,7 +96,7 @@ final class RouteWire: ChannelDuplexHandler, RemovableChannelHandler {
                 out.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)")
             }
             out.writeStaticString("\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ")
-            Self.writeDecimal(json.count, into: &out)
+            out.writeString(String(json.count))
             out.writeStaticString("\r\ndate: ")
             self.date.write(into: &out)
             out.writeStaticString(close ? "\r\nconnection: close\r\n\r\n" : "\r\n\r\n")
@@ -107,18 +112,6 @@ final class RouteWire: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(self.wrapOutboundOut(.byteBuffer(out)), promise: nil)
             context.eventLoop.assumeIsolated().execute { context.flush() }
             self.process(context: context, inRead: false)
-        }
-    }
-
-    /// A non-negative integer in decimal, without making a String.
-    static func writeDecimal(_ value: Int, into buffer: inout ByteBuffer) {
-        var divisor = 1
-        while divisor <= value / 10 { divisor *= 10 }
-        var rest = max(0, value)
-        while divisor > 0 {
-            buffer.writeInteger(UInt8(ascii: "0") + UInt8(rest / divisor))
-            rest %= divisor
-            divisor /= 10
         }
     }
 

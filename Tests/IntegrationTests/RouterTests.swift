@@ -1,5 +1,6 @@
 import Foundation
 import HTTPClient
+import Postgres
 import Redis
 import Routing
 import Schema
@@ -159,17 +160,8 @@ import Vault
     }
 
     @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
-        let redis = TestServers.redis()
-        let postgres = try await TestServers.postgres()
-        try await SchemaMigrations.migrator.migrate(postgres)
-        let prefix = TestServers.uniquePrefix()
-        let store = RoutingStore(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: prefix))
-        let key = try await store.createAPIKey(tenant: "acme")
-        _ = try await store.publish(rules, tenant: "acme", actor: "test")
-        let port = try TestServers.freePort()
-        let router = try ChildProcess("router", environment: ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_HTTP_PORT": String(port)])
-        let http = HTTPClient(maxConnections: 1)
-        #expect(try await TestServers.eventually(20) { (try? await http.send(HTTPRequest(url: "http://127.0.0.1:\(port)/health")))?.status == 200 }, "\(router.log)")
+        let running = try await RunningRouter.start(rules: rules)
+        let (key, port) = (running.key, running.port)
 
         // One write with three requests: a route, a Hummingbird route, a route. Answers keep that order.
         func post(_ id: String) -> String {
@@ -184,27 +176,13 @@ import Vault
         #expect(first != nil && health != nil && third != nil, "\(reply)")
         if let first, let health, let third { #expect(first < health && health < third, "\(reply)") }
 
-        await http.shutdown()
-        router.terminate()
-        #expect(await router.waitForExit(seconds: 10) == 0)
-        try await TestServers.cleanup(prefix: prefix, redis: redis)
-        try await redis.send(["DEL", store.keys.auditStream, store.keys.apiKeys])
-        try await TestServers.dropSchema(postgres)
+        try await running.stop()
     }
 
     @Test func plainRouteRequestsAreReadOffTheWireAndEverythingElseByHummingbird() async throws {
-        let redis = TestServers.redis()
-        let postgres = try await TestServers.postgres()
-        try await SchemaMigrations.migrator.migrate(postgres)
-        let prefix = TestServers.uniquePrefix()
-        let store = RoutingStore(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: prefix))
-        let key = try await store.createAPIKey(tenant: "acme")
-        _ = try await store.publish(rules, tenant: "acme", actor: "test")
-        try await store.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230001"), fields: ["lead_owner": "alice"])
-        let port = try TestServers.freePort()
-        let router = try ChildProcess("router", environment: ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_HTTP_PORT": String(port)])
-        let http = HTTPClient(maxConnections: 1)
-        #expect(try await TestServers.eventually(20) { (try? await http.send(HTTPRequest(url: "http://127.0.0.1:\(port)/health")))?.status == 200 }, "\(router.log)")
+        let running = try await RunningRouter.start(rules: rules)
+        let (key, port, router) = (running.key, running.port, running.process)
+        try await running.store.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230001"), fields: ["lead_owner": "alice"])
         let body = #"{"callId":"w1","caller":"+15551230001"}"#
         func exchange(_ wire: String, pieces: Int = 1) throws -> String {
             try RawSocket.exchange(port: port, send: wire, pieces: pieces, until: { $0.contains("}") })
@@ -231,14 +209,13 @@ import Vault
         #expect(broken.hasPrefix("HTTP/1.1 400") && broken.lowercased().contains("connection: close") && broken.contains("callId"), "\(broken)")
         let last = try RawSocket.exchangeUntilClosed(port: port, send: "POST /v1/route HTTP/1.1\r\nAuthorization: Bearer \(key)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
         #expect(last.closed && last.reply.hasPrefix("HTTP/1.1 200") && last.reply.hasSuffix("}"), "the router closes after answering: \(last)")
+        // Thousands of pipelined requests answered at once (no Redis read: a bad key) in one write.
+        let many = String(repeating: "POST /v1/route HTTP/1.1\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)", count: 3000)
+        let answers = try RawSocket.exchange(port: port, send: many, until: { $0.components(separatedBy: "HTTP/1.1 401").count == 3001 })
+        #expect(answers.components(separatedBy: "HTTP/1.1 401").count == 3001)
         #expect(router.isRunning)
 
-        await http.shutdown()
-        router.terminate()
-        #expect(await router.waitForExit(seconds: 10) == 0)
-        try await TestServers.cleanup(prefix: prefix, redis: redis)
-        try await redis.send(["DEL", store.keys.auditStream, store.keys.apiKeys])
-        try await TestServers.dropSchema(postgres)
+        try await running.stop()
     }
 
     @Test func withRedisUnreachableEveryEndpointAnswers503NotACrash() async throws {
@@ -262,5 +239,43 @@ import Vault
         await http.shutdown()
         router.terminate()
         #expect(await router.waitForExit(seconds: 10) == 0)
+    }
+}
+
+/// A `router` process on a free port for tenant "acme" (the given rules, one API key) against
+/// real Redis and Postgres under a unique prefix and schema; `stop` checks a clean exit and
+/// removes what the test left.
+struct RunningRouter {
+    let redis: RedisClient
+    let postgres: PostgresClient
+    let prefix: String
+    let store: RoutingStore
+    let key: String
+    let port: Int
+    let process: ChildProcess
+    let http: HTTPClient
+
+    static func start(rules: RoutingRules) async throws -> RunningRouter {
+        let redis = TestServers.redis()
+        let postgres = try await TestServers.postgres()
+        try await SchemaMigrations.migrator.migrate(postgres)
+        let prefix = TestServers.uniquePrefix()
+        let store = RoutingStore(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: prefix))
+        let key = try await store.createAPIKey(tenant: "acme")
+        _ = try await store.publish(rules, tenant: "acme", actor: "test")
+        let port = try TestServers.freePort()
+        let process = try ChildProcess("router", environment: ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_HTTP_PORT": String(port)])
+        let http = HTTPClient(maxConnections: 1)
+        #expect(try await TestServers.eventually(20) { (try? await http.send(HTTPRequest(url: "http://127.0.0.1:\(port)/health")))?.status == 200 }, "\(process.log)")
+        return RunningRouter(redis: redis, postgres: postgres, prefix: prefix, store: store, key: key, port: port, process: process, http: http)
+    }
+
+    func stop() async throws {
+        await http.shutdown()
+        process.terminate()
+        #expect(await process.waitForExit(seconds: 10) == 0)
+        try await TestServers.cleanup(prefix: prefix, redis: redis)
+        try await redis.send(["DEL", store.keys.auditStream, store.keys.apiKeys])
+        try await TestServers.dropSchema(postgres)
     }
 }
