@@ -38,24 +38,26 @@ struct RouteAPI: Sendable {
             return done(.unauthorized, JSONFailure.body("missing or unknown API key"))
         }
         let apiKey = String(header.utf8.dropFirst(7))!
-        let decide = { (tenant: String?) in
-            guard let tenant else { return done(.unauthorized, JSONFailure.body("missing or unknown API key")) }
-            guard let call = Self.call(body) else {
-                return done(.badRequest, JSONFailure.body("body must be JSON like {\"callId\": \"…\", \"caller\": \"+15551234567\", \"called\": \"+15550000000\"}"))
-            }
-            service.route(call, tenant: tenant, defaultCountryCode: defaultCountryCode, on: loop) { result in
-                switch result {
-                case .success(let routed):
-                    decisionTime.recordMicroseconds(routed.micros)
-                    done(.ok, Self.encode(routed, callId: call.callId))
-                case .failure(let error): let (status, body) = failure(error); done(status, body)
-                }
-            }
-        }
-        if let tenant = service.cachedTenant(apiKey: apiKey) { return decide(tenant) }
+        if let tenant = service.cachedTenant(apiKey: apiKey) { return route(body, tenant: tenant, on: loop, then: done) }
         service.tenant(apiKey: apiKey, on: loop).assumeIsolated().whenComplete { result in
             switch result {
-            case .success(let tenant): decide(tenant)
+            case .success(let tenant): route(body, tenant: tenant, on: loop, then: done)
+            case .failure(let error): let (status, body) = failure(error); done(status, body)
+            }
+        }
+    }
+
+    /// The answer once the key is resolved (nil: unknown key).
+    private func route(_ body: ByteBuffer, tenant: String?, on loop: any EventLoop, then done: @escaping (HTTPResponse.Status, [UInt8]) -> Void) {
+        guard let tenant else { return done(.unauthorized, JSONFailure.body("missing or unknown API key")) }
+        guard let call = Self.call(body) else {
+            return done(.badRequest, JSONFailure.body("body must be JSON like {\"callId\": \"…\", \"caller\": \"+15551234567\", \"called\": \"+15550000000\"}"))
+        }
+        service.route(call, tenant: tenant, defaultCountryCode: defaultCountryCode, on: loop) { result in
+            switch result {
+            case .success(let routed):
+                decisionTime.recordMicroseconds(routed.micros)
+                done(.ok, Self.encode(routed, callId: call.callId))
             case .failure(let error): let (status, body) = failure(error); done(status, body)
             }
         }

@@ -143,37 +143,47 @@ public final class RouteService: Sendable {
             guard let version = current.version else {
                 return done(.failure(RoutingError(.invalidRules, "tenant \(tenant) has no active routing rules")))
             }
-            let decide = { (active: ActiveRules) in
-                let fields = Self.hash(replies[0])
-                let gathered = current.input(lead: fields.isEmpty ? .notFound : .found(fields))
-                let context = Decided(call: call, tenant: tenant, caller: caller, version: version, active: active, started: started,
-                                      state: current)
-                guard fields.isEmpty, let live = self.live else {
-                    return done(.success(self.finish(context, gathered, fields: fields, lookups: [fields.isEmpty ? "cache:miss" : "cache:hit"], on: eventLoop)))
-                }
-                // A miss: a live Braze lookup if budget and the cutoff allow (off the event loop).
-                let elapsed = Int((DispatchTime.now().uptimeNanoseconds - started) / 1_000_000)
-                eventLoop.makeFutureWithTask { await live.lookup(tenant: tenant, phone: caller, elapsedMs: elapsed) }.assumeIsolated().whenComplete { looked in
-                    var input = gathered
-                    var found: [String: String] = [:]
-                    var note = "braze:failed"
-                    if case .success(let result) = looked {
-                        note = result.note
-                        if let lead = result.lead {
-                            input = RoutingInput(lead: lead, now: input.now, health: input.health, freeAgents: input.freeAgents)
-                            if case .found(let f) = lead { found = f }
-                        }
-                    }
-                    done(.success(self.finish(context, input, fields: found, lookups: ["cache:miss", note], on: eventLoop)))
-                }
+            let lead = replies[0]
+            if let rulesInMemory, rulesInMemory.version == version {
+                let context = Decided(call: call, tenant: tenant, caller: caller, version: version, active: rulesInMemory, started: started, state: current)
+                return self.decide(context, lead: lead, on: eventLoop, then: done)
             }
-            if let rulesInMemory, rulesInMemory.version == version { return decide(rulesInMemory) }
             self.activeRules(tenant, version: version, on: eventLoop).assumeIsolated().whenComplete { loaded in
                 switch loaded {
-                case .success(let active): decide(active)
+                case .success(let active):
+                    let context = Decided(call: call, tenant: tenant, caller: caller, version: version, active: active, started: started, state: current)
+                    self.decide(context, lead: lead, on: eventLoop, then: done)
                 case .failure(let error): done(.failure(error))
                 }
             }
+        }
+    }
+
+    private static let cacheHit = ["cache:hit"]
+    private static let cacheMiss = ["cache:miss"]
+
+    /// Decides with the lead as Redis returned it; on a miss, after a live Braze lookup when one
+    /// is configured (off the event loop, within its budget and cutoff).
+    private func decide(_ context: Decided, lead: RedisValue, on eventLoop: any EventLoop, then done: @escaping (Result<Routed, any Error>) -> Void) {
+        let fields = Self.hash(lead)
+        let gathered = context.state.input(lead: fields.isEmpty ? .notFound : .found(fields))
+        guard fields.isEmpty, let live = self.live else {
+            return done(.success(finish(context, gathered, fields: fields, lookups: fields.isEmpty ? Self.cacheMiss : Self.cacheHit, on: eventLoop)))
+        }
+        let elapsed = Int((DispatchTime.now().uptimeNanoseconds - context.started) / 1_000_000)
+        let (tenant, caller) = (context.tenant, context.caller)
+        eventLoop.makeFutureWithTask { await live.lookup(tenant: tenant, phone: caller, elapsedMs: elapsed) }.assumeIsolated().whenComplete { looked in
+            var input = gathered
+            var found: [String: String] = [:]
+            var note = "braze:failed"
+            if case .success(let result) = looked {
+                note = result.note
+                if let lead = result.lead {
+                    input = RoutingInput(lead: lead, now: input.now, health: input.health, freeAgents: input.freeAgents)
+                    if case .found(let f) = lead { found = f }
+                }
+            }
+            done(.success(self.finish(context, input, fields: found, lookups: ["cache:miss", note], on: eventLoop)))
         }
     }
 
