@@ -332,7 +332,9 @@ public struct ImportPipeline: Sendable {
         Gauge(label: "switchboard_import_calls", dimensions: labels + [("state", "done")]).record(current.doneCalls)
         Gauge(label: "switchboard_import_calls", dimensions: labels + [("state", "failed")]).record(current.failedCalls)
         Gauge(label: "switchboard_import_calls", dimensions: labels + [("state", "remaining")]).record(current.remainingCalls)
-        guard let state else { return }
+        // The finishing call notifies; any later call for a finished request notifies again, which
+        // records nothing twice (one event per kind) but repairs a crash between the two steps.
+        guard let state = state ?? ([.completed, .completedWithFailures].contains(current.state) ? current.state : nil) else { return }
         let finished = current
         let name = (try? catalog.platform(request.platform).name) ?? request.platform
         if state == .completed {

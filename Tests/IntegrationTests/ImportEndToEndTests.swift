@@ -105,7 +105,8 @@ import Vault
         // Speakers are people, not Gong speaker ids.
         let speaker = try await f.pg.query("SELECT speaker FROM transcript_segments LIMIT 1").rows[0][0] ?? ""
         #expect(speaker.contains(" "))
-        #expect(try await f.pipeline.store.events(created.id).map(\.kind) == ["completed"])
+        // The event is recorded right after the state changes (not in the same statement).
+        #expect(try await TestServers.eventually(10) { try await f.pipeline.store.events(created.id).map(\.kind) == ["completed"] })
         // CS hears it on Slack; the callback gets the same event, signed with the request's secret.
         #expect(try await TestServers.eventually(10) { try await f.messages().count == 2 })
         let messages = try await f.messages()
@@ -173,7 +174,7 @@ import Vault
         let r = try await f.pipeline.store.request(created.id)
         #expect(r.error?.contains("invalid credentials") == true)
         #expect(!(r.error ?? "").contains("wrong"))
-        #expect(try await f.pipeline.store.events(created.id).map(\.kind) == ["invalid_credentials"])
+        #expect(try await TestServers.eventually(10) { try await f.pipeline.store.events(created.id).map(\.kind) == ["invalid_credentials"] })
         #expect(try await TestServers.eventually(10) { try await f.messages().contains { $0.body.contains("rejected the credentials") } })
         #expect(try await f.queue.stats().dead == 0)
         try await finish(f, [worker])
@@ -184,7 +185,7 @@ import Vault
         let created = try await f.pipeline.submit(request("initech", from: "2020-01-01", to: "2020-01-31")).request
         let worker = try ChildProcess("worker", environment: f.env)
         #expect(try await TestServers.eventually(20) { try await state(f, created.id) == .noCalls })
-        #expect(try await f.pipeline.store.events(created.id).map(\.kind) == ["no_calls"])
+        #expect(try await TestServers.eventually(10) { try await f.pipeline.store.events(created.id).map(\.kind) == ["no_calls"] })
         try await finish(f, [worker])
     }
 
