@@ -229,10 +229,10 @@ public final class RouteService: Sendable {
 
     func tenantState(_ replies: [RedisValue], fetchedAt: UInt64) -> TenantState {
         var health: [String: RoutingInput.Health] = [:]
-        for (dialer, state) in Self.pairs(replies[2]) { health[dialer] = RoutingInput.Health(rawValue: state) ?? .unknown }
+        for (dialer, state) in Self.hash(replies[2]) { health[dialer] = RoutingInput.Health(rawValue: state) ?? .unknown }
         let nowMs = replies[4].timeMs
         var free: [String: Int?] = [:]
-        for (dialer, value) in Self.pairs(replies[3]) {
+        for (dialer, value) in Self.hash(replies[3]) {
             let parts = value.split(separator: "|")
             if parts.count == 2, let n = Int(parts[0]), let at = Int(parts[1]) { free[dialer] = nowMs - at <= staleCapacityMs ? n : nil } else { free[dialer] = nil }
         }
@@ -320,7 +320,7 @@ public final class RouteService: Sendable {
     public func health(tenant: String) async throws -> [String: RoutingInput.Health] {
         let reply = try await redis.pipeline([["HGETALL", keys.health(tenant)]])[0]
         var health: [String: RoutingInput.Health] = [:]
-        for (dialer, state) in Self.pairs(reply) { health[dialer] = RoutingInput.Health(rawValue: state) ?? .unknown }
+        for (dialer, state) in Self.hash(reply) { health[dialer] = RoutingInput.Health(rawValue: state) ?? .unknown }
         return health
     }
 
@@ -385,13 +385,5 @@ public final class RouteService: Sendable {
             chain.member("at", at)
         }
         return json.bytes
-    }
-
-    static func pairs(_ value: RedisValue) -> [(String, String)] {
-        let items = value.array ?? []
-        return stride(from: 0, to: items.count - 1, by: 2).compactMap { i in
-            guard let k = items[i].string, let v = items[i + 1].string else { return nil }
-            return (k, v)
-        }
     }
 }
