@@ -35,6 +35,9 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CCurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
+        // Small pure helpers every module may use (hex, base URLs, TTL caches); Foundation only.
+        .target(name: "Basics"),
+
         // Clients for the three C libraries, on one pool of blocking-I/O threads.
         .target(name: "BlockingIO", dependencies: [
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -42,7 +45,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Redis", dependencies: [
-            "CHiredis", "BlockingIO",
+            "Basics", "CHiredis", "BlockingIO",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -52,7 +55,8 @@ let package = Package(
             "CLibPQ", "BlockingIO",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "HTTPClient", dependencies: [
+        // libcurl: outbound HTTP (HTTPClient) and email (MailSender).
+        .target(name: "Curl", dependencies: [
             "CCurl", "BlockingIO",
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -65,6 +69,7 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Queue", dependencies: [
             "Redis",
@@ -74,43 +79,39 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Schema", dependencies: ["Postgres"]),
-        .target(name: "Routing", dependencies: [
-            "Redis", "Postgres", "Queue", "Vault", "HTTPClient",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "Crypto", package: "swift-crypto"),
-            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "Metrics", package: "swift-metrics"),
-        ]),
-        .target(name: "RoutingIntegrations", dependencies: [
-            "Routing", "Queue", "Vault", "HTTPClient", "Redis",
-            .product(name: "NIOCore", package: "swift-nio"),
-            .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "Metrics", package: "swift-metrics"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ]),
         .target(name: "Vault", dependencies: ["Postgres", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "Imports", dependencies: ["Queue", "Postgres", "Vault", "HTTPClient", "Settings",
+        // Pure routing logic: rules, decision, call flow, TwiML, phone numbers, signatures, key
+        // names, routing job payloads. Links no C library, so its tests need no servers.
+        .target(name: "RoutingCore", dependencies: ["Basics", .product(name: "Crypto", package: "swift-crypto")]),
+        // Routing state several processes share: rule versions, tenant access, dialer state,
+        // circuit breakers, the audit log.
+        .target(name: "Routing", dependencies: [
+            "RoutingCore", "Redis", "Postgres", "Vault",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Clients of the vendors routing talks to: Braze, Zendesk Talk, Dialfire, SMS, email.
+        .target(name: "VendorClients", dependencies: ["Basics", "RoutingCore", "Curl", "Queue"]),
+        .target(name: "Imports", dependencies: ["Basics", "Queue", "Postgres", "Vault", "Curl", "Settings",
                                                .product(name: "Logging", package: "swift-log"),
                                                .product(name: "Metrics", package: "swift-metrics")], resources: [.copy("Platforms")]),
-        .target(name: "Probes", dependencies: ["Queue", "Postgres", "HTTPClient"]),
 
         // Processes.
         .executableTarget(name: "SwitchboardCLI", dependencies: [
-            "Queue", "Redis", "Postgres", "Settings", "Schema", "Imports", "Vault", "HTTPClient", "Routing",
+            "Basics", "Queue", "Redis", "Postgres", "Settings", "Schema", "Imports", "Vault", "Curl", "Routing", "RoutingCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Console", dependencies: [
-            "Imports", "Routing", .product(name: "HTTPTypes", package: "swift-http-types"), "Vault", "Queue", "Redis", "Postgres", "HTTPClient", "Settings", "Observability",
+            "Imports", "Routing", "RoutingCore", .product(name: "HTTPTypes", package: "swift-http-types"), "Vault", "Queue", "Redis", "Postgres", "Curl",
+            "Settings", "Observability",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Router", dependencies: [
-            "Routing", "Redis", "Settings", "Observability", "Queue", "Vault", "HTTPClient",
+            "Basics", "Routing", "RoutingCore", "VendorClients", "Redis", "Settings", "Observability", "Queue", "Vault", "Curl",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -119,7 +120,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Simulator", dependencies: [
-            "HTTPClient",
+            "Curl",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -129,7 +130,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Worker", dependencies: [
-            "Queue", "Probes", "Observability", "Settings", "Postgres", "Redis", "HTTPClient", "Imports", "Vault",
+            "Queue", "Observability", "Settings", "Postgres", "Redis", "Curl", "Imports", "Vault",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Workers/Worker"),
@@ -138,24 +139,31 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ], path: "Workers/Scheduler"),
-
         .executableTarget(name: "CRMWorker", dependencies: [
-            "Queue", "Observability", .product(name: "Hummingbird", package: "hummingbird"), "Settings", "Postgres", "Redis", "HTTPClient", "Vault", "Routing", "RoutingIntegrations",
+            "Queue", "Observability", .product(name: "Hummingbird", package: "hummingbird"), "Settings", "Postgres", "Redis", "Curl", "Vault",
+            "Routing", "RoutingCore", "VendorClients",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
         ], path: "Workers/CRMWorker"),
         .executableTarget(name: "AuditWorker", dependencies: [
-            "Observability", "Settings", "Postgres", "Redis", "Routing",
+            "Observability", "Settings", "Postgres", "Redis", "Routing", "RoutingCore",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
         ], path: "Workers/AuditWorker"),
 
+        // Unit tests (no servers): one target per library with logic.
+        .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
+        .testTarget(name: "RoutingCoreTests", dependencies: ["RoutingCore"]),
+        .testTarget(name: "RedisTests", dependencies: ["Redis", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "RouterTests", dependencies: ["Router", "RoutingCore"]),
+        .testTarget(name: "VendorClientsTests", dependencies: ["VendorClients"]),
         .testTarget(name: "QueueTests", dependencies: ["Queue"]),
         .testTarget(name: "ImportTests", dependencies: ["Imports", "Queue"]),
-        .testTarget(name: "RoutingTests", dependencies: ["Routing", "Redis", .product(name: "NIOCore", package: "swift-nio"),
-                                                      .product(name: "Crypto", package: "swift-crypto")]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Queue", "Redis", "Postgres", "HTTPClient", "Schema", "Vault", "Imports", "Routing",
+        // Integration tests against the real Redis and Postgres that ops/test starts.
+        .testTarget(name: "IntegrationTests", dependencies: ["Queue", "Redis", "Postgres", "Curl", "Schema", "Vault", "Imports", "Routing", "RoutingCore",
+                                                          "VendorClients", "Router", "CRMWorker",
                                                           .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )

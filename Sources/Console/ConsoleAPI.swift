@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Hummingbird
 import Imports
@@ -14,7 +15,7 @@ struct ConsoleAPI: Sendable {
 
     typealias Failure = JSONFailure
 
-    static func json(_ status: HTTPResponse.Status, _ object: Any) -> Response { JSONFailure.json(status, object) }
+    static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response { JSONFailure.json(status, value) }
 
     static func encoded<T: Encodable>(_ status: HTTPResponse.Status, _ value: T) throws -> Response {
         let encoder = JSONEncoder()
@@ -39,9 +40,10 @@ struct ConsoleAPI: Sendable {
         }
     }
 
-    func body(_ request: Request) async throws -> [String: Any] {
+    /// A request body that must be one JSON object (at most 1 MiB).
+    static func body(_ request: Request) async throws -> [String: JSONValue] {
         let buffer = try await request.body.collect(upTo: 1 << 20)
-        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any] else {
+        guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(buffer: buffer)) else {
             throw Failure(.badRequest, "body must be a JSON object")
         }
         return object
@@ -65,27 +67,30 @@ struct ConsoleAPI: Sendable {
             let urgent = q["urgent"].map { $0 == "true" || $0 == "1" } ?? false
             let window = try q["nightWindow"].map { try NightWindow(parsing: String($0)) } ?? pipeline.nightWindow
             let quote = try ImportQuote(platform: try pipeline.catalog.platform(platform), calls: calls, nightWindow: urgent ? nil : window)
-            return Self.json(.ok, ["platform": quote.platform.id, "status": quote.platform.status.rawValue, "calls": calls,
-                                   "requests": quote.requests, "apiTimeSeconds": Double(quote.apiTimeMs) / 1000, "nights": quote.nights ?? 0,
-                                   "price": quote.price ?? NSNull(), "currency": quote.platform.price?.currency ?? NSNull(), "summary": quote.summary])
+            let answer: [String: JSONValue] = [
+                "platform": .string(quote.platform.id), "status": .string(quote.platform.status.rawValue), "calls": .int(calls),
+                "requests": .int(quote.requests), "apiTimeSeconds": .double(Double(quote.apiTimeMs) / 1000), "nights": .int(quote.nights ?? 0),
+                "price": quote.price.map(JSONValue.double) ?? .null, "currency": quote.platform.price.map { .string($0.currency) } ?? .null,
+                "summary": .string(quote.summary)]
+            return Self.json(.ok, answer)
         })
         api.post("imports", use: handle { request, _ in
-            let b = try await body(request)
+            let b = try await Self.body(request)
             func text(_ k: String) throws -> String {
-                guard let v = b[k] as? String, !v.isEmpty else { throw Failure(.badRequest, "'\(k)' is required and must be text") }
+                guard let v = b[k]?.string, !v.isEmpty else { throw Failure(.badRequest, "'\(k)' is required and must be text") }
                 return v
             }
-            guard let credentials = b["credentials"] as? [String: Any], let credentialData = try? JSONSerialization.data(withJSONObject: credentials) else {
+            guard let credentials = b["credentials"], credentials.object != nil, let credentialData = try? JSONEncoder().encode(credentials) else {
                 throw Failure(.badRequest, "'credentials' is required and must be an object")
             }
-            guard let urgency = Urgency(rawValue: (b["urgency"] as? String) ?? "standard") else {
+            guard let urgency = Urgency(rawValue: b["urgency"]?.string ?? "standard") else {
                 throw Failure(.badRequest, "'urgency' must be one of \(Urgency.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            let new = NewImportRequest(tenant: try text("tenant"), tenantName: b["tenantName"] as? String, platform: try text("platform"),
+            let new = NewImportRequest(tenant: try text("tenant"), tenantName: b["tenantName"]?.string, platform: try text("platform"),
                                        credentials: String(decoding: credentialData, as: UTF8.self), fromDate: try text("from"), toDate: try text("to"),
-                                       estimatedCalls: (b["estimatedCalls"] as? Int) ?? 0, urgency: urgency,
-                                       requestedCompletion: b["requestedCompletion"] as? String, callbackURL: b["callbackUrl"] as? String,
-                                       createdBy: (b["createdBy"] as? String) ?? "console")
+                                       estimatedCalls: b["estimatedCalls"]?.int ?? 0, urgency: urgency,
+                                       requestedCompletion: b["requestedCompletion"]?.string, callbackURL: b["callbackUrl"]?.string,
+                                       createdBy: b["createdBy"]?.string ?? "console")
             let submitted = try await pipeline.submit(new)
             struct Created: Encodable { let request: ImportRequest; let callbackSecret: String? }
             return try Self.encoded(.created, Created(request: submitted.request, callbackSecret: submitted.callbackSecret))

@@ -5,12 +5,14 @@ import Observability
 import Redis
 import Postgres
 import Routing
+import RoutingCore
 
 /// The routing part of the admin API (ops/openapi/console.yaml): rules versions (show,
 /// validate, save, activate, change log), call traces and decision searches, dialer health.
 /// Same bearer token as the rest of the console.
 struct ConsoleRoutingAPI: Sendable {
-    let store: RoutingStore
+    let rules: RuleVersions
+    let access: TenantAccess
     let audit: AuditLog
     let token: String
 
@@ -30,7 +32,7 @@ struct ConsoleRoutingAPI: Sendable {
         }
     }
 
-    func rules(_ request: Request) async throws -> RoutingRules {
+    func rulesDocument(_ request: Request) async throws -> RoutingRules {
         let buffer = try await request.body.collect(upTo: 1 << 20)
         do { return try JSONDecoder().decode(RoutingRules.self, from: Data(buffer: buffer)) } catch {
             throw Failure(.badRequest, "body must be a rules document (see ops/demo/routing-rules.json): \(error)")
@@ -39,7 +41,7 @@ struct ConsoleRoutingAPI: Sendable {
 
     func tenant(_ context: BasicRequestContext) throws -> String {
         guard let tenant = context.parameters.get("tenant") else { throw Failure(.badRequest, "tenant missing") }
-        try RoutingStore.checkTenant(tenant)
+        try TenantID.check(tenant)
         return tenant
     }
 
@@ -51,39 +53,39 @@ struct ConsoleRoutingAPI: Sendable {
             request.headers[HTTPField.Name("X-Actor")!].map { String($0.prefix(200)) } ?? "console"
         }
         api.post("routing/rules/validate", use: handle { request, _ in
-            try await rules(request).validate()
+            try await rulesDocument(request).validate()
             return JSONFailure.json(.ok, ["valid": true])
         })
         api.get("tenants/:tenant/routing/rules", use: handle { _, context in
-            try ConsoleAPI.encoded(.ok, try await store.versions(tenant: try tenant(context)))
+            try ConsoleAPI.encoded(.ok, try await rules.versions(tenant: try tenant(context)))
         })
         api.get("tenants/:tenant/routing/rules/:version", use: handle { _, context in
             guard let version = context.parameters.get("version", as: Int.self) else { throw Failure(.badRequest, "version must be a number") }
-            guard let found = try await store.versions(tenant: try tenant(context), version: version).first else {
+            guard let found = try await rules.versions(tenant: try tenant(context), version: version).first else {
                 throw Failure(.notFound, "no rules version \(version)")
             }
             return try ConsoleAPI.encoded(.ok, found)
         })
         api.post("tenants/:tenant/routing/rules", use: handle { request, context in
             let tenant = try tenant(context)
-            let rules = try await rules(request)
+            let document = try await rulesDocument(request)
             let note = request.uri.queryParameters["note"].map(String.init)
             let activate = request.uri.queryParameters["activate"].map { $0 == "true" || $0 == "1" } ?? false
-            let version = activate ? try await store.publish(rules, tenant: tenant, actor: actor(request), note: note)
-                                   : try await store.save(rules, tenant: tenant, actor: actor(request), note: note)
-            return JSONFailure.json(.created, ["tenant": tenant, "version": version, "active": activate])
+            let version = activate ? try await rules.publish(document, tenant: tenant, actor: actor(request), note: note)
+                                   : try await rules.save(document, tenant: tenant, actor: actor(request), note: note)
+            return JSONFailure.json(.created, VersionState(tenant: tenant, version: version, active: activate))
         })
         api.post("tenants/:tenant/routing/rules/:version/activate", use: handle { request, context in
             guard let version = context.parameters.get("version", as: Int.self) else { throw Failure(.badRequest, "version must be a number") }
             let tenant = try tenant(context)
-            try await store.activate(tenant: tenant, version: version, actor: actor(request))
-            return JSONFailure.json(.ok, ["tenant": tenant, "version": version, "active": true])
+            try await rules.activate(tenant: tenant, version: version, actor: actor(request))
+            return JSONFailure.json(.ok, VersionState(tenant: tenant, version: version, active: true))
         })
         api.get("tenants/:tenant/routing/changes", use: handle { request, context in
             let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 50
-            let changes = try await store.changes(tenant: try tenant(context), limit: limit)
-            return JSONFailure.json(.ok, changes.map { c -> [String: Any] in
-                ["at": c.at, "actor": c.actor, "action": c.action, "version": c.version, "changes": RulesDiff.describe(before: c.before, after: c.after)]
+            let changes = try await rules.changes(tenant: try tenant(context), limit: limit)
+            return JSONFailure.json(.ok, changes.map { c in
+                ChangeEntry(at: c.at, actor: c.actor, action: c.action, version: c.version, changes: RulesDiff.describe(before: c.before, after: c.after))
             })
         })
         api.get("tenants/:tenant/routing/calls/:call", use: handle { _, context in
@@ -109,13 +111,16 @@ struct ConsoleRoutingAPI: Sendable {
         })
         api.get("tenants/:tenant/routing/health", use: handle { _, context in
             let tenant = try tenant(context)
-            let health = try await store.redis.send(["HGETALL", store.keys.health(tenant)]).array?.compactMap(\.string) ?? []
-            var dialers: [String: String] = [:]
-            for i in stride(from: 0, to: health.count - 1, by: 2) { dialers[health[i]] = health[i + 1] }
-            let transitions = try await CircuitBreaker(keys: store.keys).transitions(tenant: tenant, redis: store.redis, limit: 50)
-            return JSONFailure.json(.ok, ["dialers": dialers, "transitions": transitions.map {
-                ["integration": $0.integration, "from": $0.from, "to": $0.to, "at": $0.at, "reason": $0.reason] as [String: Any]
-            }])
+            let dialers = try await DialerState(keys: access.keys).health(tenant: tenant, redis: access.redis).mapValues(\.rawValue)
+            let transitions = try await CircuitBreaker(keys: access.keys).transitions(tenant: tenant, redis: access.redis, limit: 50)
+            return JSONFailure.json(.ok, Health(dialers: dialers, transitions: transitions))
         })
     }
 }
+
+/// A rules version's state after a save or an activation.
+private struct VersionState: Encodable { let tenant: String; let version: Int; let active: Bool }
+/// One entry of the rules change log as the console shows it.
+private struct ChangeEntry: Encodable { let at: String; let actor: String; let action: String; let version: Int; let changes: [String] }
+/// Dialer health and the breakers' recent transitions.
+private struct Health: Encodable { let dialers: [String: String]; let transitions: [CircuitBreaker.Transition] }

@@ -1,5 +1,5 @@
 import Foundation
-import HTTPClient
+import Curl
 
 /// One call as a connector hands it over, in our units.
 public struct ImportedCall: Sendable, Equatable {

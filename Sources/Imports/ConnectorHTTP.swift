@@ -1,5 +1,6 @@
+import Basics
 import Foundation
-import HTTPClient
+import Curl
 import Queue
 
 /// The HTTP exchange every connector makes: JSON in and out, statuses mapped to the queue's
@@ -31,13 +32,6 @@ struct ConnectorHTTP: Sendable {
             throw JobFailure(.retryable, "\(vendor) \(path): response is not JSON")
         }
         return object
-    }
-
-    /// The URL without a trailing slash.
-    static func trimmed(_ base: String) -> String {
-        var base = base
-        while base.hasSuffix("/") { base.removeLast() }
-        return base
     }
 
     static func int(_ value: Any?) -> Int? {

@@ -1,5 +1,6 @@
+import Basics
 import Foundation
-import HTTPClient
+import Curl
 import Queue
 
 /// Fathom's external API v1: `GET /meetings` with `include_transcript=true` (API-key mode), so
@@ -10,7 +11,7 @@ public struct FathomConnector: CallConnector {
     let client: ConnectorHTTP
 
     public init(baseURL: String, apiKey: String, http: HTTPClient) {
-        self.baseURL = ConnectorHTTP.trimmed(baseURL)
+        self.baseURL = BaseURL.trimmed(baseURL)
         self.client = ConnectorHTTP(http: http, vendor: "fathom", headers: [("X-Api-Key", apiKey)])
     }
 

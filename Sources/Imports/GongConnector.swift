@@ -1,5 +1,6 @@
+import Basics
 import Foundation
-import HTTPClient
+import Curl
 import Queue
 
 /// Gong's v2 API: validation with `GET /v2/calls`, pages of 100 calls with parties and media
@@ -11,8 +12,7 @@ public struct GongConnector: CallConnector {
     let http: HTTPClient
 
     public init(baseURL: String, accessKey: String, accessKeySecret: String, http: HTTPClient) {
-        var base = baseURL
-        while base.hasSuffix("/") { base.removeLast() }
+        var base = BaseURL.trimmed(baseURL)
         if base.hasSuffix("/v2") { base.removeLast(3) }
         self.baseURL = base
         self.authorization = "Basic " + Data("\(accessKey):\(accessKeySecret)".utf8).base64EncodedString()

@@ -1,5 +1,6 @@
+import Basics
 import Foundation
-import HTTPClient
+import Curl
 import Queue
 
 /// Grain's public API v2 (`Public-Api-Version: 2025-10-31`): `POST /v2/recordings` pages with
@@ -11,7 +12,7 @@ public struct GrainConnector: CallConnector {
     let client: ConnectorHTTP
 
     public init(baseURL: String, token: String, http: HTTPClient) {
-        self.baseURL = ConnectorHTTP.trimmed(baseURL)
+        self.baseURL = BaseURL.trimmed(baseURL)
         self.client = ConnectorHTTP(http: http, vendor: "grain", headers: [("Authorization", "Bearer \(token)"), ("Public-Api-Version", "2025-10-31")])
     }
 

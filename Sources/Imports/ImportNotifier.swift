@@ -1,6 +1,7 @@
+import Basics
 import Crypto
 import Foundation
-import HTTPClient
+import Curl
 import Queue
 
 /// Delivers import events to customer success (a Slack incoming webhook) and, when the request
@@ -21,12 +22,12 @@ public struct ImportNotifier: Sendable {
     /// The signature header value for `body` sent at `timestamp`.
     public static func signature(secret: String, timestamp: Int, body: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("\(timestamp).\(body)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
-        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+        return "sha256=" + Hex.encode(mac)
     }
 
     /// A fresh callback secret.
     public static func newSecret() -> String {
-        (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        Hex.random(bytes: 32)
     }
 
     func post(_ request: HTTPRequest, what: String) async throws {

@@ -1,5 +1,5 @@
 import Foundation
-import HTTPClient
+import Curl
 import Settings
 import Vault
 
@@ -19,7 +19,7 @@ public struct ImportSettings: Sendable {
     /// SB_SLACK_WEBHOOK_URL (unset: events are kept, not posted): where CS hears about imports.
     public let slackWebhookURL: String?
 
-    public init(_ env: Environment) throws {
+    public init(_ env: EnvironmentVariables) throws {
         guard let keys = env.optional("SB_MASTER_KEYS") else {
             throw SettingsError("SB_MASTER_KEYS is not set: credentials cannot be encrypted (ops/setup-and-run generates one into .run/secrets.env)")
         }

@@ -84,7 +84,7 @@ public struct ImportStore: Sendable {
                    finished_at = CASE WHEN $2 IN ('completed', 'completed_with_failures', 'no_calls', 'failed', 'cancelled') THEN now() ELSE NULL END
             WHERE id = $1 AND state = ANY($6::text[])
             """, [String(id), to.rawValue, error, total.map(String.init), eta.map { String($0.timeIntervalSince1970) },
-                  "{" + from.map(\.rawValue).joined(separator: ",") + "}"])
+                  PostgresArray.text(from.map(\.rawValue))])
         return rows.affected == 1
     }
 
@@ -157,7 +157,7 @@ public struct ImportStore: Sendable {
     func incomplete(_ ids: [String], for request: ImportRequest) async throws -> [String] {
         let rows = try await postgres.query("""
             SELECT external_id FROM calls WHERE tenant_id = $1 AND platform = $2 AND external_id = ANY($3::text[]) AND completed_at IS NULL
-            """, [request.tenant, request.platform, "{" + ids.map { "\"\($0)\"" }.joined(separator: ",") + "}"])
+            """, [request.tenant, request.platform, PostgresArray.text(ids)])
         return rows.rows.compactMap { $0[0] }
     }
 

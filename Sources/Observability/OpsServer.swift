@@ -55,12 +55,18 @@ public struct JSONFailure: HTTPResponseError {
 
     /// The bytes of `{"error": message}`, for handlers that write responses themselves.
     public static func body(_ message: String) -> [UInt8] {
-        Array((try? JSONSerialization.data(withJSONObject: ["error": message], options: [.sortedKeys])) ?? Data("{}".utf8))
+        Array((try? encoder.encode(["error": message])) ?? Data("{}".utf8))
     }
 
-    /// A JSON response from a JSON-serialisable object (keys sorted).
-    public static func json(_ status: HTTPResponse.Status, _ object: Any) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+    /// A JSON response from an `Encodable` value (keys sorted).
+    public static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    private static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
     }
 }

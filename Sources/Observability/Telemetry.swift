@@ -28,3 +28,6 @@ public enum Telemetry {
         return registry
     }
 }
+
+/// The registry a process's `/metrics` renders (what `Telemetry.bootstrap` returns; tests make their own).
+public typealias MetricsRegistry = PrometheusCollectorRegistry

@@ -1,3 +1,4 @@
+import Basics
 import Crypto
 
 /// A Lua script known by its SHA-1, so it is sent once per Redis and then called by hash.
@@ -7,9 +8,6 @@ public struct RedisScript: Sendable {
 
     public init(_ source: String) {
         self.source = source
-        self.sha1 = Insecure.SHA1.hash(data: Array(source.utf8)).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        self.sha1 = Hex.encode(Insecure.SHA1.hash(data: Array(source.utf8)))
     }
 }

@@ -35,3 +35,20 @@ public enum RedisValue: Sendable, Equatable {
     /// True for the nil bulk / nil array reply.
     public var isNull: Bool { self == .null }
 }
+
+extension RedisValue {
+    /// An HGETALL reply (field, value, field, value, …) as a dictionary; empty for anything else.
+    public var hash: [String: String] {
+        guard case .array(let items) = self, items.count >= 2 else { return [:] }
+        var out: [String: String] = [:]
+        out.reserveCapacity(items.count / 2)
+        var i = 0
+        while i + 1 < items.count {
+            if case .bulk(let k) = items[i], case .bulk(let v) = items[i + 1] {
+                out[String(decoding: k, as: UTF8.self)] = String(decoding: v, as: UTF8.self)
+            }
+            i += 2
+        }
+        return out
+    }
+}

@@ -3,6 +3,7 @@ import Hummingbird
 import NIOPosix
 import Observability
 import Routing
+import RoutingCore
 
 /// `POST /v1/calls/{id}/outcome` from dialers (tenant API key): the call's outcome is appended to
 /// the outcomes stream, which the crm-worker writes back to Braze in batches of up to 75.

@@ -5,6 +5,7 @@ import Metrics
 import NIOCore
 import Observability
 import Routing
+import RoutingCore
 
 /// `POST /v1/route`, the JSON decision API: auth, body, status codes. `RouteWire` answers plain
 /// requests straight from the socket; connections it hands to Hummingbird reach the same logic

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import NIOCore
 import Routing
+import RoutingCore
 
 /// `POST /v1/route` answered straight from a connection's bytes, in front of the HTTP codec: a
 /// plain request (see `RouteRequestHead`) is parsed in place, decided on the connection's event

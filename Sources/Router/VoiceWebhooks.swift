@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -6,6 +7,7 @@ import Metrics
 import Observability
 import Redis
 import Routing
+import RoutingCore
 
 /// The TwiML webhooks of a Twilio-compatible voice front door, per tenant:
 /// `POST /twiml/{tenant}/inbound` (route the call: Dial or the DTMF menu),
@@ -61,7 +63,7 @@ struct VoiceWebhooks: Sendable {
                     ?? request.headers[HTTPField.Name("X-SignalWire-Signature")!] else {
                 throw JSONFailure(.forbidden, "X-Twilio-Signature header missing")
             }
-            let base = publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+            let base = BaseURL.trimmed(publicURL)
             guard TwilioSignature.isValid(signature, url: base + request.uri.string, parameters: pairs, token: token) else {
                 throw JSONFailure(.forbidden, "X-Twilio-Signature does not match (URL \(base + request.uri.path))")
             }

@@ -1,6 +1,7 @@
 import Foundation
 import Postgres
 import Redis
+import RoutingCore
 
 /// The routing audit trail: the Redis stream every decision, call step and breaker transition is
 /// appended to, and the Postgres table the audit-worker copies it into. Drain reads a batch
@@ -77,14 +78,14 @@ public struct AuditLog: Sendable {
         for e in entries {
             let chains: [String] = e.fields["kind"] == "decisions" ? (e.fields["chains"] ?? "").split(separator: "\n").map(String.init) : [e.fields["chain"] ?? "{}"]
             for (n, chain) in chains.enumerated() {
-                let object = (try? JSONSerialization.jsonObject(with: Data(chain.utf8))) as? [String: Any]
+                let object = try? JSONDecoder().decode(ChainHead.self, from: Data(chain.utf8))
                 let kind = e.fields["kind"] == "decisions" ? "decision" : (e.fields["kind"] ?? "decision")
                 let id = e.fields["kind"] == "decisions" ? "\(e.id)/\(n)" : e.id
-                let call = (object?["callId"] as? String) ?? e.fields["call"].flatMap { $0.isEmpty ? nil : $0 }
-                let caller = (object?["caller"] as? String) ?? e.fields["caller"].flatMap { $0.isEmpty ? nil : $0 }
-                let tenant = (object?["tenant"] as? String) ?? e.fields["tenant"] ?? ""
-                let at = (object?["at"] as? Int).map { timestamp(ms: $0) } ?? timestamp(streamId: e.id)
-                rows.append([id, tenant, kind, call, caller, at, (object?["micros"] as? Int).map(String.init),
+                let call = object?.callId ?? e.fields["call"].flatMap { $0.isEmpty ? nil : $0 }
+                let caller = object?.caller ?? e.fields["caller"].flatMap { $0.isEmpty ? nil : $0 }
+                let tenant = object?.tenant ?? e.fields["tenant"] ?? ""
+                let at = object?.at.map { timestamp(ms: $0) } ?? timestamp(streamId: e.id)
+                rows.append([id, tenant, kind, call, caller, at, object?.micros.map(String.init),
                              object == nil ? #"{"unparsed": true}"# : chain])
             }
         }
@@ -140,5 +141,25 @@ public struct AuditLog: Sendable {
     /// The tenant's breaker transitions recorded in Postgres, newest first.
     public func transitions(tenant: String, limit: Int = 100) async throws -> [Record] {
         try await records("WHERE tenant_id = $1 AND kind = 'breaker' ORDER BY at DESC LIMIT $2", [tenant, String(max(1, min(limit, 10_000)))])
+    }
+}
+
+/// The members of an audit chain that become columns; any member may be missing or of another type.
+struct ChainHead: Decodable {
+    let callId: String?
+    let caller: String?
+    let tenant: String?
+    let at: Int?
+    let micros: Int?
+
+    private enum CodingKeys: String, CodingKey { case callId, caller, tenant, at, micros }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        callId = try? c.decode(String.self, forKey: .callId)
+        caller = try? c.decode(String.self, forKey: .caller)
+        tenant = try? c.decode(String.self, forKey: .tenant)
+        at = try? c.decode(Int.self, forKey: .at)
+        micros = try? c.decode(Int.self, forKey: .micros)
     }
 }

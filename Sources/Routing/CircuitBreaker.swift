@@ -1,5 +1,6 @@
 import Foundation
 import Redis
+import RoutingCore
 
 /// The per-integration circuit breakers every router replica and worker shares, in Redis
 /// (scenario 4): "down" after 3 consecutive failures within 1 minute, "up" again after 3
@@ -56,7 +57,7 @@ public struct CircuitBreaker: Sendable {
         """)
 
     /// A state change, as recorded.
-    public struct Transition: Sendable, Decodable {
+    public struct Transition: Sendable, Codable {
         public let integration: String
         public let from: String
         public let to: String
@@ -67,26 +68,17 @@ public struct CircuitBreaker: Sendable {
 
     /// Records one call's outcome; returns the transition when this call changed the state.
     @discardableResult
-    public func record(_ outcome: Outcome, integration: String, tenant: String, reason: String = "", redis: RedisClient) async throws -> Transition? {
+    public func record(_ outcome: Outcome, integration: String, tenant: String, reason: String = "", redis: some RedisPipelining) async throws -> Transition? {
         let reply = try await redis.run(Self.script, keys: keys(tenant, integration), args: args(outcome, integration, tenant, reason))
-        return try await audit(reply.string, tenant: tenant) { try await redis.send($0) }
-    }
-
-    /// `record` over the router's event-loop client.
-    @discardableResult
-    public func record(_ outcome: Outcome, integration: String, tenant: String, reason: String = "", redis: EventLoopRedisClient) async throws -> Transition? {
-        let reply = try await redis.run(Self.script, keys: keys(tenant, integration), args: args(outcome, integration, tenant, reason))
-        return try await audit(reply.string, tenant: tenant) { _ = try await redis.pipeline([$0]) }
-    }
-
-    private func audit(_ json: String?, tenant: String, send: ([String]) async throws -> Void) async throws -> Transition? {
-        guard let json, let transition = try? JSONDecoder().decode(Transition.self, from: Data(json.utf8)) else { return nil }
-        try await send(["XADD", keys.auditStream, "MAXLEN", "~", "10000000", "*", "kind", "breaker", "tenant", tenant, "call", "", "caller", "", "chain", json])
+        guard let json = reply.string, let transition = try? JSONDecoder().decode(Transition.self, from: Data(json.utf8)) else { return nil }
+        let appended = try await redis.pipeline([["XADD", keys.auditStream, "MAXLEN", "~", "10000000", "*", "kind", "breaker", "tenant", tenant,
+                                                  "call", "", "caller", "", "chain", json]])[0]
+        if case .error(let message) = appended { throw RedisError(.server, message) }
         return transition
     }
 
     /// Calls to an integration in the last `minutes` minutes (Redis time) and how many failed.
-    public func failureRate(tenant: String, integration: String, minutes: Int = 5, redis: RedisClient) async throws -> (calls: Int, failed: Int) {
+    public func failureRate(tenant: String, integration: String, minutes: Int = 5, redis: some RedisPipelining) async throws -> (calls: Int, failed: Int) {
         let replies = try await redis.pipeline([["HGETALL", keys.outcomeCounts(tenant, integration)], ["TIME"]])
         let now = replies[1].timeMs / 60_000
         let items = replies[0].array ?? []
@@ -102,8 +94,8 @@ public struct CircuitBreaker: Sendable {
     }
 
     /// The tenant's recorded transitions, newest first.
-    public func transitions(tenant: String, redis: RedisClient, limit: Int = 100) async throws -> [Transition] {
-        let items = try await redis.send(["LRANGE", keys.breakerLog(tenant), "0", String(max(0, limit - 1))]).array ?? []
+    public func transitions(tenant: String, redis: some RedisPipelining, limit: Int = 100) async throws -> [Transition] {
+        let items = try await redis.pipeline([["LRANGE", keys.breakerLog(tenant), "0", String(max(0, limit - 1))]])[0].array ?? []
         return items.compactMap { $0.string.flatMap { try? JSONDecoder().decode(Transition.self, from: Data($0.utf8)) } }
     }
 

@@ -18,7 +18,7 @@ public struct CommonSettings: Sendable {
     /// (postgresql://switchboard@127.0.0.1:5432/switchboard), SB_POSTGRES_POOL (4),
     /// SB_POSTGRES_SCHEMA (unset), SB_HTTP_HOST (127.0.0.1), SB_HTTP_PORT (`defaultPort`),
     /// SB_LOG_LEVEL (info).
-    public init(_ env: Environment, defaultPort: Int) throws {
+    public init(_ env: EnvironmentVariables, defaultPort: Int) throws {
         redis = RedisConfiguration(
             host: env.string("SB_REDIS_HOST", default: "127.0.0.1"),
             port: try env.int("SB_REDIS_PORT", default: 6379, range: 1...65535),

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Crypto
 import Foundation
-import HTTPClient
+import Curl
 import NIOConcurrencyHelpers
 
 /// `simulator voice`: the voice front door, as a Twilio-compatible platform would behave. It

@@ -12,7 +12,7 @@ struct GlobalOptions: ParsableArguments {
 
     /// The process environment, plus the installation's secrets file (SB_SECRETS_FILE, default
     /// .run/secrets.env, written by ops/setup-and-run) for what the environment does not set.
-    func environment() -> Environment {
+    func environment() -> EnvironmentVariables {
         var values = ProcessInfo.processInfo.environment
         let path = values["SB_SECRETS_FILE"] ?? ".run/secrets.env"
         if let text = try? String(contentsOfFile: path, encoding: .utf8) {
@@ -21,7 +21,7 @@ struct GlobalOptions: ParsableArguments {
                 if parts.count == 2, values[String(parts[0])] == nil { values[String(parts[0])] = String(parts[1]) }
             }
         }
-        return Environment(values)
+        return EnvironmentVariables(values)
     }
 
     /// Reads the environment into settings; a bad variable becomes a validation error.

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import HTTPClient
+import Curl
 import Imports
 import Postgres
 import Queue

@@ -3,6 +3,7 @@ import Foundation
 import Postgres
 import Redis
 import Routing
+import RoutingCore
 
 /// `switchboard routing …`: rules (versions, validation, activation), API keys and cached leads
 /// of the call router.
@@ -11,13 +12,24 @@ struct RoutingCommand: AsyncParsableCommand {
                                                     subcommands: [Rules.self, Publish.self, ApiKey.self, Lead.self, VoiceToken.self, Integration.self,
                                                                   Trace.self, Search.self, Breakers.self])
 
-    /// Runs `body` with the routing store (Redis and Postgres from the environment).
-    static func withStore<R>(_ options: GlobalOptions, _ body: (RoutingStore) async throws -> R) async throws -> R {
+    /// The routing state the commands change: rule versions and tenant access, on one Redis and Postgres.
+    struct Stores {
+        let rules: RuleVersions
+        let access: TenantAccess
+        var redis: RedisClient { access.redis }
+        var keys: RoutingKeys { access.keys }
+        var postgres: PostgresClient { access.postgres! }
+    }
+
+    /// Runs `body` with the routing stores (Redis and Postgres from the environment).
+    static func withStore<R>(_ options: GlobalOptions, _ body: (Stores) async throws -> R) async throws -> R {
         let settings = try options.settings()
         let postgres = PostgresClient(settings.postgres)
         defer { Task { await postgres.shutdown() } }
         return try await withRedis(options) { redis, settings in
-            do { return try await body(RoutingStore(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: settings.keyPrefix))) }
+            let keys = RoutingKeys(prefix: settings.keyPrefix)
+            let stores = Stores(rules: RuleVersions(redis: redis, postgres: postgres, keys: keys), access: TenantAccess(redis: redis, postgres: postgres, keys: keys))
+            do { return try await body(stores) }
             catch let error as RoutingError { throw ValidationError(error.message) }
             catch let error as PostgresError { throw CLIFailure("database: \(error)") }
         }
@@ -60,7 +72,7 @@ struct RoutingCommand: AsyncParsableCommand {
 
         func run() async throws {
             let rules = try RoutingCommand.readRules(file)
-            let version = try await RoutingCommand.withStore(options) { try await $0.save(rules, tenant: tenant, actor: actor, note: note) }
+            let version = try await RoutingCommand.withStore(options) { try await $0.rules.save(rules, tenant: tenant, actor: actor, note: note) }
             if options.json { return try options.printJSON(["tenant": tenant, "version": String(version)]) }
             print("saved rules version \(version) for \(tenant) (activate with: switchboard routing rules activate --tenant \(tenant) --version \(version))")
         }
@@ -74,7 +86,7 @@ struct RoutingCommand: AsyncParsableCommand {
         @Option(help: "Who makes the change (default cli:$USER).") var actor: String = RoutingCommand.defaultActor
 
         func run() async throws {
-            try await RoutingCommand.withStore(options) { try await $0.activate(tenant: tenant, version: version, actor: actor) }
+            try await RoutingCommand.withStore(options) { try await $0.rules.activate(tenant: tenant, version: version, actor: actor) }
             if options.json { return try options.printJSON(["tenant": tenant, "version": String(version)]) }
             print("rules version \(version) active for \(tenant)")
         }
@@ -87,7 +99,7 @@ struct RoutingCommand: AsyncParsableCommand {
         @Option(help: "One version, with its rules.") var version: Int?
 
         func run() async throws {
-            let versions = try await RoutingCommand.withStore(options) { try await $0.versions(tenant: tenant, version: version) }
+            let versions = try await RoutingCommand.withStore(options) { try await $0.rules.versions(tenant: tenant, version: version) }
             if options.json { return try options.printJSON(versions) }
             if versions.isEmpty { throw ValidationError(version.map { "tenant \(tenant) has no version \($0)" } ?? "tenant \(tenant) has no saved rules") }
             if version != nil, let one = versions.first {
@@ -110,7 +122,7 @@ struct RoutingCommand: AsyncParsableCommand {
         @Option(help: "Entries to show.") var limit: Int = 20
 
         func run() async throws {
-            let changes = try await RoutingCommand.withStore(options) { try await $0.changes(tenant: tenant, limit: limit) }
+            let changes = try await RoutingCommand.withStore(options) { try await $0.rules.changes(tenant: tenant, limit: limit) }
             if options.json { return try options.printJSON(changes) }
             for c in changes {
                 let diff = RulesDiff.describe(before: c.before, after: c.after)
@@ -131,7 +143,7 @@ struct RoutingCommand: AsyncParsableCommand {
         func run() async throws {
             let rules = try RoutingCommand.readRules(file)
             let version = try await RoutingCommand.withStore(options) {
-                try await $0.publish(rules, tenant: tenant, actor: actor, note: note, ifChanged: ifChanged)
+                try await $0.rules.publish(rules, tenant: tenant, actor: actor, note: note, ifChanged: ifChanged)
             }
             if options.json { return try options.printJSON(["tenant": tenant, "version": String(version)]) }
             print("rules version \(version) active for \(tenant)")
@@ -144,7 +156,7 @@ struct RoutingCommand: AsyncParsableCommand {
         @Option(help: "Tenant id.") var tenant: String
 
         func run() async throws {
-            let key = try await RoutingCommand.withStore(options) { try await $0.createAPIKey(tenant: tenant) }
+            let key = try await RoutingCommand.withStore(options) { try await $0.access.createAPIKey(tenant: tenant) }
             if options.json { return try options.printJSON(["tenant": tenant, "apiKey": key]) }
             print(key)
         }
@@ -167,7 +179,7 @@ struct RoutingCommand: AsyncParsableCommand {
                 values[String(parts[0])] = String(parts[1])
             }
             guard !values.isEmpty else { throw ValidationError("give at least one --field") }
-            try await RoutingCommand.withStore(options) { try await $0.cacheLead(tenant: tenant, phone: number, fields: values) }
+            try await RoutingCommand.withStore(options) { try await $0.access.cacheLead(tenant: tenant, phone: number, fields: values) }
             if options.json { return try options.printJSON(["phone": number.e164]) }
             print("cached \(number.e164) for \(tenant)")
         }

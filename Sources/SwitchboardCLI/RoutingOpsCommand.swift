@@ -1,9 +1,11 @@
+import Basics
 import ArgumentParser
 import Foundation
 import Imports
 import Postgres
 import Redis
 import Routing
+import RoutingCore
 import Vault
 
 /// `switchboard routing voice-token | integration | trace | search | breakers`: what the voice
@@ -23,15 +25,15 @@ extension RoutingCommand {
 
         func run() async throws {
             if let key = telnyxPublicKey {
-                try await RoutingCommand.withStore(options) { try await $0.setTelnyxPublicKey(tenant: tenant, publicKey: key) }
+                try await RoutingCommand.withStore(options) { try await $0.access.setTelnyxPublicKey(tenant: tenant, publicKey: key) }
                 if token == nil {
                     if options.json { return try options.printJSON(["tenant": tenant, "telnyxPublicKey": "set"]) }
                     return print("Telnyx public key set for \(tenant)")
                 }
             }
-            let value = token ?? (0..<20).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+            let value = token ?? Hex.random(bytes: 20)
             let ring = try RoutingCommand.keyRing(options)
-            try await RoutingCommand.withStore(options) { try await $0.setVoiceToken(tenant: tenant, token: value, keyRing: ring) }
+            try await RoutingCommand.withStore(options) { try await $0.access.setVoiceToken(tenant: tenant, token: value, keyRing: ring) }
             if options.json { return try options.printJSON(["tenant": tenant, "token": token == nil ? value : "(as given)"]) }
             print(token == nil ? value : "voice token set for \(tenant)")
         }
@@ -68,7 +70,7 @@ extension RoutingCommand {
             let integration = RoutingIntegration(tenant: tenant, id: id, kind: kind, baseURL: url, settings: values)
             let ring = try RoutingCommand.keyRing(options)
             try await RoutingCommand.withStore(options) { store in
-                try await store.setIntegration(integration, credentials: secret, vault: CredentialVault(keyRing: ring, postgres: store.postgres!))
+                try await store.access.setIntegration(integration, credentials: secret, vault: CredentialVault(keyRing: ring, postgres: store.postgres))
             }
             if options.json { return try options.printJSON(integration) }
             print("integration \(id) (\(kind.rawValue)) set for \(tenant)")
@@ -81,14 +83,14 @@ extension RoutingCommand {
         @Option(help: "Tenant id (default: all).") var tenant: String?
 
         func run() async throws {
-            let list = try await RoutingCommand.withStore(options) { try await $0.integrations(tenant: tenant) }
+            let list = try await RoutingCommand.withStore(options) { try await $0.access.integrations(tenant: tenant) }
             if options.json { return try options.printJSON(list) }
             for i in list { print("\(i.tenant)  \(i.id)  \(i.kind.rawValue)  \(i.baseURL)  \(i.settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))") }
         }
     }
 
     static func withAudit<R>(_ options: GlobalOptions, _ body: (AuditLog) async throws -> R) async throws -> R {
-        try await withStore(options) { store in try await body(AuditLog(redis: store.redis, postgres: store.postgres!, keys: store.keys)) }
+        try await withStore(options) { store in try await body(AuditLog(redis: store.redis, postgres: store.postgres, keys: store.keys)) }
     }
 
     static func printRecords(_ records: [AuditLog.Record], _ options: GlobalOptions) throws {
@@ -144,7 +146,7 @@ extension RoutingCommand {
 
         func run() async throws {
             let (health, transitions) = try await RoutingCommand.withStore(options) { store in
-                (try await store.redis.send(["HGETALL", store.keys.health(tenant)]).array?.compactMap(\.string) ?? [],
+                (try await DialerState(keys: store.keys).health(tenant: tenant, redis: store.redis).sorted { $0.key < $1.key }.flatMap { [$0.key, $0.value.rawValue] },
                  try await CircuitBreaker(keys: store.keys).transitions(tenant: tenant, redis: store.redis, limit: 20))
             }
             if options.json { return try options.printJSON(["health": health, "transitions": transitions.map { "\($0.at) \($0.integration) \($0.from)→\($0.to)" }]) }

@@ -1,8 +1,9 @@
 import Foundation
-import HTTPClient
+import Curl
 import Queue
 import Redis
 import Routing
+import RoutingCore
 import Testing
 
 /// The Braze lead cache end to end: the nightly segment export, live lookups on a miss within
@@ -27,7 +28,7 @@ import Testing
 
     @Test func nightlyExportFillsTheCacheAndMissesAreLookedUpLive() async throws {
         let fleet = try await Fleet()
-        let key = try await fleet.store.createAPIKey(tenant: "acme")
+        let key = try await fleet.store.access.createAPIKey(tenant: "acme")
         // A miss: the router asks Braze live (budget and cutoff allow) and caches the answer.
         let expected = try await brazeUser(fleet, phone: "+15550000007")
         let live = try await route(fleet, key: key, caller: "+15550000007", id: "live-1")
@@ -64,7 +65,7 @@ import Testing
 
     @Test func slowBrazeFallsBackWithinTheCutoffAndTripsItsBreaker() async throws {
         let fleet = try await Fleet()
-        let key = try await fleet.store.createAPIKey(tenant: "acme")
+        let key = try await fleet.store.access.createAPIKey(tenant: "acme")
         try await fleet.braze.post("/_sim/faults", #"{"latencyMs": 4000}"#)
         var decisions: [[String: Any]] = []
         for i in 0..<3 {
@@ -93,7 +94,7 @@ import Testing
 
     @Test func outcomesAreWrittenBackInBatchesOfAtMost75() async throws {
         let fleet = try await Fleet()
-        let key = try await fleet.store.createAPIKey(tenant: "acme")
+        let key = try await fleet.store.access.createAPIKey(tenant: "acme")
         for i in 0..<80 {
             let r = try await fleet.http.send(.json("POST", fleet.routerURL + "/v1/calls/out-\(i)/outcome",
                                                     body: #"{"caller": "+1555000\#(String(format: "%04d", i))", "outcome": "connected", "dialer": "zendesk", "durationSeconds": \#(i)}"#,

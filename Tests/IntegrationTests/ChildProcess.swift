@@ -1,5 +1,5 @@
 import Foundation
-import HTTPClient
+import Curl
 
 /// One of the project's executables started as a real OS process for a test, with its output in
 /// a temp file (shown when a test fails) and helpers to send it signals.

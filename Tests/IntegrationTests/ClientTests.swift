@@ -1,5 +1,5 @@
 import Foundation
-import HTTPClient
+import Curl
 import Postgres
 import Redis
 import Testing

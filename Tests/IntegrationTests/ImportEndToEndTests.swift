@@ -1,5 +1,5 @@
 import Foundation
-import HTTPClient
+import Curl
 import Imports
 import Postgres
 import Queue

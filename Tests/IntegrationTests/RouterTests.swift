@@ -1,8 +1,9 @@
 import Foundation
-import HTTPClient
+import Curl
 import Postgres
 import Redis
 import Routing
+import RoutingCore
 import Schema
 import Testing
 import Vault
@@ -22,15 +23,15 @@ import Vault
         let postgres = try await TestServers.postgres()
         try await SchemaMigrations.migrator.migrate(postgres)
         let prefix = TestServers.uniquePrefix()
-        let service = RoutingStore(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: prefix))
-        let key = try await service.createAPIKey(tenant: "acme")
-        let otherKey = try await service.createAPIKey(tenant: "norules")
-        _ = try await service.publish(rules, tenant: "acme", actor: "test")
-        try await service.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230001"), fields: ["lead_owner": "alice", "lead_score_tier": "cold"])
-        try await service.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230002"), fields: ["lead_score_tier": "cold"])
+        let service = RoutingStores(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: prefix))
+        let key = try await service.access.createAPIKey(tenant: "acme")
+        let otherKey = try await service.access.createAPIKey(tenant: "norules")
+        _ = try await service.rules.publish(rules, tenant: "acme", actor: "test")
+        try await service.access.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230001"), fields: ["lead_owner": "alice", "lead_score_tier": "cold"])
+        try await service.access.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230002"), fields: ["lead_score_tier": "cold"])
         var bad = rules
         bad.tierRoutes["warm"] = "avaya"
-        await #expect(throws: RoutingError.self) { try await service.publish(bad, tenant: "acme", actor: "test") }
+        await #expect(throws: RoutingError.self) { try await service.rules.publish(bad, tenant: "acme", actor: "test") }
 
         let port = try TestServers.freePort()
         let router = try ChildProcess("router", environment: ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_HTTP_PORT": String(port)])
@@ -64,7 +65,7 @@ import Vault
         // A new rules version switches the router within 100 ms.
         var changed = rules
         changed.ownerRoutes = ["alice": "zendesk"]
-        _ = try await service.publish(changed, tenant: "acme", actor: "test")
+        _ = try await service.rules.publish(changed, tenant: "acme", actor: "test")
         try await Task.sleep(for: .milliseconds(150))
         #expect(try await route(#"{"callId":"c6","caller":"+15551230001"}"#, key: key).1["dialer"] as? String == "zendesk")
 
@@ -107,18 +108,18 @@ import Vault
         let redis = TestServers.redis()
         let postgres = try await TestServers.postgres()
         try await SchemaMigrations.migrator.migrate(postgres)
-        let store = RoutingStore(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: TestServers.uniquePrefix()))
+        let store = RoutingStores(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: TestServers.uniquePrefix()))
 
-        let v1 = try await store.save(rules, tenant: "acme", actor: "ana@cs")
+        let v1 = try await store.rules.save(rules, tenant: "acme", actor: "ana@cs")
         #expect(v1 == 1)
         // Saved is not active: Redis has nothing yet.
         #expect(try await redis.send(["HGET", store.keys.rules("acme"), "version"]).isNull)
-        try await store.activate(tenant: "acme", version: v1, actor: "ana@cs")
+        try await store.rules.activate(tenant: "acme", version: v1, actor: "ana@cs")
         #expect(try await redis.send(["HGET", store.keys.rules("acme"), "version"]).string == "1")
 
         var changed = rules
         changed.tierRoutes["warm"] = "zendesk"
-        let v2 = try await store.publish(changed, tenant: "acme", actor: "ben@ops", note: "warm leads to support")
+        let v2 = try await store.rules.publish(changed, tenant: "acme", actor: "ben@ops", note: "warm leads to support")
         #expect(v2 == 2)
         #expect(try await redis.send(["HGET", store.keys.rules("acme"), "version"]).string == "2")
 
@@ -126,25 +127,25 @@ import Vault
         var bad = rules
         bad.ownerRoutes["carol"] = "avaya"
         do {
-            _ = try await store.save(bad, tenant: "acme", actor: "ana@cs")
+            _ = try await store.rules.save(bad, tenant: "acme", actor: "ana@cs")
             Issue.record("saving rules with an unknown dialer succeeded")
         } catch let error as RoutingError {
             #expect(error.code == .unknownDialer)
             #expect(error.message.contains("avaya"))
             #expect(error.message.contains("owner rule 'carol'"))
         }
-        await #expect(throws: RoutingError.self) { try await store.activate(tenant: "acme", version: 9, actor: "ana@cs") }
+        await #expect(throws: RoutingError.self) { try await store.rules.activate(tenant: "acme", version: 9, actor: "ana@cs") }
 
-        let versions = try await store.versions(tenant: "acme")
+        let versions = try await store.rules.versions(tenant: "acme")
         #expect(versions.map(\.version) == [2, 1])
         #expect(versions.map(\.active) == [true, false])
         #expect(versions.first?.note == "warm leads to support")
         #expect(versions.last?.rules == rules)
 
         // Rolling back is activating an older version; every step is in the change log with before/after.
-        try await store.activate(tenant: "acme", version: 1, actor: "ana@cs")
+        try await store.rules.activate(tenant: "acme", version: 1, actor: "ana@cs")
         #expect(try await redis.send(["HGET", store.keys.rules("acme"), "version"]).string == "1")
-        let log = try await store.changes(tenant: "acme")
+        let log = try await store.rules.changes(tenant: "acme")
         #expect(log.map(\.action) == ["activate", "activate", "save", "activate", "save"])
         #expect(log.map(\.actor) == ["ana@cs", "ben@ops", "ben@ops", "ana@cs", "ana@cs"])
         #expect(log[0].before == changed && log[0].after == rules)
@@ -153,7 +154,7 @@ import Vault
 
         // Redis lost its copy (flush, failover): the active version is pushed again from Postgres.
         try await redis.send(["DEL", store.keys.rules("acme")])
-        #expect(try await store.republish(tenant: "acme"))
+        #expect(try await store.rules.republish(tenant: "acme"))
         #expect(try await redis.send(["HGET", store.keys.rules("acme"), "version"]).string == "1")
         try await redis.send(["DEL", store.keys.rules("acme")])
         try await TestServers.dropSchema(postgres)
@@ -182,7 +183,7 @@ import Vault
     @Test func plainRouteRequestsAreReadOffTheWireAndEverythingElseByHummingbird() async throws {
         let running = try await RunningRouter.start(rules: rules)
         let (key, port, router) = (running.key, running.port, running.process)
-        try await running.store.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230001"), fields: ["lead_owner": "alice"])
+        try await running.store.access.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230001"), fields: ["lead_owner": "alice"])
         let body = #"{"callId":"w1","caller":"+15551230001"}"#
         func exchange(_ wire: String, pieces: Int = 1) throws -> String {
             try RawSocket.exchange(port: port, send: wire, pieces: pieces, until: { $0.contains("}") })
@@ -249,7 +250,7 @@ struct RunningRouter {
     let redis: RedisClient
     let postgres: PostgresClient
     let prefix: String
-    let store: RoutingStore
+    let store: RoutingStores
     let key: String
     let port: Int
     let process: ChildProcess
@@ -260,9 +261,9 @@ struct RunningRouter {
         let postgres = try await TestServers.postgres()
         try await SchemaMigrations.migrator.migrate(postgres)
         let prefix = TestServers.uniquePrefix()
-        let store = RoutingStore(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: prefix))
-        let key = try await store.createAPIKey(tenant: "acme")
-        _ = try await store.publish(rules, tenant: "acme", actor: "test")
+        let store = RoutingStores(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: prefix))
+        let key = try await store.access.createAPIKey(tenant: "acme")
+        _ = try await store.rules.publish(rules, tenant: "acme", actor: "test")
         let port = try TestServers.freePort()
         let process = try ChildProcess("router", environment: ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_HTTP_PORT": String(port)])
         let http = HTTPClient(maxConnections: 1)

@@ -2,6 +2,8 @@ import Foundation
 import Postgres
 import Queue
 import Redis
+import Routing
+import RoutingCore
 import Testing
 
 /// The real servers `ops/test` started, and helpers to give each test its own corner of them.
@@ -85,5 +87,18 @@ enum TestServers {
             try await Task.sleep(for: .milliseconds(50))
         }
         return try await condition()
+    }
+}
+
+/// The routing stores a test changes, on one Redis and Postgres and one key prefix.
+struct RoutingStores {
+    let rules: RuleVersions
+    let access: TenantAccess
+    var keys: RoutingKeys { access.keys }
+    var redis: RedisClient { access.redis }
+
+    init(redis: RedisClient, postgres: PostgresClient?, keys: RoutingKeys) {
+        rules = RuleVersions(redis: redis, postgres: postgres, keys: keys)
+        access = TenantAccess(redis: redis, postgres: postgres, keys: keys)
     }
 }

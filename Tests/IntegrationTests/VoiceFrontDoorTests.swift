@@ -1,9 +1,10 @@
 import Crypto
 import Foundation
-import HTTPClient
+import Curl
 import Postgres
 import Redis
 import Routing
+import RoutingCore
 import Schema
 import Testing
 import Vault
@@ -17,7 +18,7 @@ import Vault
         let redis = TestServers.redis()
         let postgres: PostgresClient
         let prefix = TestServers.uniquePrefix()
-        let store: RoutingStore
+        let store: RoutingStores
         let zendesk: SimulatorProcess
         let dialfire: SimulatorProcess
         let sms: SimulatorProcess
@@ -43,7 +44,7 @@ import Vault
         init(staleMs: Int = 30_000, pollMs: Int = 300) async throws {
             postgres = try await TestServers.postgres()
             try await SchemaMigrations.migrator.migrate(postgres)
-            store = RoutingStore(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: prefix))
+            store = RoutingStores(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: prefix))
             zendesk = try await SimulatorProcess("zendesk-talk", ["--token", "zd-secret", "--email", "api@acme.example"])
             dialfire = try await SimulatorProcess("dialfire", ["--tenant", "acme", "--line", "in-1", "--token", "df-secret"])
             sms = try await SimulatorProcess("sms", ["--auth-token", "sms-secret", "--limit", "100/s"])
@@ -53,25 +54,25 @@ import Vault
             braze = try await SimulatorProcess("braze", ["--api-key", "braze-key", "--users", "60", "--users-per-file", "25",
                                                          "--webhook-url", "http://127.0.0.1:\(crmPort)/webhooks/braze/acme", "--webhook-token", "hook-token"])
 
-            _ = try await store.publish(rules, tenant: "acme", actor: "test")
+            _ = try await store.rules.publish(rules, tenant: "acme", actor: "test")
             let ring = try MasterKeyRing(keys: masterKeys, activeId: "k1")
             let vault = CredentialVault(keyRing: ring, postgres: postgres)
-            try await store.setVoiceToken(tenant: "acme", token: voiceToken, keyRing: ring)
-            try await store.setIntegration(RoutingIntegration(tenant: "acme", id: "zendesk", kind: .zendeskTalk, baseURL: zendesk.url,
+            try await store.access.setVoiceToken(tenant: "acme", token: voiceToken, keyRing: ring)
+            try await store.access.setIntegration(RoutingIntegration(tenant: "acme", id: "zendesk", kind: .zendeskTalk, baseURL: zendesk.url,
                                                               settings: ["email": "api@acme.example", "phoneNumberId": "7"]), credentials: "zd-secret", vault: vault)
-            try await store.setIntegration(RoutingIntegration(tenant: "acme", id: "dialfire", kind: .dialfire, baseURL: dialfire.url,
+            try await store.access.setIntegration(RoutingIntegration(tenant: "acme", id: "dialfire", kind: .dialfire, baseURL: dialfire.url,
                                                               settings: ["tenant": "acme", "line": "in-1"]), credentials: "df-secret", vault: vault)
-            try await store.setIntegration(RoutingIntegration(tenant: "acme", id: "sms", kind: .sms, baseURL: sms.url,
+            try await store.access.setIntegration(RoutingIntegration(tenant: "acme", id: "sms", kind: .sms, baseURL: sms.url,
                                                               settings: ["accountSid": "AC00000000000000000000000000000000", "from": "+15550000001",
                                                                          "to": "+15559990000"]), credentials: "sms-secret", vault: vault)
-            try await store.setIntegration(RoutingIntegration(tenant: "acme", id: "braze", kind: .braze, baseURL: braze.url, settings: ["segmentId": "all-leads"]),
+            try await store.access.setIntegration(RoutingIntegration(tenant: "acme", id: "braze", kind: .braze, baseURL: braze.url, settings: ["segmentId": "all-leads"]),
                                            credentials: #"{"apiKey": "braze-key", "webhookToken": "hook-token"}"#, vault: vault)
-            try await store.setIntegration(RoutingIntegration(tenant: "acme", id: "email", kind: .email, baseURL: "smtp://127.0.0.1:\(smtp.port)",
+            try await store.access.setIntegration(RoutingIntegration(tenant: "acme", id: "email", kind: .email, baseURL: "smtp://127.0.0.1:\(smtp.port)",
                                                               settings: ["from": "switchboard@acme.example", "to": "jordan@acme.example"]),
                                            credentials: "none", vault: vault)
             for (phone, fields) in [("+15551230001", ["lead_owner": "alice"]), ("+15551230002", ["lead_score_tier": "cold"]),
                                     ("+15551230003", ["lead_score_tier": "warm"])] {
-                try await store.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: phone), fields: fields)
+                try await store.access.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: phone), fields: fields)
             }
             let env = ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_POSTGRES_URL": TestServers.postgresURL,
                        "SB_POSTGRES_SCHEMA": postgres.configuration.schema!, "SB_MASTER_KEYS": masterKeys]
@@ -161,7 +162,7 @@ import Vault
 
         // Telnyx TeXML signs with Ed25519: with the account's public key set, the same flow works.
         let telnyx = Curve25519.Signing.PrivateKey()
-        try await fleet.store.setTelnyxPublicKey(tenant: "acme", publicKey: telnyx.publicKey.rawRepresentation.base64EncodedString())
+        try await fleet.store.access.setTelnyxPublicKey(tenant: "acme", publicKey: telnyx.publicKey.rawRepresentation.base64EncodedString())
         let viaTelnyx = try await fleet.call(from: ["+15551230001"], telnyxKey: telnyx.rawRepresentation.base64EncodedString())
         #expect(viaTelnyx.first?["ended"] as? String == "connected:+15550001111", "\(viaTelnyx)")
         let wrongKey = try await fleet.call(from: ["+15551230001"], telnyxKey: Curve25519.Signing.PrivateKey().rawRepresentation.base64EncodedString())
@@ -255,7 +256,7 @@ import Vault
 
     @Test func auditRecordsWaitInTheStreamWhilePostgresIsUnavailableAndNoneIsLost() async throws {
         let fleet = try await Fleet()
-        let key = try await fleet.store.createAPIKey(tenant: "acme")
+        let key = try await fleet.store.access.createAPIKey(tenant: "acme")
         // The audit table disappears: every write of the worker fails (a real server stop is in
         // ops/bench/validation-gate; here other suites share the server).
         try await fleet.postgres.query("ALTER TABLE routing_audit RENAME TO routing_audit_away")

@@ -2,7 +2,7 @@ import Queue
 import Settings
 
 /// What the `worker` process reads from the environment, besides `CommonSettings`.
-struct WorkerSettings {
+struct WorkerSettings: Sendable {
     /// SB_QUEUES (default): the queues this process works.
     var queues: [String]
     /// SB_CONCURRENCY (10), SB_PREFETCH (50 × concurrency, a cap), SB_LEASE_MS (15000), SB_POLL_MS (1000),
@@ -15,7 +15,7 @@ struct WorkerSettings {
     /// SB_RATE_LIMIT_MARGIN_MS (25): added to every rate window to absorb network jitter.
     var rateLimitMarginMs: Int
 
-    init(_ env: Environment) throws {
+    init(_ env: EnvironmentVariables) throws {
         queues = env.list("SB_QUEUES", default: ["default"])
         let concurrency = try env.int("SB_CONCURRENCY", default: 10, range: 1...10_000)
         worker = QueueWorkerConfiguration(

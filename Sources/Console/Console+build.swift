@@ -1,0 +1,51 @@
+import Curl
+import Hummingbird
+import Imports
+import Logging
+import Observability
+import Postgres
+import Queue
+import Redis
+import Routing
+import RoutingCore
+import Vault
+
+/// Builds the console: the import and routing admin APIs, health and metrics, on one
+/// Hummingbird server. `onBound` learns the HTTP port.
+func buildConsole(_ settings: ConsoleSettings, registry: MetricsRegistry,
+                  onBound: @escaping @Sendable (Int) -> Void = { _ in }) throws -> ProcessApp {
+    let common = settings.common
+    let imports = settings.imports
+    let logger = Logger(label: "switchboard.console")
+    let redis = RedisClient(common.redis)
+    let postgres = PostgresClient(common.postgres)
+    let http = HTTPClient(maxConnections: 2)
+    let pipeline = ImportPipeline(store: ImportStore(postgres: postgres, vault: CredentialVault(keyRing: imports.keyRing, postgres: postgres)),
+                                  queue: try JobQueue(name: imports.queue, prefix: common.keyPrefix, redis: redis),
+                                  connectors: imports.connectors(http: http),
+                                  catalog: try PlatformCatalog.bundled(), nightWindow: imports.nightWindow, logger: logger)
+    let router = Router()
+    OpsServer.addRoutes(to: router, registry: registry) {
+        do {
+            _ = try await redis.send(["PING"])
+            try await postgres.query("SELECT 1")
+            return nil
+        } catch { return "\(error)" }
+    }
+    ConsoleAPI(pipeline: pipeline, token: settings.token).routes(into: router)
+    let keys = RoutingKeys(prefix: common.keyPrefix)
+    ConsoleRoutingAPI(rules: RuleVersions(redis: redis, postgres: postgres, keys: keys), access: TenantAccess(redis: redis, postgres: postgres, keys: keys),
+                      audit: AuditLog(redis: redis, postgres: postgres, keys: keys), token: settings.token).routes(into: router)
+    let app = Application(router: router, configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
+                          onServerRunning: { channel in
+                              let port = channel.localAddress?.port ?? 0
+                              logger.info("console ready", metadata: ["port": "\(port)"])
+                              onBound(port)
+                          },
+                          logger: logger)
+    return ProcessApp(services: [app], logger: logger, onStop: {
+        await redis.shutdown()
+        await postgres.shutdown()
+        await http.shutdown()
+    })
+}

@@ -1,0 +1,103 @@
+import Basics
+import Foundation
+import Logging
+import Queue
+import Redis
+import Routing
+import RoutingCore
+import Vault
+
+/// What the router's TwiML webhooks need besides the decision: each tenant's voice-platform
+/// token (for signatures), the side effects of a call step (breaker counts, the SMS alert when
+/// both dialers fail, callback requests — the last two as jobs for the crm-worker), and the
+/// audit entry of every step.
+public final class VoiceCalls: Sendable {
+    public let redis: EventLoopRedisClient
+    public let jobs: JobQueue
+    public let keys: RoutingKeys
+    public let breaker: CircuitBreaker
+    public let keyRing: MasterKeyRing?
+    /// At most one SMS alert per tenant in this many seconds.
+    public let alertQuietSeconds: Int
+    private let tokens = TTLCache<String, String>(ttlMs: 60_000)
+    private let publicKeys = TTLCache<String, String?>(ttlMs: 60_000)
+    private let logger = Logger(label: "switchboard.voice")
+
+    public init(redis: EventLoopRedisClient, jobs: JobQueue, keys: RoutingKeys, keyRing: MasterKeyRing?, alertQuietSeconds: Int = 300) {
+        self.redis = redis
+        self.jobs = jobs
+        self.keys = keys
+        self.breaker = CircuitBreaker(keys: keys)
+        self.keyRing = keyRing
+        self.alertQuietSeconds = alertQuietSeconds
+    }
+
+    /// The tenant's voice token; nil when the tenant has none (unknown tenant).
+    public func token(tenant: String) async throws -> String? {
+        if let hit = tokens.value(for: tenant) { return hit }
+        guard let sealed = try await redis.pipeline([["HGET", keys.voiceTokens, tenant]])[0].string else { return nil }
+        guard let keyRing else { throw VaultError("SB_MASTER_KEYS is not set: voice tokens cannot be opened") }
+        let token = try keyRing.openDirect(sealed, context: "voice:\(tenant)")
+        tokens.set(token, for: tenant)
+        return token
+    }
+
+    /// The tenant's Telnyx public key; nil when none is set.
+    public func telnyxPublicKey(tenant: String) async throws -> String? {
+        if let hit = publicKeys.value(for: tenant) { return hit }
+        let key = try await redis.pipeline([["HGET", keys.voicePublicKeys, tenant]])[0].string
+        publicKeys.set(key, for: tenant)
+        return key
+    }
+
+    /// Carries out a step's side effects. Failures are logged, never thrown: the caller is on the line.
+    public func apply(_ effects: [CallFlow.Effect], tenant: String, callId: String, caller: String) async {
+        for effect in effects {
+            do {
+                switch effect {
+                case .breaker(let dialer, let success):
+                    try await breaker.record(success ? .success : .failure, integration: dialer, tenant: tenant,
+                                             reason: success ? "handoff connected" : "handoff failed (call \(callId))", redis: redis)
+                case .bothDialersFailed:
+                    let first = try await redis.pipeline([["SET", "\(keys.prefix):routing:alerted:\(tenant)", callId, "NX", "EX", String(alertQuietSeconds)]])[0]
+                    if first.isNull { continue } // already alerted in this quiet period
+                    let alert = SMSAlertJob(tenant: tenant, callId: callId, caller: caller,
+                                            message: "Switchboard: both dialers failed for \(tenant) (call \(callId)). Callers are in the fallback cascade.")
+                    _ = try await jobs.enqueue(NewJob(type: SMSAlertJob.type, payload: try Self.json(alert), key: alert.queueKey, priority: 9, maxAttempts: 10))
+                case .fileCallback(let dialer):
+                    let callback = CallbackJob(tenant: tenant, callId: callId, phone: caller, dialer: dialer)
+                    _ = try await jobs.enqueue(NewJob(type: CallbackJob.type, payload: try Self.json(callback), key: callback.queueKey, priority: 8,
+                                                      maxAttempts: 20, uniqueKey: callback.uniqueKey))
+                }
+            } catch {
+                logger.error("call step side effect failed", metadata: ["tenant": "\(tenant)", "call": "\(callId)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Appends one call step to the audit stream.
+    public func audit(tenant: String, callId: String, caller: String, step: String, detail: [String: String]) async {
+        var json = JSONText()
+        json.object { chain in
+            chain.member("kind", "step")
+            chain.member("tenant", tenant)
+            chain.member("callId", callId)
+            chain.member("caller", caller)
+            chain.member("step", step)
+            chain.member("detail", detail)
+            chain.member("at", Int(Date().timeIntervalSince1970 * 1000))
+        }
+        do {
+            _ = try await redis.pipeline([["XADD", keys.auditStream, "MAXLEN", "~", "10000000", "*", "kind", "step", "tenant", tenant,
+                                           "call", callId, "caller", caller, "chain", json.text]])
+        } catch {
+            logger.error("audit append failed", metadata: ["tenant": "\(tenant)", "call": "\(callId)", "error": "\(error)"])
+        }
+    }
+
+    static func json(_ payload: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(payload), as: UTF8.self)
+    }
+}
