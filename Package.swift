@@ -93,7 +93,7 @@ let package = Package(
         .target(name: "VendorClients", dependencies: ["Basics", "RoutingCore", "Curl", "Queue"]),
         .target(name: "Imports", dependencies: ["Basics", "Queue", "Postgres", "Vault", "Curl", "Settings",
                                                .product(name: "Logging", package: "swift-log"),
-                                               .product(name: "Metrics", package: "swift-metrics")], resources: [.copy("Platforms")]),
+                                               .product(name: "Metrics", package: "swift-metrics")], resources: [.copy("Catalog/Platforms")]),
 
         // Processes.
         .executableTarget(name: "SwitchboardCLI", dependencies: [
@@ -163,7 +163,7 @@ let package = Package(
         .testTarget(name: "ImportTests", dependencies: ["Imports", "Queue"]),
         // Integration tests against the real Redis and Postgres that ops/test starts.
         .testTarget(name: "IntegrationTests", dependencies: ["Queue", "Redis", "Postgres", "Curl", "Schema", "Vault", "Imports", "Routing", "RoutingCore",
-                                                          "VendorClients", "Router", "CRMWorker",
+                                                          "VendorClients", "Settings", "Observability", "Router", "CRMWorker", "AuditWorker", "Scheduler",
                                                           .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )

@@ -232,7 +232,14 @@ struct KeysCommand: AsyncParsableCommand {
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a new random master key entry for SB_MASTER_KEYS.")
         @Argument(help: "Key id, e.g. k2.") var id: String
-        func run() { print(MasterKeyRing.generateEntry(id: id)) }
+        @Flag(help: "Print JSON.") var json = false
+        func run() throws {
+            let entry = MasterKeyRing.generateEntry(id: id)
+            guard json else { return print(entry) }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(["id": id, "entry": entry]), as: UTF8.self))
+        }
     }
 
     struct Rotate: AsyncParsableCommand {

@@ -9,6 +9,7 @@ struct MatrixCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, markdown, html, json }
 
     @Option(help: "text (default), markdown, html or json.") var format = Format.text
+    @Flag(help: "Print JSON (the same as --format json).") var json = false
     @Option(help: "Write to this file instead of standard output.") var output: String?
     @Option(help: "Call count for the timeline column.") var calls = 5000
     @Option(help: "Night window for bulk imports.") var nightWindow = "22:00-06:00"
@@ -16,13 +17,14 @@ struct MatrixCommand: ParsableCommand {
     func validate() throws {
         guard (1...10_000_000).contains(calls) else { throw ValidationError("--calls must be between 1 and 10000000") }
         do { _ = try NightWindow(parsing: nightWindow) } catch { throw ValidationError("\(error)") }
+        if json && format != .text && format != .json { throw ValidationError("--json and --format \(format.rawValue) ask for two formats") }
     }
 
     func run() throws {
         let catalog = try PlatformCatalog.bundled()
         let document = MatrixDocument(catalog: catalog, exampleCalls: calls, nightWindow: try NightWindow(parsing: nightWindow))
         let text: String
-        switch format {
+        switch json ? .json : format {
         case .markdown: text = document.markdown()
         case .html: text = document.html()
         case .json:

@@ -9,7 +9,7 @@ import Testing
 /// The Braze lead cache end to end: the nightly segment export, live lookups on a miss within
 /// the cutoff (and scenario 1 when Braze is slow), the change webhook, and outcome write-back
 /// in batches of up to 75.
-@Suite(.serialized) struct BrazeCacheTests {
+@Suite(.serialized, .needsServers) struct BrazeCacheTests {
     typealias Fleet = VoiceFrontDoorTests.Fleet
 
     func route(_ fleet: Fleet, key: String, caller: String, id: String) async throws -> [String: Any] {

@@ -3,7 +3,7 @@ import Queue
 import Testing
 
 /// The `switchboard` command as an operator runs it.
-@Suite struct CLITests {
+@Suite(.needsServers) struct CLITests {
     let redis = TestServers.redis()
 
     func run(_ arguments: [String], prefix: String) async throws -> (status: Int32, output: String) {

@@ -4,7 +4,7 @@ import Postgres
 import Redis
 import Testing
 
-@Suite struct RedisClientTests {
+@Suite(.needsServers) struct RedisClientTests {
     @Test func commandsAndPipelinesRoundTripBinarySafeArguments() async throws {
         let redis = TestServers.redis()
         let key = TestServers.uniquePrefix() + ":k"
@@ -84,7 +84,7 @@ import Testing
     }
 }
 
-@Suite struct PostgresClientTests {
+@Suite(.needsServers) struct PostgresClientTests {
     @Test func parametersAreBoundNeverSpliced() async throws {
         let pg = try await TestServers.postgres()
         try await pg.query("CREATE TABLE t (id serial PRIMARY KEY, name text)")
@@ -153,7 +153,7 @@ import Testing
     }
 }
 
-@Suite struct HTTPClientTests {
+@Suite(.needsServers) struct HTTPClientTests {
     @Test func statusHeadersAndRetryAfterComeBack() async throws {
         let server = try await CounterServer(limit: 2, windowMs: 60_000)
         let client = HTTPClient(maxConnections: 2)

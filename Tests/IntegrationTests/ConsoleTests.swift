@@ -6,7 +6,7 @@ import Testing
 import Vault
 
 /// The console process's admin API, over real HTTP.
-@Suite struct ConsoleTests {
+@Suite(.needsServers) struct ConsoleTests {
     /// A console process with its own schema and key prefix, ready to answer.
     struct Console {
         let pg: PostgresClient

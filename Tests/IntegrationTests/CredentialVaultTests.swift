@@ -4,7 +4,7 @@ import Schema
 import Testing
 import Vault
 
-@Suite struct CredentialVaultTests {
+@Suite(.needsServers) struct CredentialVaultTests {
     func vault(_ pg: PostgresClient, keys: String, active: String) throws -> CredentialVault {
         CredentialVault(keyRing: try MasterKeyRing(keys: keys, activeId: active), postgres: pg)
     }

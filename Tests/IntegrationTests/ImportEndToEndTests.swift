@@ -9,7 +9,7 @@ import Testing
 import Vault
 
 /// Imports from the Gong simulator through real worker processes, Redis and Postgres.
-@Suite(.serialized) struct ImportEndToEndTests {
+@Suite(.serialized, .needsServers) struct ImportEndToEndTests {
     let redis = TestServers.redis()
     let masterKeys = MasterKeyRing.generateEntry(id: "k1")
     static let gongCredentials = #"{"accessKey":"gong-access-key","accessKeySecret":"gong-secret"}"#

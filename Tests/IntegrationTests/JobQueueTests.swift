@@ -4,7 +4,7 @@ import Redis
 import Testing
 
 /// The queue's semantics, driven call by call against the real Redis.
-@Suite struct JobQueueTests {
+@Suite(.needsServers) struct JobQueueTests {
     let redis = TestServers.redis()
 
     func withQueue(_ body: (JobQueue) async throws -> Void) async throws {

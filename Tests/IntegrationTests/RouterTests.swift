@@ -9,7 +9,7 @@ import Testing
 import Vault
 
 /// The router process's JSON API against real Redis: decisions, failures, the audit stream.
-@Suite struct RouterTests {
+@Suite(.needsServers) struct RouterTests {
     let rules = RoutingRules(
         timeZone: "America/New_York",
         dialers: [.init(id: "zendesk", kind: .zendeskTalk, target: "sip:support@acme.zendesk.com"),

@@ -8,6 +8,11 @@ import Testing
 
 /// The real servers `ops/test` started, and helpers to give each test its own corner of them.
 enum TestServers {
+    /// Whether `ops/test` (or someone) said where the test servers are.
+    static var configured: Bool {
+        ["SB_TEST_REDIS_PORT", "SB_TEST_POSTGRES_URL", "SB_TEST_BIN_DIR"].allSatisfy { !(ProcessInfo.processInfo.environment[$0] ?? "").isEmpty }
+    }
+
     static func environment(_ name: String) -> String {
         guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
             fatalError("\(name) is not set: run the suite with ops/test, which starts Redis and Postgres")
@@ -100,5 +105,13 @@ struct RoutingStores {
     init(redis: RedisClient, postgres: PostgresClient?, keys: RoutingKeys) {
         rules = RuleVersions(redis: redis, postgres: postgres, keys: keys)
         access = TenantAccess(redis: redis, postgres: postgres, keys: keys)
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// Runs a suite only where the test servers are configured; a plain `swift test` reports it
+    /// as skipped with this reason instead of failing.
+    static var needsServers: Self {
+        .enabled(if: TestServers.configured || ProcessInfo.processInfo.environment["SB_TEST_REQUIRE_SERVERS"] == "1", "needs the Redis and Postgres that ops/test starts (SB_TEST_REDIS_PORT, SB_TEST_POSTGRES_URL, SB_TEST_BIN_DIR)")
     }
 }

@@ -12,7 +12,7 @@ import Vault
 /// Calls placed by the voice front door simulator through the router's TwiML webhooks, with
 /// the dialer, SMS simulators, crm-worker and audit-worker running: routing by owner, tier and
 /// capacity, the handoff retry / other dialer / cascade, breakers, and the audit trail.
-@Suite(.serialized) struct VoiceFrontDoorTests {
+@Suite(.serialized, .needsServers) struct VoiceFrontDoorTests {
     /// Everything one test needs, started on free ports with its own key prefix and schema.
     final class Fleet: @unchecked Sendable {
         let redis = TestServers.redis()

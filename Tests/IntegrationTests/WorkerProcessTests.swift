@@ -6,7 +6,7 @@ import Schema
 import Testing
 
 /// The fleet as real OS processes: worker and scheduler executables against real Redis and Postgres.
-@Suite(.serialized) struct WorkerProcessTests {
+@Suite(.serialized, .needsServers) struct WorkerProcessTests {
     let redis = TestServers.redis()
 
     func workerEnvironment(_ q: JobQueue, postgres: PostgresClient? = nil, _ extra: [String: String] = [:]) -> [String: String] {
