@@ -44,19 +44,6 @@ public struct RoutingDecision: Sendable, Equatable {
     public let fallbacks: [String]
 }
 
-extension RoutingDecision {
-    /// Writes the answer's members (dialer and target, or menu / cascade; rule; fallbacks).
-    public func write(into json: inout JSONText) {
-        switch action {
-        case .dial(let dialer, let target): json.member("dialer", dialer); json.member("target", target)
-        case .menu: json.member("menu", true)
-        case .cascade: json.member("cascade", true)
-        }
-        json.member("rule", rule)
-        json.member("fallbacks", fallbacks)
-    }
-}
-
 extension RoutingRules {
     /// Decides where a call goes: ordered rules, first match wins (owner → tier → time of day →
     /// load balancing), scenario 5 for missing fields, then the health of the chosen dialer.
