@@ -64,6 +64,7 @@ let package = Package(
         // Domains.
         .target(name: "Settings", dependencies: ["Redis", "Postgres"]),
         .target(name: "Observability", dependencies: [
+            "Basics",
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -34,8 +34,9 @@ func buildConsole(_ settings: ConsoleSettings, registry: MetricsRegistry,
     }
     ConsoleAPI(pipeline: pipeline, token: settings.token).routes(into: router)
     let keys = RoutingKeys(prefix: common.keyPrefix)
-    ConsoleRoutingAPI(rules: RuleVersions(redis: redis, postgres: postgres, keys: keys), access: TenantAccess(redis: redis, postgres: postgres, keys: keys),
-                      audit: AuditLog(redis: redis, postgres: postgres, keys: keys), token: settings.token).routes(into: router)
+    let stores = RoutingStores(redis: redis, postgres: postgres, keys: keys)
+    ConsoleRoutingAPI(rules: stores.rules, access: stores.access, audit: AuditLog(redis: redis, postgres: postgres, keys: keys),
+                      token: settings.token).routes(into: router)
     let app = Application(router: router, configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
                           onServerRunning: { channel in
                               let port = channel.localAddress?.port ?? 0

@@ -15,15 +15,6 @@ struct ConsoleAPI: Sendable {
 
     typealias Failure = JSONFailure
 
-    static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response { JSONFailure.json(status, value) }
-
-    static func encoded<T: Encodable>(_ status: HTTPResponse.Status, _ value: T) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys]
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
-    }
-
     /// Maps domain errors to HTTP once, here.
     static func mapped(_ error: Error) -> Error {
         switch error {
@@ -58,7 +49,7 @@ struct ConsoleAPI: Sendable {
     func routes(into router: Router<BasicRequestContext>) {
         let api = router.group("v1")
         let handle = ConsoleGuard(token: token, mapped: Self.mapped).handle
-        api.get("platforms", use: handle { _, _ in try Self.encoded(.ok, pipeline.catalog.platforms) })
+        api.get("platforms", use: handle { _, _ in try JSONFailure.encoded(.ok, pipeline.catalog.platforms) })
         api.get("quote", use: handle { request, _ in
             let q = request.uri.queryParameters
             guard let platform = q["platform"].map(String.init), let calls = q["calls"].flatMap({ Int($0) }) else {
@@ -72,7 +63,7 @@ struct ConsoleAPI: Sendable {
                 "requests": .int(quote.requests), "apiTimeSeconds": .double(Double(quote.apiTimeMs) / 1000), "nights": .int(quote.nights ?? 0),
                 "price": quote.price.map(JSONValue.double) ?? .null, "currency": quote.platform.price.map { .string($0.currency) } ?? .null,
                 "summary": .string(quote.summary)]
-            return Self.json(.ok, answer)
+            return JSONFailure.json(.ok, answer)
         })
         api.post("imports", use: handle { request, _ in
             let b = try await Self.body(request)
@@ -93,13 +84,13 @@ struct ConsoleAPI: Sendable {
                                        createdBy: b["createdBy"]?.string ?? "console")
             let submitted = try await pipeline.submit(new)
             struct Created: Encodable { let request: ImportRequest; let callbackSecret: String? }
-            return try Self.encoded(.created, Created(request: submitted.request, callbackSecret: submitted.callbackSecret))
+            return try JSONFailure.encoded(.created, Created(request: submitted.request, callbackSecret: submitted.callbackSecret))
         })
         api.get("imports", use: handle { request, _ in
             let q = request.uri.queryParameters
             let limit = q["limit"].flatMap { Int($0) } ?? 50
             guard (1...1000).contains(limit) else { throw Failure(.badRequest, "limit must be 1-1000") }
-            return try Self.encoded(.ok, try await pipeline.store.list(tenant: q["tenant"].map(String.init), limit: limit))
+            return try JSONFailure.encoded(.ok, try await pipeline.store.list(tenant: q["tenant"].map(String.init), limit: limit))
         })
         api.get("imports/:id", use: handle { _, context in
             let id = try id(context)
@@ -108,18 +99,18 @@ struct ConsoleAPI: Sendable {
                 let failures: [[String: String]]
                 let events: [[String: String]]
             }
-            return try Self.encoded(.ok, Detail(request: try await pipeline.store.request(id),
+            return try JSONFailure.encoded(.ok, Detail(request: try await pipeline.store.request(id),
                                                 failures: try await pipeline.store.failures(id).map { ["callId": $0.externalId, "error": $0.error] },
                                                 events: try await pipeline.store.events(id).map { ["kind": $0.kind, "message": $0.message] }))
         })
-        api.post("imports/:id/cancel", use: handle { _, context in try Self.encoded(.ok, try await pipeline.store.cancel(try id(context))) })
+        api.post("imports/:id/cancel", use: handle { _, context in try JSONFailure.encoded(.ok, try await pipeline.store.cancel(try id(context))) })
         api.post("imports/:id/retry-failed", use: handle { _, context in
-            Self.json(.ok, ["retrying": try await pipeline.retryFailed(try id(context))])
+            JSONFailure.json(.ok, ["retrying": try await pipeline.retryFailed(try id(context))])
         })
         api.get("tenants/:tenant/calls", use: handle { request, context in
             guard let tenant = context.parameters.get("tenant") else { throw Failure(.badRequest, "tenant is required") }
             let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 50
-            return try Self.encoded(.ok, try await pipeline.store.importedCalls(tenant: tenant, limit: limit))
+            return try JSONFailure.encoded(.ok, try await pipeline.store.importedCalls(tenant: tenant, limit: limit))
         })
     }
 }

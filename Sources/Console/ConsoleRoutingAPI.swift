@@ -57,14 +57,14 @@ struct ConsoleRoutingAPI: Sendable {
             return JSONFailure.json(.ok, ["valid": true])
         })
         api.get("tenants/:tenant/routing/rules", use: handle { _, context in
-            try ConsoleAPI.encoded(.ok, try await rules.versions(tenant: try tenant(context)))
+            try JSONFailure.encoded(.ok, try await rules.versions(tenant: try tenant(context)))
         })
         api.get("tenants/:tenant/routing/rules/:version", use: handle { _, context in
             guard let version = context.parameters.get("version", as: Int.self) else { throw Failure(.badRequest, "version must be a number") }
             guard let found = try await rules.versions(tenant: try tenant(context), version: version).first else {
                 throw Failure(.notFound, "no rules version \(version)")
             }
-            return try ConsoleAPI.encoded(.ok, found)
+            return try JSONFailure.encoded(.ok, found)
         })
         api.post("tenants/:tenant/routing/rules", use: handle { request, context in
             let tenant = try tenant(context)
@@ -92,7 +92,7 @@ struct ConsoleRoutingAPI: Sendable {
             guard let call = context.parameters.get("call") else { throw Failure(.badRequest, "call id missing") }
             let records = try await audit.trace(tenant: try tenant(context), callId: call)
             guard !records.isEmpty else { throw Failure(.notFound, "no audit records for call \(call)") }
-            return try ConsoleAPI.encoded(.ok, records)
+            return try JSONFailure.encoded(.ok, records)
         })
         api.get("tenants/:tenant/routing/calls", use: handle { request, context in
             let q = request.uri.queryParameters
@@ -107,7 +107,7 @@ struct ConsoleRoutingAPI: Sendable {
             let caller = try q["caller"].map { try PhoneNumber(parsing: String($0)) }
             let records = try await audit.search(tenant: try tenant(context), from: from, to: to, caller: caller,
                                                  limit: q["limit"].flatMap { Int($0) } ?? 100)
-            return try ConsoleAPI.encoded(.ok, records)
+            return try JSONFailure.encoded(.ok, records)
         })
         api.get("tenants/:tenant/routing/health", use: handle { _, context in
             let tenant = try tenant(context)

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Hummingbird
 import Logging
@@ -55,18 +56,18 @@ public struct JSONFailure: HTTPResponseError {
 
     /// The bytes of `{"error": message}`, for handlers that write responses themselves.
     public static func body(_ message: String) -> [UInt8] {
-        Array((try? encoder.encode(["error": message])) ?? Data("{}".utf8))
+        Array((try? JSONEncoder.sorted().encode(["error": message])) ?? Data("{}".utf8))
     }
 
-    /// A JSON response from an `Encodable` value (keys sorted).
-    public static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+    /// A JSON response from an `Encodable` value (keys sorted, dates ISO 8601).
+    public static func encoded(_ status: HTTPResponse.Status, _ value: some Encodable) throws -> Response {
+        let data = try JSONEncoder.sorted(isoDates: true).encode(value)
         return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    private static var encoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
+    /// `encoded` for values that always encode (dictionaries and plain structs of text and numbers).
+    public static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
+        (try? encoded(status, value)) ?? Response(status: .internalServerError, headers: [.contentType: "application/json"],
+                                                 body: .init(byteBuffer: ByteBuffer(bytes: body("response could not be encoded"))))
     }
 }

@@ -10,3 +10,13 @@ public protocol RedisPipelining: Sendable {
 
 extension RedisClient: RedisPipelining {}
 extension EventLoopRedisClient: RedisPipelining {}
+
+extension RedisPipelining {
+    /// Sends one command; an error reply is thrown as `RedisError.server`.
+    @discardableResult
+    public func send(_ args: [String]) async throws -> RedisValue {
+        let reply = try await pipeline([args])[0]
+        if case .error(let message) = reply { throw RedisError(.server, message) }
+        return reply
+    }
+}

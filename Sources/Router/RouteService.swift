@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -24,12 +25,12 @@ public final class RouteService: Sendable {
     /// Live Braze lookups on cache misses (nil: misses go to the menu / default and the crm-worker fills them).
     public let live: LiveLookup?
     private let cache = NIOLockedValueBox(Cache())
+    /// Resolved API keys by the key itself (in memory only), so a warm call hashes nothing.
+    private let apiKeys: TTLCache<String, String>
     private let audit: DecisionAudit
     private let dialerState: DialerState
 
     private struct Cache {
-        /// By the key itself (in memory only), so a warm call hashes nothing.
-        var apiKeys: [String: (tenant: String, until: UInt64)] = [:]
         var rules: [String: ActiveRules] = [:]
         var states: [String: TenantState] = [:]
     }
@@ -44,6 +45,7 @@ public final class RouteService: Sendable {
         self.keys = keys
         self.staleCapacityMs = staleCapacityMs
         self.apiKeyCacheMs = apiKeyCacheMs
+        self.apiKeys = TTLCache(ttlMs: apiKeyCacheMs, capacity: 10_000)
     }
 
     /// A call to route, as the JSON API receives it.
@@ -70,23 +72,15 @@ public final class RouteService: Sendable {
     /// The tenant an API key belongs to; nil for an unknown key. Completes on `eventLoop`.
     public func tenant(apiKey: String, on eventLoop: any EventLoop) -> EventLoopFuture<String?> {
         if let known = cachedTenant(apiKey: apiKey) { return eventLoop.makeSucceededFuture(known) }
-        let now = DispatchTime.now().uptimeNanoseconds
         return redis.pipeline([["HGET", keys.apiKeys, APIKey.hash(apiKey)]], on: eventLoop).map { replies in
             guard let tenant = replies.first?.string else { return nil }
-            self.cache.withLockedValue { cache in
-                if cache.apiKeys.count > 10_000 { cache.apiKeys = [:] }
-                cache.apiKeys[apiKey] = (tenant, now + UInt64(self.apiKeyCacheMs) * 1_000_000)
-            }
+            self.apiKeys.set(tenant, for: apiKey)
             return tenant
         }
     }
 
     /// The tenant of a key resolved within `apiKeyCacheMs` (no Redis read); nil when not cached.
-    public func cachedTenant(apiKey: String) -> String? {
-        let now = DispatchTime.now().uptimeNanoseconds
-        guard let hit = cache.withLockedValue({ $0.apiKeys[apiKey] }), hit.until > now else { return nil }
-        return hit.tenant
-    }
+    public func cachedTenant(apiKey: String) -> String? { apiKeys.value(for: apiKey) }
 
     /// Routes one call for `tenant` on `eventLoop`; the future fails with `RoutingError` for bad
     /// input or missing rules and `RedisError` when Redis cannot answer.

@@ -95,9 +95,5 @@ public final class VoiceCalls: Sendable {
         }
     }
 
-    static func json(_ payload: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(payload), as: UTF8.self)
-    }
+    static func json(_ payload: some Encodable) throws -> String { try JSONEncoder.sortedText(payload) }
 }

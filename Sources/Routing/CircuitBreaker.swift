@@ -71,9 +71,7 @@ public struct CircuitBreaker: Sendable {
     public func record(_ outcome: Outcome, integration: String, tenant: String, reason: String = "", redis: some RedisPipelining) async throws -> Transition? {
         let reply = try await redis.run(Self.script, keys: keys(tenant, integration), args: args(outcome, integration, tenant, reason))
         guard let json = reply.string, let transition = try? JSONDecoder().decode(Transition.self, from: Data(json.utf8)) else { return nil }
-        let appended = try await redis.pipeline([["XADD", keys.auditStream, "MAXLEN", "~", "10000000", "*", "kind", "breaker", "tenant", tenant,
-                                                  "call", "", "caller", "", "chain", json]])[0]
-        if case .error(let message) = appended { throw RedisError(.server, message) }
+        try await redis.send(["XADD", keys.auditStream, "MAXLEN", "~", "10000000", "*", "kind", "breaker", "tenant", tenant, "call", "", "caller", "", "chain", json])
         return transition
     }
 
@@ -95,7 +93,7 @@ public struct CircuitBreaker: Sendable {
 
     /// The tenant's recorded transitions, newest first.
     public func transitions(tenant: String, redis: some RedisPipelining, limit: Int = 100) async throws -> [Transition] {
-        let items = try await redis.pipeline([["LRANGE", keys.breakerLog(tenant), "0", String(max(0, limit - 1))]])[0].array ?? []
+        let items = try await redis.send(["LRANGE", keys.breakerLog(tenant), "0", String(max(0, limit - 1))]).array ?? []
         return items.compactMap { $0.string.flatMap { try? JSONDecoder().decode(Transition.self, from: Data($0.utf8)) } }
     }
 

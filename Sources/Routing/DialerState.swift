@@ -9,14 +9,6 @@ public struct DialerState: Sendable {
 
     public init(keys: RoutingKeys) { self.keys = keys }
 
-    /// One dialer's last capacity reading.
-    public struct Capacity: Sendable, Equatable, Encodable {
-        /// Agents free to take a call.
-        public let freeAgents: Int
-        /// When the poller measured it (Redis time, ms since 1970).
-        public let measuredAtMs: Int
-    }
-
     /// Health from an HGETALL reply of the health hash (unknown words read as `.unknown`).
     public static func health(from reply: RedisValue) -> [String: RoutingInput.Health] {
         var health: [String: RoutingInput.Health] = [:]
@@ -24,20 +16,14 @@ public struct DialerState: Sendable {
         return health
     }
 
-    /// Capacity from an HGETALL reply of the capacity hash; a malformed entry reads as nil.
-    public static func capacity(from reply: RedisValue) -> [String: Capacity?] {
-        var out: [String: Capacity?] = [:]
-        for (dialer, value) in reply.hash {
-            let parts = value.split(separator: "|")
-            if parts.count == 2, let n = Int(parts[0]), let at = Int(parts[1]) { out[dialer] = Capacity(freeAgents: n, measuredAtMs: at) } else { out[dialer] = .some(nil) }
-        }
-        return out
-    }
-
     /// Free agents per dialer as routing uses them: nil where the reading is missing, malformed
     /// or older than `staleMs` at `nowMs` (scenario 3).
     public static func freeAgents(from reply: RedisValue, nowMs: Int, staleMs: Int) -> [String: Int?] {
-        capacity(from: reply).mapValues { reading in reading.flatMap { nowMs - $0.measuredAtMs <= staleMs ? $0.freeAgents : nil } }
+        reply.hash.mapValues { value in
+            let parts = value.split(separator: "|")
+            guard parts.count == 2, let free = Int(parts[0]), let at = Int(parts[1]), nowMs - at <= staleMs else { return nil }
+            return free
+        }
     }
 
     /// The command that reads one integration's health, to send in a caller's own pipeline;
@@ -55,7 +41,7 @@ public struct DialerState: Sendable {
 
     /// The tenant's dialer health as the breakers last declared it.
     public func health(tenant: String, redis: some RedisPipelining) async throws -> [String: RoutingInput.Health] {
-        Self.health(from: try await redis.pipeline([stateCommands(tenant: tenant)[0]])[0])
+        Self.health(from: try await redis.send(["HGETALL", keys.health(tenant)]))
     }
 
     /// The health of one integration of each (tenant, id) pair, in one round trip.
@@ -65,15 +51,9 @@ public struct DialerState: Sendable {
         return replies.map(Self.health(fromField:))
     }
 
-    /// The tenant's last capacity readings.
-    public func capacity(tenant: String, redis: some RedisPipelining) async throws -> [String: Capacity?] {
-        Self.capacity(from: try await redis.pipeline([stateCommands(tenant: tenant)[1]])[0])
-    }
-
     /// Records a capacity reading taken now (Redis time).
     public func recordCapacity(tenant: String, dialer: String, freeAgents: Int, redis: some RedisPipelining) async throws {
-        let now = try await redis.pipeline([["TIME"]])[0].timeMs
-        let reply = try await redis.pipeline([["HSET", keys.capacity(tenant), dialer, "\(freeAgents)|\(now)"]])[0]
-        if case .error(let message) = reply { throw RedisError(.server, message) }
+        let now = try await redis.send(["TIME"]).timeMs
+        try await redis.send(["HSET", keys.capacity(tenant), dialer, "\(freeAgents)|\(now)"])
     }
 }

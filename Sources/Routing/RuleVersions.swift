@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Postgres
 import Redis
@@ -43,11 +44,7 @@ public struct RuleVersions: Sendable {
         return postgres
     }
 
-    static func json(_ rules: RoutingRules) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(rules), as: UTF8.self)
-    }
+    static func json(_ rules: RoutingRules) throws -> String { try JSONEncoder.sortedText(rules) }
 
     static func decode(_ text: String?) -> RoutingRules? {
         text.flatMap { try? JSONDecoder().decode(RoutingRules.self, from: Data($0.utf8)) }

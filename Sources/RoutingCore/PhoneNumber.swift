@@ -16,20 +16,18 @@ public struct PhoneNumber: Sendable, Hashable, CustomStringConvertible {
         var plus = false
         var seen = false
         let text = raw.utf8.allSatisfy({ $0 < 0x80 }) ? raw : raw.replacingOccurrences(of: "\u{00A0}", with: " ")
-        let bytes = Array(text.utf8)
-        var index = 0
-        while index < bytes.count {
-            let byte = bytes[index]
-            index += 1
-            // "(0)" after the country code: the trunk prefix written for national callers.
-            if byte == UInt8(ascii: "("), !digits.isEmpty, index + 1 < bytes.count, bytes[index] == UInt8(ascii: "0"), bytes[index + 1] == UInt8(ascii: ")") {
-                index += 2
-                continue
-            }
+        // Digits before the last "(" (-1: none open); a "(0)" after the country code is the trunk
+        // prefix written for national callers and is not dialled.
+        var openedAt = -1
+        for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): digits.append(byte); seen = true
             case UInt8(ascii: "+") where !seen && !plus: plus = true; seen = true
-            case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "."), UInt8(ascii: "/"), 0x09:
+            case UInt8(ascii: "("): openedAt = digits.count
+            case UInt8(ascii: ")"):
+                if openedAt > 0, digits.count == openedAt + 1, digits.last == UInt8(ascii: "0") { digits.removeLast() }
+                openedAt = -1
+            case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "/"), 0x09:
                 continue
             default:
                 let bad = raw.first { !($0.isASCII && ($0.isNumber || " -().+/\t".contains($0))) && $0 != "\u{00A0}" } ?? "+"
@@ -47,8 +45,8 @@ public struct PhoneNumber: Sendable, Hashable, CustomStringConvertible {
                 if digits.first == UInt8(ascii: "0"), !Self.keepsTrunkZero.contains(defaultCountryCode) { digits.removeFirst() }
                 digits.insert(contentsOf: defaultCountryCode.utf8, at: 0)
             }
-        } else if let code = Self.dropsTrunkZero.first(where: { digits.starts(with: $0.utf8) }), digits.count > code.utf8.count,
-                  digits[code.utf8.count] == UInt8(ascii: "0") {
+        } else if digits.count > 4, digits[1...3].contains(UInt8(ascii: "0")), // cheap test first: most numbers have no 0 there
+                  let code = Self.dropsTrunkZero.first(where: { digits.starts(with: $0.utf8) }), digits[code.utf8.count] == UInt8(ascii: "0") {
             // "+44 020 …": a trunk 0 written after the country code is never dialled internationally.
             digits.remove(at: code.utf8.count)
         }

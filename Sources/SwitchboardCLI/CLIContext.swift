@@ -1,3 +1,4 @@
+import Basics
 import ArgumentParser
 import Foundation
 import Postgres
@@ -30,11 +31,7 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Prints a value as pretty JSON.
-    func printJSON<T: Encodable>(_ value: T) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
-    }
+    func printJSON(_ value: some Encodable) throws { print(try JSONEncoder.sortedText(value, pretty: true)) }
 }
 
 /// Runs `body` with a Redis client, closing it afterwards; queue errors become clean messages.

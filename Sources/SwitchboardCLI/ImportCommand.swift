@@ -1,3 +1,4 @@
+import Basics
 import ArgumentParser
 import Foundation
 import Curl
@@ -235,10 +236,7 @@ struct KeysCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
         func run() throws {
             let entry = MasterKeyRing.generateEntry(id: id)
-            guard json else { return print(entry) }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(["id": id, "entry": entry]), as: UTF8.self))
+            print(json ? try JSONEncoder.sortedText(["id": id, "entry": entry], pretty: true) : entry)
         }
     }
 

@@ -1,3 +1,4 @@
+import Basics
 import ArgumentParser
 import Foundation
 import Imports
@@ -28,9 +29,7 @@ struct MatrixCommand: ParsableCommand {
         case .markdown: text = document.markdown()
         case .html: text = document.html()
         case .json:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            text = String(decoding: try encoder.encode(catalog.platforms), as: UTF8.self) + "\n"
+            text = try JSONEncoder.sortedText(catalog.platforms, pretty: true) + "\n"
         case .text:
             text = document.rows.map { row in
                 "\(row[0]) — \(row[1]) (\(row[2]))\n  metadata: \(row[3])\n  rate limit: \(row[4])\n  \(calls.formatted()) calls: \(row[5])\n  price: \(row[6])\n  \(row[7])\n"
@@ -70,9 +69,7 @@ struct QuoteCommand: ParsableCommand {
                 "apiTimeSeconds": String(quote.apiTimeMs / 1000), "nights": quote.nights.map(String.init) ?? "",
                 "price": quote.price.map { String(format: "%.2f", $0) } ?? "", "currency": found.price?.currency ?? "",
             ]
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(fields), as: UTF8.self))
+            print(try JSONEncoder.sortedText(fields, pretty: true))
         } else {
             print(quote.summary)
         }

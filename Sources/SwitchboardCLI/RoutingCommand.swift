@@ -1,3 +1,4 @@
+import Basics
 import ArgumentParser
 import Foundation
 import Postgres
@@ -12,24 +13,13 @@ struct RoutingCommand: AsyncParsableCommand {
                                                     subcommands: [Rules.self, Publish.self, ApiKey.self, Lead.self, VoiceToken.self, Integration.self,
                                                                   Trace.self, Search.self, Breakers.self])
 
-    /// The routing state the commands change: rule versions and tenant access, on one Redis and Postgres.
-    struct Stores {
-        let rules: RuleVersions
-        let access: TenantAccess
-        var redis: RedisClient { access.redis }
-        var keys: RoutingKeys { access.keys }
-        var postgres: PostgresClient { access.postgres! }
-    }
-
     /// Runs `body` with the routing stores (Redis and Postgres from the environment).
-    static func withStore<R>(_ options: GlobalOptions, _ body: (Stores) async throws -> R) async throws -> R {
+    static func withStore<R>(_ options: GlobalOptions, _ body: (RoutingStores) async throws -> R) async throws -> R {
         let settings = try options.settings()
         let postgres = PostgresClient(settings.postgres)
         defer { Task { await postgres.shutdown() } }
         return try await withRedis(options) { redis, settings in
-            let keys = RoutingKeys(prefix: settings.keyPrefix)
-            let stores = Stores(rules: RuleVersions(redis: redis, postgres: postgres, keys: keys), access: TenantAccess(redis: redis, postgres: postgres, keys: keys))
-            do { return try await body(stores) }
+            do { return try await body(RoutingStores(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: settings.keyPrefix))) }
             catch let error as RoutingError { throw ValidationError(error.message) }
             catch let error as PostgresError { throw CLIFailure("database: \(error)") }
         }
@@ -103,10 +93,8 @@ struct RoutingCommand: AsyncParsableCommand {
             if options.json { return try options.printJSON(versions) }
             if versions.isEmpty { throw ValidationError(version.map { "tenant \(tenant) has no version \($0)" } ?? "tenant \(tenant) has no saved rules") }
             if version != nil, let one = versions.first {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 print("version \(one.version)\(one.active ? " (active)" : "") by \(one.createdBy) at \(one.createdAt)\(one.note.map { ": \($0)" } ?? "")")
-                print(String(decoding: try encoder.encode(one.rules), as: UTF8.self))
+                print(try JSONEncoder.sortedText(one.rules, pretty: true))
                 return
             }
             for v in versions {

@@ -70,7 +70,7 @@ extension RoutingCommand {
             let integration = RoutingIntegration(tenant: tenant, id: id, kind: kind, baseURL: url, settings: values)
             let ring = try RoutingCommand.keyRing(options)
             try await RoutingCommand.withStore(options) { store in
-                try await store.access.setIntegration(integration, credentials: secret, vault: CredentialVault(keyRing: ring, postgres: store.postgres))
+                try await store.access.setIntegration(integration, credentials: secret, vault: CredentialVault(keyRing: ring, postgres: store.postgres!))
             }
             if options.json { return try options.printJSON(integration) }
             print("integration \(id) (\(kind.rawValue)) set for \(tenant)")
@@ -90,7 +90,7 @@ extension RoutingCommand {
     }
 
     static func withAudit<R>(_ options: GlobalOptions, _ body: (AuditLog) async throws -> R) async throws -> R {
-        try await withStore(options) { store in try await body(AuditLog(redis: store.redis, postgres: store.postgres, keys: store.keys)) }
+        try await withStore(options) { store in try await body(AuditLog(redis: store.redis, postgres: store.postgres!, keys: store.keys)) }
     }
 
     static func printRecords(_ records: [AuditLog.Record], _ options: GlobalOptions) throws {

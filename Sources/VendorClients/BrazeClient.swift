@@ -34,17 +34,18 @@ public struct BrazeClient: Sendable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             externalId = try? c.decode(String.self, forKey: .externalId)
             phone = try? c.decode(String.self, forKey: .phone)
-            attributes = ((try? c.decode([String: Scalar].self, forKey: .customAttributes)) ?? [:]).compactMapValues(\.text)
+            attributes = ((try? c.decode([String: JSONValue].self, forKey: .customAttributes)) ?? [:]).compactMapValues(Self.text)
         }
-    }
 
-    /// A JSON value that is text when it is a string, number or boolean.
-    struct Scalar: Decodable {
-        let text: String?
-        init(from decoder: any Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if let s = try? c.decode(String.self) { text = s } else if let b = try? c.decode(Bool.self) { text = b ? "1" : "0" }
-            else if let i = try? c.decode(Int.self) { text = String(i) } else if let d = try? c.decode(Double.self) { text = "\(d)" } else { text = nil }
+        /// A string, number or boolean as text; nil for lists, objects and null.
+        static func text(_ value: JSONValue) -> String? {
+            switch value {
+            case .string(let s): return s
+            case .bool(let b): return b ? "1" : "0"
+            case .int(let i): return String(i)
+            case .double(let d): return "\(d)"
+            case .null, .array, .object: return nil
+            }
         }
     }
 

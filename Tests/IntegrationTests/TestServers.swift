@@ -95,19 +95,6 @@ enum TestServers {
     }
 }
 
-/// The routing stores a test changes, on one Redis and Postgres and one key prefix.
-struct RoutingStores {
-    let rules: RuleVersions
-    let access: TenantAccess
-    var keys: RoutingKeys { access.keys }
-    var redis: RedisClient { access.redis }
-
-    init(redis: RedisClient, postgres: PostgresClient?, keys: RoutingKeys) {
-        rules = RuleVersions(redis: redis, postgres: postgres, keys: keys)
-        access = TenantAccess(redis: redis, postgres: postgres, keys: keys)
-    }
-}
-
 extension Trait where Self == ConditionTrait {
     /// Runs a suite only where the test servers are configured; a plain `swift test` reports it
     /// as skipped with this reason instead of failing.

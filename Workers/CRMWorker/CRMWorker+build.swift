@@ -29,9 +29,8 @@ func buildCRMWorker(_ settings: CRMSettings, registry: MetricsRegistry,
         await mail.shutdown()
     }
     let vault = CredentialVault(keyRing: settings.keyRing, postgres: postgres)
-    let keys = RoutingKeys(prefix: common.keyPrefix)
-    let access = TenantAccess(redis: redis, postgres: postgres, keys: keys)
-    let rules = RuleVersions(redis: redis, postgres: postgres, keys: keys)
+    let stores = RoutingStores(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: common.keyPrefix))
+    let (access, rules) = (stores.access, stores.rules)
     do {
         let queue = try JobQueue(name: RoutingQueue.name, prefix: common.keyPrefix, redis: redis)
         for (group, limit) in settings.rateLimits { try await queue.setRateLimit(group: group, limit) }

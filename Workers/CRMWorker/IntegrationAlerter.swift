@@ -45,9 +45,11 @@ public struct IntegrationAlerter: Service {
         let all = try await access.integrations()
         for mailbox in all where mailbox.kind == .email {
             let tenant = mailbox.tenant
-            let credentials = try await access.credentials(of: mailbox, vault: vault)
+            // The relay's credentials are opened only when there is something to send.
+            var credentials: String?
             func mail(_ subject: String, _ body: String) async throws {
-                try await email.send(subject: subject, body: body, integration: mailbox, credentials: credentials)
+                if credentials == nil { credentials = try await access.credentials(of: mailbox, vault: vault) }
+                try await email.send(subject: subject, body: body, integration: mailbox, credentials: credentials ?? "")
             }
             // Recoveries since the last one mailed.
             let seenKey = access.keys.alerts(tenant, "recovered-at")

@@ -36,7 +36,7 @@ struct ConnectorHTTP: Sendable {
 
     static func int(_ value: Any?) -> Int? {
         if let i = value as? Int { return i }
-        if let d = value as? Double { return Int(d) }
+        if let d = value as? Double { return Int(exactly: d.rounded(.towardZero)) } // NaN, infinities, huge values: nil, never a trap
         if let s = value as? String { return Int(s) }
         return nil
     }

@@ -1,0 +1,20 @@
+import Postgres
+import Redis
+import RoutingCore
+
+/// A tenant's routing configuration as the tools change it (CLI, console, crm-worker, tests):
+/// rule versions and tenant access, on one Redis, one Postgres and one key prefix.
+public struct RoutingStores: Sendable {
+    public let rules: RuleVersions
+    public let access: TenantAccess
+
+    /// `postgres` may be nil for Redis-only work (API keys, voice tokens, leads, publishing).
+    public init(redis: RedisClient, postgres: PostgresClient?, keys: RoutingKeys) {
+        rules = RuleVersions(redis: redis, postgres: postgres, keys: keys)
+        access = TenantAccess(redis: redis, postgres: postgres, keys: keys)
+    }
+
+    public var redis: RedisClient { access.redis }
+    public var postgres: PostgresClient? { access.postgres }
+    public var keys: RoutingKeys { access.keys }
+}
