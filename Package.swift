@@ -73,7 +73,7 @@ let package = Package(
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Queue", dependencies: [
-            "Redis",
+            "Basics", "Redis",
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -161,7 +161,7 @@ let package = Package(
         .testTarget(name: "RouterTests", dependencies: ["Router", "RoutingCore"]),
         .testTarget(name: "VendorClientsTests", dependencies: ["VendorClients"]),
         .testTarget(name: "QueueTests", dependencies: ["Queue"]),
-        .testTarget(name: "ImportTests", dependencies: ["Imports", "Queue"]),
+        .testTarget(name: "ImportTests", dependencies: ["Basics", "Imports", "Queue"]),
         // Integration tests against the real Redis and Postgres that ops/test starts.
         .testTarget(name: "IntegrationTests", dependencies: ["Queue", "Redis", "Postgres", "Curl", "Schema", "Vault", "Imports", "Routing", "RoutingCore",
                                                           "VendorClients", "Settings", "Observability", "Router", "CRMWorker", "AuditWorker", "Scheduler",

@@ -56,9 +56,18 @@ public enum JSONValue: Sendable, Equatable, Codable {
     public var object: [String: JSONValue]? { if case .object(let o) = self { return o } else { return nil } }
     /// The elements of an array value.
     public var array: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+    /// A boolean value.
+    public var bool: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+    /// The member `key` of an object value; nil for a missing member or a value that is no object.
+    public subscript(key: String) -> JSONValue? { object?[key] }
+    /// The elements of an array value, or none: for lists a vendor may leave out.
+    public var elements: [JSONValue] { array ?? [] }
 }
 
-extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral, ExpressibleByNilLiteral {
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral, ExpressibleByNilLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(Dictionary(elements) { _, last in last }) }
     public init(stringLiteral value: String) { self = .string(value) }
     public init(integerLiteral value: Int) { self = .int(value) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }

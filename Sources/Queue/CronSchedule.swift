@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// A named cron schedule that enqueues one job into one queue per slot.
@@ -20,13 +21,13 @@ public struct CronSchedule: Sendable {
     /// `[{"name": "...", "cron": "0 22 * * *", "timeZone": "Europe/Berlin", "queue": "imports",
     ///    "type": "...", "payload": {...}, "key": "...", "priority": 5, "maxAttempts": 3}]`.
     public static func parseList(json: [UInt8]) throws -> [CronSchedule] {
-        guard let list = try? JSONSerialization.jsonObject(with: Data(json)) as? [[String: Any]] else {
+        guard let list = try? JSONDecoder().decode([[String: JSONValue]].self, from: Data(json)) else {
             throw QueueError(.invalidCron, "schedules must be a JSON array of objects")
         }
         var names = Set<String>()
         return try list.enumerated().map { index, item in
             func text(_ field: String) throws -> String {
-                guard let value = item[field] as? String, !value.isEmpty else {
+                guard let value = item[field]?.string, !value.isEmpty else {
                     throw QueueError(.invalidCron, "schedule #\(index + 1): '\(field)' is required and must be text")
                 }
                 return value
@@ -34,19 +35,19 @@ public struct CronSchedule: Sendable {
             let name = try text("name")
             try JobQueue.validateName(name, what: "schedule name")
             guard names.insert(name).inserted else { throw QueueError(.invalidCron, "schedule name '\(name)' is used twice") }
-            let zoneName = (item["timeZone"] as? String) ?? "UTC"
+            let zoneName = item["timeZone"]?.string ?? "UTC"
             guard let zone = TimeZone(identifier: zoneName) else {
                 throw QueueError(.invalidCron, "schedule '\(name)': unknown time zone '\(zoneName)'")
             }
             var payload = "{}"
             if let object = item["payload"] {
-                guard JSONSerialization.isValidJSONObject(object), let data = try? JSONSerialization.data(withJSONObject: object) else {
+                guard object.object != nil || object.array != nil, let data = try? JSONEncoder().encode(object) else {
                     throw QueueError(.invalidCron, "schedule '\(name)': payload must be a JSON object or array")
                 }
                 payload = String(decoding: data, as: UTF8.self)
             }
-            let job = NewJob(type: try text("type"), payload: payload, key: (item["key"] as? String) ?? "default",
-                             priority: (item["priority"] as? Int) ?? 5, maxAttempts: (item["maxAttempts"] as? Int) ?? 5)
+            let job = NewJob(type: try text("type"), payload: payload, key: item["key"]?.string ?? "default",
+                             priority: item["priority"]?.int ?? 5, maxAttempts: item["maxAttempts"]?.int ?? 5)
             try job.validate()
             return CronSchedule(name: name, expression: try CronExpression(parsing: try text("cron")), timeZone: zone,
                                 queue: try text("queue"), job: job)

@@ -1,3 +1,4 @@
+import Basics
 import ArgumentParser
 import Foundation
 import Queue
@@ -165,7 +166,7 @@ struct QueueCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard (1...1_000_000).contains(count) else { throw ValidationError("--count must be between 1 and 1000000") }
-            guard (try? JSONSerialization.jsonObject(with: Data(payload(copy: 1).utf8), options: [.fragmentsAllowed])) != nil else {
+            guard (try? JSONDecoder().decode(JSONValue.self, from: Data(payload(copy: 1).utf8))) != nil else {
                 throw ValidationError("--payload is not valid JSON: \(payload)")
             }
             let job = NewJob(type: type, payload: payload, key: key, priority: priority, maxAttempts: attempts, delayMs: delayMs, uniqueKey: unique)

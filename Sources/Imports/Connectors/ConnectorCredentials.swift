@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// The credential fields each platform's connector needs, checked before they are sealed.
@@ -11,12 +12,12 @@ public enum ConnectorCredentials {
     /// The parsed fields; throws a message naming the missing fields (never their values).
     @discardableResult
     public static func validate(_ json: String, platform: String) throws -> [String: String] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
+        guard let object = (try? JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)))?.object else {
             throw ImportError(.invalidInput, "credentials must be a JSON object")
         }
         var fields: [String: String] = [:]
         for (key, value) in object {
-            guard let text = value as? String else { throw ImportError(.invalidInput, "credential field '\(key)' must be text") }
+            guard let text = value.string else { throw ImportError(.invalidInput, "credential field '\(key)' must be text") }
             fields[key] = text
         }
         let missing = (required[platform] ?? []).filter { (fields[$0] ?? "").isEmpty }

@@ -11,10 +11,10 @@ struct ConnectorHTTP: Sendable {
     let vendor: String
     let headers: [(String, String)]
 
-    func json(_ method: String, _ url: String, body: Any? = nil) async throws -> Any? {
+    func json(_ method: String, _ url: String, body: JSONValue? = nil) async throws -> JSONValue? {
         var request = HTTPRequest(method: method, url: url, headers: headers + [("Accept", "application/json")])
         if let body {
-            request.body = Array(try JSONSerialization.data(withJSONObject: body))
+            request.body = Array(try JSONEncoder().encode(body))
             request.headers.append(("Content-Type", "application/json"))
         }
         let path = URL(string: url)?.path ?? url
@@ -28,16 +28,20 @@ struct ConnectorHTTP: Sendable {
         if let failure = JobFailure(httpStatus: response.status, retryAfterMs: response.retryAfterMs, context: "\(vendor) \(path)") {
             throw failure
         }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(response.body)) else {
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(response.body)) else {
             throw JobFailure(.retryable, "\(vendor) \(path): response is not JSON")
         }
-        return object
+        return value
     }
 
-    static func int(_ value: Any?) -> Int? {
-        if let i = value as? Int { return i }
-        if let d = value as? Double { return Int(exactly: d.rounded(.towardZero)) } // NaN, infinities, huge values: nil, never a trap
-        if let s = value as? String { return Int(s) }
-        return nil
+    /// A number a vendor sent as a number (fractions cut toward zero) or as text; nil for anything
+    /// else and for values out of Int's range (NaN, infinities, 1e20), never a trap.
+    static func int(_ value: JSONValue?) -> Int? {
+        switch value {
+        case .int(let i): return i
+        case .double(let d): return Int(exactly: d.rounded(.towardZero))
+        case .string(let s): return Int(s)
+        default: return nil
+        }
     }
 }

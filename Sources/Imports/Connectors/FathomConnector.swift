@@ -17,13 +17,13 @@ public struct FathomConnector: CallConnector {
 
     public var transcriptBatchSize: Int { 0 }
 
-    func meetings(from: Date, to: Date, cursor: String?, transcripts: Bool) async throws -> (items: [[String: Any]], next: String?) {
+    func meetings(from: Date, to: Date, cursor: String?, transcripts: Bool) async throws -> (items: [JSONValue], next: String?) {
         let iso = ISO8601DateFormatter()
         var query = "created_after=\(iso.string(from: from).urlQueryEscaped)&created_before=\(iso.string(from: to).urlQueryEscaped)"
         if transcripts { query += "&include_transcript=true" }
         if let cursor { query += "&cursor=\(cursor.urlQueryEscaped)" }
-        guard let object = try await client.json("GET", "\(baseURL)/meetings?\(query)") as? [String: Any] else { return ([], nil) }
-        return (object["items"] as? [[String: Any]] ?? [], object["next_cursor"] as? String)
+        guard let object = try await client.json("GET", "\(baseURL)/meetings?\(query)"), object.object != nil else { return ([], nil) }
+        return (object["items"]?.elements ?? [], object["next_cursor"]?.string)
     }
 
     public func countCalls(from: Date, to: Date) async throws -> Int? {
@@ -45,27 +45,27 @@ public struct FathomConnector: CallConnector {
         return parts.reduce(0) { $0 * 60 + $1! } * 1000
     }
 
-    static func parse(_ item: [String: Any]) -> ImportedCall? {
+    static func parse(_ item: JSONValue) -> ImportedCall? {
         guard let id = ConnectorHTTP.int(item["recording_id"]) else { return nil }
         let iso = ISO8601DateFormatter()
-        let start = (item["recording_start_time"] as? String).flatMap(iso.date(from:))
-        let end = (item["recording_end_time"] as? String).flatMap(iso.date(from:))
-        let invitees = (item["calendar_invitees"] as? [[String: Any]] ?? []).map {
-            Participant(name: $0["name"] as? String, email: $0["email"] as? String, title: nil,
-                        affiliation: ($0["is_external"] as? Bool).map { $0 ? "External" : "Internal" }, speakerId: nil)
+        let start = item["recording_start_time"]?.string.flatMap(iso.date(from:))
+        let end = item["recording_end_time"]?.string.flatMap(iso.date(from:))
+        let invitees = (item["calendar_invitees"]?.elements ?? []).map {
+            Participant(name: $0["name"]?.string, email: $0["email"]?.string, title: nil,
+                        affiliation: $0["is_external"]?.bool.map { $0 ? "External" : "Internal" }, speakerId: nil)
         }
         var transcript: [TranscriptSegment]?
-        if let items = item["transcript"] as? [[String: Any]] {
-            let starts = items.map { ($0["timestamp"] as? String).flatMap(milliseconds) ?? 0 }
+        if let items = item["transcript"]?.array {
+            let starts = items.map { $0["timestamp"]?.string.flatMap(milliseconds) ?? 0 }
             transcript = items.enumerated().compactMap { i, entry in
-                guard let text = entry["text"] as? String else { return nil }
-                let speaker = (entry["speaker"] as? [String: Any])?["display_name"] as? String
+                guard let text = entry["text"]?.string else { return nil }
+                let speaker = entry["speaker"]?["display_name"]?.string
                 let next = i + 1 < starts.count ? max(starts[i + 1], starts[i]) : starts[i] + 3000
                 return TranscriptSegment(speaker: speaker, startMs: starts[i], endMs: next, text: text)
             }
         }
-        return ImportedCall(externalId: String(id), title: item["title"] as? String ?? item["meeting_title"] as? String, startedAt: start,
-                            durationSeconds: start.flatMap { s in end.map { Int($0.timeIntervalSince(s)) } }, direction: nil,
-                            recordingURL: item["share_url"] as? String ?? item["url"] as? String, participants: invitees, transcript: transcript)
+        return ImportedCall(externalId: String(id), title: item["title"]?.string ?? item["meeting_title"]?.string, startedAt: start,
+                            durationSeconds: start.flatMap { s in end.flatMap { Int(exactly: $0.timeIntervalSince(s).rounded(.towardZero)) } }, direction: nil,
+                            recordingURL: item["share_url"]?.string ?? item["url"]?.string, participants: invitees, transcript: transcript)
     }
 }

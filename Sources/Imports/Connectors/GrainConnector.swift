@@ -18,13 +18,13 @@ public struct GrainConnector: CallConnector {
 
     public var transcriptBatchSize: Int { 1 }
 
-    func recordings(from: Date, to: Date, cursor: String?, participants: Bool) async throws -> (items: [[String: Any]], next: String?) {
+    func recordings(from: Date, to: Date, cursor: String?, participants: Bool) async throws -> (items: [JSONValue], next: String?) {
         let iso = ISO8601DateFormatter()
-        var body: [String: Any] = ["filter": ["after_datetime": iso.string(from: from), "before_datetime": iso.string(from: to)],
-                                   "include": ["participants": participants]]
-        if let cursor { body["cursor"] = cursor }
-        guard let object = try await client.json("POST", "\(baseURL)/v2/recordings", body: body) as? [String: Any] else { return ([], nil) }
-        return (object["recordings"] as? [[String: Any]] ?? [], object["cursor"] as? String)
+        var body: [String: JSONValue] = ["filter": ["after_datetime": .string(iso.string(from: from)), "before_datetime": .string(iso.string(from: to))],
+                                         "include": ["participants": .bool(participants)]]
+        if let cursor { body["cursor"] = .string(cursor) }
+        guard let object = try await client.json("POST", "\(baseURL)/v2/recordings", body: .object(body)), object.object != nil else { return ([], nil) }
+        return (object["recordings"]?.elements ?? [], object["cursor"]?.string)
     }
 
     public func countCalls(from: Date, to: Date) async throws -> Int? {
@@ -36,14 +36,14 @@ public struct GrainConnector: CallConnector {
         let result = try await recordings(from: from, to: to, cursor: cursor, participants: true)
         let iso = ISO8601DateFormatter()
         let calls = result.items.compactMap { r -> ImportedCall? in
-            guard let id = r["id"] as? String else { return nil }
-            let people = (r["participants"] as? [[String: Any]] ?? []).map {
-                Participant(name: $0["name"] as? String, email: $0["email"] as? String, title: nil,
-                            affiliation: ($0["scope"] as? String).map { $0.capitalized }, speakerId: $0["id"] as? String)
+            guard let id = r["id"]?.string else { return nil }
+            let people = (r["participants"]?.elements ?? []).map {
+                Participant(name: $0["name"]?.string, email: $0["email"]?.string, title: nil,
+                            affiliation: $0["scope"]?.string.map { $0.capitalized }, speakerId: $0["id"]?.string)
             }
-            return ImportedCall(externalId: id, title: r["title"] as? String, startedAt: (r["start_datetime"] as? String).flatMap(iso.date(from:)),
+            return ImportedCall(externalId: id, title: r["title"]?.string, startedAt: r["start_datetime"]?.string.flatMap(iso.date(from:)),
                                 durationSeconds: ConnectorHTTP.int(r["duration_ms"]).map { $0 / 1000 }, direction: nil,
-                                recordingURL: r["url"] as? String, participants: people, transcript: nil)
+                                recordingURL: r["url"]?.string, participants: people, transcript: nil)
         }
         return ImportPage(calls: calls, nextCursor: result.next)
     }
@@ -51,10 +51,10 @@ public struct GrainConnector: CallConnector {
     public func transcripts(from: Date, to: Date, callIds: [String]) async throws -> [String: [TranscriptSegment]] {
         var result: [String: [TranscriptSegment]] = [:]
         for id in callIds {
-            guard let items = try await client.json("GET", "\(baseURL)/v2/recordings/\(id.urlQueryEscaped)/transcript") as? [[String: Any]] else { continue }
+            guard let items = try await client.json("GET", "\(baseURL)/v2/recordings/\(id.urlQueryEscaped)/transcript")?.array else { continue }
             result[id] = items.compactMap { item in
-                guard let text = item["text"] as? String else { return nil }
-                return TranscriptSegment(speaker: item["speaker"] as? String, startMs: ConnectorHTTP.int(item["start"]) ?? 0,
+                guard let text = item["text"]?.string else { return nil }
+                return TranscriptSegment(speaker: item["speaker"]?.string, startMs: ConnectorHTTP.int(item["start"]) ?? 0,
                                          endMs: ConnectorHTTP.int(item["end"]) ?? 0, text: text)
             }
         }

@@ -43,19 +43,35 @@ public struct ImportNotifier: Sendable {
 
     func deliver(event: Int, kind: String, message: String, at: Double, request: ImportRequest, callbackSecret: String?) async throws {
         if let slackWebhookURL {
-            let body = String(decoding: try JSONSerialization.data(withJSONObject: ["text": message]), as: UTF8.self)
+            let body = try JSONEncoder.sortedText(["text": message])
             try await post(.json("POST", slackWebhookURL, body: body), what: "slack webhook")
         }
         if let url = request.callbackURL, let secret = callbackSecret {
-            let payload: [String: Any] = ["eventId": event, "event": kind, "message": message, "importRequest": request.id,
-                                          "tenant": request.tenant, "platform": request.platform, "state": request.state.rawValue,
-                                          "totalCalls": request.totalCalls ?? 0, "doneCalls": request.doneCalls,
-                                          "failedCalls": request.failedCalls, "occurredAt": Int(at)]
-            let body = String(decoding: try JSONSerialization.data(withJSONObject: payload, options: [.sortedKeys]), as: UTF8.self)
+            let payload = CallbackEvent(eventId: event, event: kind, message: message, importRequest: request.id, tenant: request.tenant,
+                                        platform: request.platform, state: request.state.rawValue, totalCalls: request.totalCalls ?? 0,
+                                        doneCalls: request.doneCalls, failedCalls: request.failedCalls,
+                                        occurredAt: Int(exactly: at.rounded(.down)) ?? 0)
+            let body = try JSONEncoder.sortedText(payload)
             let timestamp = Int(Date().timeIntervalSince1970)
             try await post(.json("POST", url, body: body, headers: [("X-Switchboard-Timestamp", String(timestamp)),
                                                                     ("X-Switchboard-Signature", Self.signature(secret: secret, timestamp: timestamp, body: body))]),
                            what: "callback")
         }
     }
+}
+
+/// The body of a signed callback (`X-Switchboard-Signature` is over it), one per request event.
+struct CallbackEvent: Encodable {
+    let eventId: Int
+    let event: String
+    let message: String
+    let importRequest: Int
+    let tenant: String
+    let platform: String
+    let state: String
+    let totalCalls: Int
+    let doneCalls: Int
+    let failedCalls: Int
+    /// Seconds since 1970.
+    let occurredAt: Int
 }
