@@ -57,7 +57,7 @@ let package = Package(
         ]),
         // libcurl: outbound HTTP (HTTPClient) and email (MailSender).
         .target(name: "Curl", dependencies: [
-            "CCurl", "BlockingIO",
+            "Basics", "CCurl", "BlockingIO",
             .product(name: "Logging", package: "swift-log"),
         ]),
 

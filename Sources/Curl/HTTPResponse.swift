@@ -1,3 +1,5 @@
+import Basics
+
 /// A response: status, headers (names lower-cased) and body.
 public struct HTTPResponse: Sendable {
     public let status: Int
@@ -19,10 +21,14 @@ public struct HTTPResponse: Sendable {
     /// The body decoded as UTF-8.
     public var text: String { String(decoding: body, as: UTF8.self) }
 
-    /// `Retry-After` in milliseconds, when given in seconds (the form every vendor we call uses).
+    /// The longest wait a vendor can impose through `Retry-After` (a day); longer asks are clamped.
+    public static let maxRetryAfterMs = 86_400_000
+
+    /// `Retry-After` in milliseconds, when given in seconds (the form every vendor we call uses),
+    /// clamped to `maxRetryAfterMs`; nil when absent, negative, NaN or not a number.
     public var retryAfterMs: Int? {
-        guard let value = header("retry-after")?.trimmingCharacters(in: " "), let seconds = Double(value), seconds >= 0 else { return nil }
-        return Int((seconds * 1000).rounded(.up))
+        guard let value = header("retry-after")?.trimmingCharacters(in: " ") else { return nil }
+        return UntrustedNumber.milliseconds(seconds: value, clampedTo: 0...Self.maxRetryAfterMs)
     }
 }
 

@@ -5,6 +5,11 @@ public struct RedisStreamEntry: Sendable {
     public let id: String
     public let fields: [String: String]
 
+    public init(id: String, fields: [String: String]) {
+        self.id = id
+        self.fields = fields
+    }
+
     /// The entries of an XREADGROUP reply for one stream (`[[stream, [[id, [f, v, …]], …]]]`).
     public static func fromRead(_ reply: RedisValue) -> [RedisStreamEntry] {
         guard let streams = reply.array, let first = streams.first?.array, first.count == 2 else { return [] }

@@ -101,8 +101,10 @@ public final class RouteService: Sendable {
         let started = DispatchTime.now().uptimeNanoseconds
         let caller: PhoneNumber
         do {
-            guard !call.callId.isEmpty, call.callId.utf8.count <= 200 || call.callId.count <= 200 else {
-                throw RoutingError(.invalidInput, "callId must be 1-200 characters")
+            // Every text that reaches the audit chain is checked here, so Postgres never refuses it later.
+            if let problem = UntrustedText.problem(call.callId, maxBytes: 200) { throw RoutingError(.invalidInput, "callId \(problem)") }
+            if let called = call.called, let problem = UntrustedText.problem(called, maxBytes: 64, allowEmpty: true) {
+                throw RoutingError(.invalidInput, "called \(problem)")
             }
             caller = try PhoneNumber(parsing: call.caller, defaultCountryCode: defaultCountryCode)
         } catch {

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Postgres
 import Redis
@@ -29,11 +30,23 @@ public struct AuditLog: Sendable {
 
     typealias Entry = RedisStreamEntry
 
-    /// Moves up to `count` entries into Postgres; returns how many were stored. Entries this
+    /// What one drain did: rows stored, rows quarantined (Postgres refused them).
+    public struct Drained: Sendable, Equatable {
+        public let stored: Int
+        public let quarantined: Int
+        public init(stored: Int, quarantined: Int) {
+            self.stored = stored
+            self.quarantined = quarantined
+        }
+    }
+
+    /// Moves up to `count` entries into Postgres; returns how many rows were stored and how many
+    /// Postgres refused (those are quarantined with the reason, so one bad row never holds up the
+    /// batch behind it; the good rows of the batch are still stored). Entries this
     /// consumer read before but never acknowledged (a crash, Postgres down) come first, then
     /// entries other consumers left idle for `claimIdleMs`, then new ones (waiting `blockMs`).
     @discardableResult
-    public func drain(consumer: String, count: Int = 1000, blockMs: Int = 1000, claimIdleMs: Int = 60_000) async throws -> Int {
+    public func drain(consumer: String, count: Int = 1000, blockMs: Int = 1000, claimIdleMs: Int = 60_000) async throws -> Drained {
         var entries = try await read(["XREADGROUP", "GROUP", Self.group, consumer, "COUNT", String(count), "STREAMS", keys.auditStream, "0"])
         if entries.isEmpty {
             let claimed = try await redis.send(["XAUTOCLAIM", keys.auditStream, Self.group, consumer, String(claimIdleMs), "0-0", "COUNT", String(count)])
@@ -49,11 +62,11 @@ public struct AuditLog: Sendable {
             if case .error(let message) = reply { throw RedisError(.server, message) }
             entries = RedisStreamEntry.fromRead(reply)
         }
-        guard !entries.isEmpty else { return 0 }
-        try await store(entries)
+        guard !entries.isEmpty else { return Drained(stored: 0, quarantined: 0) }
+        let drained = try await store(entries)
         let ids = entries.map(\.id)
         _ = try await redis.pipeline([["XACK", keys.auditStream, Self.group] + ids, ["XDEL", keys.auditStream] + ids])
-        return entries.count
+        return drained
     }
 
     private func read(_ command: [String]) async throws -> [Entry] {
@@ -71,10 +84,19 @@ public struct AuditLog: Sendable {
         return formatter.string(from: date)
     }
 
+    /// One row of `routing_audit`, with the stream entry it came from (for the quarantine).
+    struct Row {
+        let values: [String?]
+        let entry: Entry
+        let index: Int
+        var entryId: String { values[0] ?? entry.id }
+        var tenant: String? { values[1] }
+    }
+
     /// One row per stream entry; a `decisions` entry (a batch from the router) gives one row
     /// per chain, with ids `<stream id>/<n>` so a re-delivered batch is skipped as a whole.
-    static func rows(_ entries: [Entry]) -> [[String?]] {
-        var rows: [[String?]] = []
+    static func rows(_ entries: [Entry]) -> [Row] {
+        var rows: [Row] = []
         for e in entries {
             let chains: [String] = e.fields["kind"] == "decisions" ? (e.fields["chains"] ?? "").split(separator: "\n").map(String.init) : [e.fields["chain"] ?? "{}"]
             for (n, chain) in chains.enumerated() {
@@ -85,20 +107,81 @@ public struct AuditLog: Sendable {
                 let caller = object?.caller ?? e.fields["caller"].flatMap { $0.isEmpty ? nil : $0 }
                 let tenant = object?.tenant ?? e.fields["tenant"] ?? ""
                 let at = object?.at.map { timestamp(ms: $0) } ?? timestamp(streamId: e.id)
-                rows.append([id, tenant, kind, call, caller, at, object?.micros.map(String.init),
-                             object == nil ? #"{"unparsed": true}"# : chain])
+                rows.append(Row(values: [id, tenant, kind, call, caller, at, object?.micros.map(String.init),
+                                         object == nil ? #"{"unparsed": true}"# : chain], entry: e, index: n))
             }
         }
         return rows
     }
 
-    private func store(_ entries: [Entry]) async throws {
+    private func store(_ entries: [Entry]) async throws -> Drained {
         let rows = Self.rows(entries)
+        do {
+            try await insert(rows[...])
+            return Drained(stored: rows.count, quarantined: 0)
+        } catch let error as PostgresError where error.code != .connection {
+            return try await isolate(rows[...], error)
+        }
+    }
+
+    /// Stores the rows Postgres accepts and quarantines the ones it refuses, by halving the batch
+    /// until each refusal is one row. Connection errors end the isolation (the batch stays pending).
+    private func isolate(_ rows: ArraySlice<Row>, _ failure: PostgresError) async throws -> Drained {
+        if rows.count == 1, let row = rows.first {
+            guard Self.refusesData(failure) else { throw failure }
+            try await quarantine(row, reason: failure.description)
+            return Drained(stored: 0, quarantined: 1)
+        }
+        let middle = rows.startIndex + rows.count / 2
+        var stored = 0, quarantined = 0
+        for half in [rows[..<middle], rows[middle...]] {
+            do {
+                try await insert(half)
+                stored += half.count
+            } catch let error as PostgresError where error.code != .connection {
+                let inner = try await isolate(half, error)
+                stored += inner.stored
+                quarantined += inner.quarantined
+            }
+        }
+        return Drained(stored: stored, quarantined: quarantined)
+    }
+
+    /// True for errors about the data itself (SQLSTATE classes 22 data exception, 23 integrity,
+    /// 54 program limit): retrying the same row can never succeed.
+    static func refusesData(_ error: PostgresError) -> Bool {
+        guard error.code != .connection, let state = error.sqlState else { return false }
+        return state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("54")
+    }
+
+    private func insert(_ rows: ArraySlice<Row>) async throws {
+        let values = rows.map(\.values)
         try await postgres.transaction { db in
             _ = try db.query("CREATE TEMP TABLE IF NOT EXISTS audit_batch (LIKE routing_audit) ON COMMIT DELETE ROWS")
-            _ = try db.copy(into: "audit_batch", columns: ["entry_id", "tenant_id", "kind", "call_id", "caller", "at", "micros", "detail"], rows: rows)
+            _ = try db.copy(into: "audit_batch", columns: ["entry_id", "tenant_id", "kind", "call_id", "caller", "at", "micros", "detail"], rows: values)
             _ = try db.query("INSERT INTO routing_audit SELECT * FROM audit_batch ON CONFLICT (entry_id) DO NOTHING")
         }
+    }
+
+    /// What the quarantine keeps of an audit row: its stream entry and the row's index in it.
+    struct QuarantinedRow: Codable {
+        let streamId: String
+        let index: Int
+        let fields: [String: String]
+    }
+
+    private func quarantine(_ row: Row, reason: String) async throws {
+        let payload = try JSONEncoder.sortedText(QuarantinedRow(streamId: row.entry.id, index: row.index, fields: row.entry.fields))
+        try await Quarantine(postgres: postgres).add(.audit, tenant: row.tenant, entryKey: row.entryId, payload: payload, reason: reason)
+    }
+
+    /// Stores a quarantined row again with today's code (after a fix); throws when Postgres still
+    /// refuses it. Idempotent: a row already stored is skipped by its entry id.
+    public func replay(_ item: Quarantine.Item) async throws {
+        let kept = try JSONDecoder().decode(QuarantinedRow.self, from: Data(item.payload.utf8))
+        let rows = Self.rows([Entry(id: kept.streamId, fields: kept.fields)]).filter { $0.index == kept.index }
+        guard !rows.isEmpty else { throw RoutingError(.invalidInput, "quarantined audit row \(item.id) names no row of its entry") }
+        try await insert(rows[...])
     }
 
     /// One stored entry.

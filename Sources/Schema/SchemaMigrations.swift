@@ -167,6 +167,22 @@ public enum SchemaMigrations {
             ALTER TABLE routing_integrations ADD CONSTRAINT routing_integrations_kind_check
                 CHECK (kind IN ('zendesk_talk', 'dialfire', 'braze', 'sms', 'email'));
             """),
+        Migration(6, "quarantine for entries a consumer cannot process", """
+            -- What a stream or queue consumer could not process (a row Postgres refuses, an outcome
+            -- for a tenant without Braze, a vendor's 4xx): kept with its reason, listable and
+            -- replayable, instead of being retried forever in front of the others or dropped.
+            CREATE TABLE quarantine (
+                id bigserial PRIMARY KEY,
+                source text NOT NULL,                -- audit | outcome
+                tenant_id text,
+                entry_key text NOT NULL,             -- where it came from (stream id, row index)
+                payload text NOT NULL,               -- the entry as JSON text (never jsonb: it may hold what jsonb refuses)
+                reason text NOT NULL,
+                quarantined_at timestamptz NOT NULL DEFAULT now(),
+                replayed_at timestamptz,
+                UNIQUE (source, entry_key));
+            CREATE INDEX quarantine_open ON quarantine (source, quarantined_at) WHERE replayed_at IS NULL;
+            """),
     ]
 
     /// A migrator over every migration.

@@ -1,3 +1,4 @@
+import Foundation
 import Postgres
 import Redis
 
@@ -12,12 +13,15 @@ public struct CommonSettings: Sendable {
     /// 0 picks a free port (logged at start).
     public var httpPort: Int
     public var logLevel: String
+    /// The name this process reads Redis streams under: stable across restarts, so a restarted
+    /// process picks up the entries it had read but not finished.
+    public var consumerName: String
 
     /// Reads SB_REDIS_HOST (127.0.0.1), SB_REDIS_PORT (6379), SB_REDIS_POOL (8),
     /// SB_REDIS_TIMEOUT_MS (5000), SB_KEY_PREFIX (sb), SB_POSTGRES_URL
     /// (postgresql://switchboard@127.0.0.1:5432/switchboard), SB_POSTGRES_POOL (4),
     /// SB_POSTGRES_SCHEMA (unset), SB_HTTP_HOST (127.0.0.1), SB_HTTP_PORT (`defaultPort`),
-    /// SB_LOG_LEVEL (info).
+    /// SB_LOG_LEVEL (info), SB_CONSUMER_NAME (`<host>-<SB_HTTP_PORT>`: one process per port).
     public init(_ env: EnvironmentVariables, defaultPort: Int) throws {
         redis = RedisConfiguration(
             host: env.string("SB_REDIS_HOST", default: "127.0.0.1"),
@@ -32,6 +36,10 @@ public struct CommonSettings: Sendable {
         httpHost = env.string("SB_HTTP_HOST", default: "127.0.0.1")
         httpPort = try env.int("SB_HTTP_PORT", default: defaultPort, range: 0...65535)
         logLevel = env.string("SB_LOG_LEVEL", default: "info")
+        consumerName = env.string("SB_CONSUMER_NAME", default: "\(ProcessInfo.processInfo.hostName)-\(httpPort)")
+        guard !consumerName.isEmpty, consumerName.utf8.count <= 200, !consumerName.contains(where: { $0.isWhitespace }) else {
+            throw SettingsError("SB_CONSUMER_NAME must be 1-200 characters without spaces")
+        }
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
             throw SettingsError("SB_LOG_LEVEL=\(logLevel) must be one of trace, debug, info, notice, warning, error, critical")
         }

@@ -114,7 +114,8 @@ public struct BrazeClient: Sendable {
     static func check(_ response: HTTPResponse, _ what: String) throws {
         var retryAfter = response.retryAfterMs
         if retryAfter == nil, let reset = response.headers.first(where: { $0.0.lowercased() == "x-ratelimit-reset" }).flatMap({ Double($0.1) }) {
-            retryAfter = max(1000, Int((reset - Date().timeIntervalSince1970) * 1000))
+            // An epoch second from the vendor: NaN or absurd values clamp, never trap.
+            retryAfter = UntrustedNumber.clampedInt((reset - Date().timeIntervalSince1970) * 1000, to: 1000...HTTPResponse.maxRetryAfterMs)
         }
         if let failure = JobFailure(httpStatus: response.status, retryAfterMs: retryAfter, context: "braze \(what)") { throw failure }
     }

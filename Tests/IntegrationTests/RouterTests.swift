@@ -79,6 +79,21 @@ import Vault
         #expect((phone.1["error"] as? String)?.contains("anonymous") == true)
         #expect(try await route(#"{"callId":"x","caller":"+15551230001"}"#, key: otherKey).0 == 409)
 
+        // Text the audit trail could not store is refused at the edge with a 400 and a message:
+        // NUL, control characters, lone surrogates, oversized ids, invalid UTF-8.
+        for (body, words) in [(#"{"callId":"a\u0000b","caller":"+15551230001"}"#, "callId must not contain NUL"),
+                              (#"{"callId":"a\u0007b","caller":"+15551230001"}"#, "callId must not contain control"),
+                              (#"{"callId":"a\ud800b","caller":"+15551230001"}"#, "callId"),
+                              (#"{"callId":"\#(String(repeating: "x", count: 201))","caller":"+15551230001"}"#, "at most 200 bytes"),
+                              (#"{"callId":"ok","caller":"+15551230001","called":"+1555\u0000"}"#, "called must not contain NUL")] {
+            let refused = try await route(body, key: key)
+            #expect(refused.0 == 400, "\(body)")
+            #expect((refused.1["error"] as? String)?.contains(words) == true, "\(body): \(refused.1)")
+        }
+        let invalidUTF8 = Array(#"{"callId":"a"#.utf8) + [0xFF, 0xFE] + Array(#"b","caller":"+15551230001"}"#.utf8)
+        let raw = try await http.send(HTTPRequest(method: "POST", url: base + "/v1/route", headers: [("Authorization", "Bearer \(key)"), ("Content-Type", "application/json")], body: invalidUTF8))
+        #expect(raw.status == 400, "\(raw.text)")
+
         // Every decision is in the audit stream with its chain, under its decision id.
         // Decisions go out in batches (one stream entry per event-loop tick), one chain per line.
         var chains: [String] = []

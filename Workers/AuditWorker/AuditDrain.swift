@@ -5,7 +5,7 @@ import ServiceLifecycle
 
 /// The drain loop as a service: stores batches of the audit stream until SIGTERM (it stops
 /// between batches); while Postgres is down it waits and retries with backoff, and the stream
-/// holds the backlog.
+/// holds the backlog. Rows Postgres refuses are quarantined (`switchboard quarantine list`).
 struct AuditDrain: Service {
     let log: AuditLog
     let consumer: String
@@ -13,14 +13,19 @@ struct AuditDrain: Service {
     let logger: Logger
     let stored = Counter(label: "switchboard_audit_entries_stored_total")
     let failures = Counter(label: "switchboard_audit_store_failures_total")
+    let quarantined = Counter(label: "switchboard_quarantined_total", dimensions: [("source", "audit")])
 
     func run() async throws {
         var backoffMs = 200
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 try await log.prepare()
-                let n = try await log.drain(consumer: consumer, count: batch)
-                stored.increment(by: n)
+                let drained = try await log.drain(consumer: consumer, count: batch)
+                stored.increment(by: drained.stored)
+                if drained.quarantined > 0 {
+                    quarantined.increment(by: drained.quarantined)
+                    logger.error("audit rows refused by Postgres were quarantined", metadata: ["count": "\(drained.quarantined)"])
+                }
                 backoffMs = 200
             } catch {
                 failures.increment()

@@ -15,8 +15,7 @@ func buildAuditWorker(_ settings: AuditWorkerSettings, registry: MetricsRegistry
     let redis = RedisClient(common.redis)
     let postgres = PostgresClient(common.postgres)
     let log = AuditLog(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: common.keyPrefix))
-    let consumer = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
-    let drain = AuditDrain(log: log, consumer: consumer, batch: settings.batch, logger: logger)
+    let drain = AuditDrain(log: log, consumer: common.consumerName, batch: settings.batch, logger: logger)
     let ops = OpsServer.make(host: common.httpHost, port: common.httpPort, registry: registry, logger: logger,
                              health: { do { _ = try await redis.send(["PING"]); return nil } catch { return "redis: \(error)" } },
                              onBound: { port in

@@ -36,11 +36,10 @@ func buildCRMWorker(_ settings: CRMSettings, registry: MetricsRegistry,
         for (group, limit) in settings.rateLimits { try await queue.setRateLimit(group: group, limit) }
         let cache = LeadCache(access: access, rules: rules, vault: vault, http: http, queue: queue, liveCutoffMs: settings.brazeCutoffMs)
         let jobs = JobRegistry(RoutingJobs(access: access, vault: vault, http: http).definitions + cache.definitions)
-        let consumer = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         let services: [any Service] = [
             QueueWorker(queue: queue, registry: jobs, configuration: QueueWorkerConfiguration(concurrency: settings.concurrency), logger: logger),
             DialerPoller(access: access, vault: vault, http: http, intervalMs: settings.pollMs, probeMs: settings.probeMs),
-            OutcomeWriter(cache: cache, consumer: consumer),
+            OutcomeWriter(cache: cache, quarantine: Quarantine(postgres: postgres), consumer: common.consumerName),
             MissFiller(cache: cache),
             IntegrationAlerter(access: access, vault: vault, email: EmailClient(sender: mail), intervalMs: settings.alertMs),
             OpsServer.make(host: common.httpHost, port: common.httpPort, registry: registry, logger: logger,
