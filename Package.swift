@@ -102,7 +102,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Console", dependencies: [
-            "Imports", "Routing", "RoutingCore", .product(name: "HTTPTypes", package: "swift-http-types"), "Vault", "Queue", "Redis", "Postgres", "Curl",
+            "Basics", "Imports", "Routing", "RoutingCore", .product(name: "HTTPTypes", package: "swift-http-types"), "Vault", "Queue", "Redis", "Postgres", "Curl",
             "Settings", "Observability",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

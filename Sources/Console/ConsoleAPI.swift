@@ -15,22 +15,6 @@ struct ConsoleAPI: Sendable {
 
     typealias Failure = JSONFailure
 
-    /// Maps domain errors to HTTP once, here.
-    static func mapped(_ error: Error) -> Error {
-        switch error {
-        case let e as ImportError:
-            switch e.code {
-            case .invalidInput, .unknownPlatform, .invalidCredentials: return Failure(.badRequest, e.message)
-            case .notFound: return Failure(.notFound, e.message)
-            case .conflict: return Failure(.conflict, e.message)
-            }
-        case let e as Failure: return e
-        case let e as RedisError: return Failure(.serviceUnavailable, "Redis unavailable: \(e.message)")
-        case let e as PostgresError: return Failure(.serviceUnavailable, "database unavailable: \(e)")
-        default: return Failure(.internalServerError, "internal error; see the console log")
-        }
-    }
-
     /// A request body that must be one JSON object (at most 1 MiB).
     static func body(_ request: Request) async throws -> [String: JSONValue] {
         let buffer = try await request.body.collect(upTo: 1 << 20)
@@ -41,14 +25,14 @@ struct ConsoleAPI: Sendable {
     }
 
     func id(_ context: BasicRequestContext) throws -> Int {
-        guard let id = context.parameters.get("id", as: Int.self) else { throw Failure(.badRequest, "import request id must be a number") }
+        guard let id = context.parameters.get("id", as: Int.self), id > 0 else { throw Failure(.badRequest, "import request id must be a positive number") }
         return id
     }
 
     /// The routes, every one behind the token except /health.
     func routes(into router: Router<BasicRequestContext>) {
         let api = router.group("v1")
-        let handle = ConsoleGuard(token: token, mapped: Self.mapped).handle
+        let handle = ConsoleGuard(token: token).handle
         api.get("platforms", use: handle { _, _ in try JSONFailure.encoded(.ok, pipeline.catalog.platforms) })
         api.get("quote", use: handle { request, _ in
             let q = request.uri.queryParameters

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -18,24 +19,10 @@ struct ConsoleRoutingAPI: Sendable {
 
     typealias Failure = JSONFailure
 
-    static func mapped(_ error: Error) -> Error {
-        switch error {
-        case let e as RoutingError:
-            switch e.code {
-            case .invalidInput: return Failure(.badRequest, e.message)
-            case .unknownDialer, .invalidRules: return Failure(.unprocessableContent, e.message)
-            }
-        case let e as Failure: return e
-        case let e as RedisError: return Failure(.serviceUnavailable, "Redis unavailable: \(e.message)")
-        case let e as PostgresError: return Failure(.serviceUnavailable, "database unavailable: \(e)")
-        default: return Failure(.internalServerError, "internal error; see the console log")
-        }
-    }
-
     func rulesDocument(_ request: Request) async throws -> RoutingRules {
         let buffer = try await request.body.collect(upTo: 1 << 20)
         do { return try JSONDecoder().decode(RoutingRules.self, from: Data(buffer: buffer)) } catch {
-            throw Failure(.badRequest, "body must be a rules document (see ops/demo/routing-rules.json): \(error)")
+            throw Failure(.badRequest, "body must be a rules document (see ops/demo/routing-rules.json): \(JSONProblem.describe(error))")
         }
     }
 
@@ -47,7 +34,7 @@ struct ConsoleRoutingAPI: Sendable {
 
     func routes(into router: Router<BasicRequestContext>) {
         let api = router.group("v1")
-        let handle = ConsoleGuard(token: token, mapped: Self.mapped).handle
+        let handle = ConsoleGuard(token: token).handle
         /// Who made a change: the X-Actor header (the console's user), else "console".
         @Sendable func actor(_ request: Request) -> String {
             request.headers[HTTPField.Name("X-Actor")!].map { String($0.prefix(200)) } ?? "console"

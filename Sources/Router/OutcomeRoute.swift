@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Hummingbird
 import NIOPosix
@@ -34,7 +35,8 @@ struct OutcomeRoute: Sendable {
               let tenant = try await service.tenant(apiKey: String(header.dropFirst(7)), on: MultiThreadedEventLoopGroup.singleton.next()).get() else {
             throw JSONFailure(.unauthorized, "missing or unknown API key")
         }
-        guard let callId = context.parameters.get("id"), !callId.isEmpty, callId.count <= 200 else { throw JSONFailure(.badRequest, "call id must be 1-200 characters") }
+        guard let callId = context.parameters.get("id") else { throw JSONFailure(.badRequest, "call id missing") }
+        if let problem = UntrustedText.problem(callId, maxBytes: 200) { throw JSONFailure(.badRequest, "call id \(problem)") }
         let body = try await request.body.collect(upTo: 16 * 1024)
         guard let outcome = try? JSONDecoder().decode(Outcome.self, from: Data(buffer: body)) else {
             throw JSONFailure(.badRequest, #"body must be JSON like {"caller": "+15551234567", "outcome": "connected", "agent": "…", "durationSeconds": 42}"#)
@@ -43,6 +45,9 @@ struct OutcomeRoute: Sendable {
             throw JSONFailure(.badRequest, "outcome must be one of \(Self.outcomes.sorted().joined(separator: ", "))")
         }
         if let seconds = outcome.durationSeconds, !(0...86_400).contains(seconds) { throw JSONFailure(.badRequest, "durationSeconds must be 0-86400") }
+        for (name, value) in [("dialer", outcome.dialer), ("agent", outcome.agent)] {
+            if let value, let problem = UntrustedText.problem(value, maxBytes: 200, allowEmpty: true) { throw JSONFailure(.badRequest, "\(name) \(problem)") }
+        }
         let phone: PhoneNumber
         do { phone = try PhoneNumber(parsing: outcome.caller, defaultCountryCode: defaultCountryCode) } catch let error as RoutingError {
             throw JSONFailure(.badRequest, error.message)

@@ -39,6 +39,8 @@ struct VoiceWebhooks: Sendable {
     /// Reads the form body and checks the signature against the tenant's token.
     func verify(_ request: Request, _ context: BasicRequestContext) async throws -> Signed {
         guard let tenant = context.parameters.get("tenant"), !tenant.isEmpty else { throw JSONFailure(.badRequest, "tenant missing in path") }
+        // Checked before any lookup, so no cache ever keeps an entry for a tenant that cannot exist.
+        if let problem = TenantID.problem(tenant) { throw JSONFailure(.badRequest, problem) }
         let body = try await request.body.collect(upTo: 64 * 1024)
         let pairs = TwilioSignature.formParameters(String(buffer: body))
         if let signature = request.headers[HTTPField.Name("telnyx-signature-ed25519")!] {
@@ -70,7 +72,14 @@ struct VoiceWebhooks: Sendable {
         }
         var parameters: [String: String] = [:]
         for (name, value) in pairs where parameters[name] == nil { parameters[name] = value }
-        guard let sid = parameters["CallSid"], !sid.isEmpty, sid.count <= 200 else { throw JSONFailure(.badRequest, "CallSid missing") }
+        guard let sid = parameters["CallSid"], !sid.isEmpty else { throw JSONFailure(.badRequest, "CallSid missing") }
+        // Everything the audit chain keeps of the call is checked here (the signature proves who
+        // sent it, not that it is storable).
+        for (name, value) in parameters {
+            if let problem = UntrustedText.problem(value, maxBytes: name == "CallSid" ? 200 : 1000, allowEmpty: name != "CallSid") {
+                throw JSONFailure(.badRequest, "\(String(name.prefix(40))) \(problem)")
+            }
+        }
         return Signed(tenant: tenant, parameters: parameters)
     }
 

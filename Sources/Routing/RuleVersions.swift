@@ -70,6 +70,7 @@ public struct RuleVersions: Sendable {
     /// Makes a saved version the active one: recorded in Postgres, then published to Redis.
     public func activate(tenant: String, version: Int, actor: String) async throws {
         try TenantID.check(tenant)
+        try Self.checkVersion(version)
         let json: String = try await database().transaction { db in
             _ = try db.query("SELECT pg_advisory_xact_lock(hashtext('routing:' || $1))", [tenant])
             let chosen = try db.query("SELECT rules::text AS rules FROM routing_rule_versions WHERE tenant_id = $1 AND version = $2", [tenant, String(version)])
@@ -118,6 +119,12 @@ public struct RuleVersions: Sendable {
         return true
     }
 
+    /// Versions are Postgres `integer`s from 1: anything else is the caller's mistake (a 400),
+    /// never a query Postgres refuses.
+    static func checkVersion(_ version: Int) throws(RoutingError) {
+        guard (1...Int(Int32.max)).contains(version) else { throw RoutingError(.invalidInput, "rules version must be 1-\(Int32.max), not \(version)") }
+    }
+
     /// One HSET of version and rules: every replica sees both or neither.
     private func publishToRedis(tenant: String, version: Int, json: String) async throws {
         try await redis.send(["HSET", keys.rules(tenant), "json", json, "version", String(version)])
@@ -126,6 +133,7 @@ public struct RuleVersions: Sendable {
     /// The tenant's versions, newest first, or one version.
     public func versions(tenant: String, version: Int? = nil) async throws -> [Version] {
         try TenantID.check(tenant)
+        if let version { try Self.checkVersion(version) }
         let rows = try await database().query("""
             SELECT v.version, v.created_by, to_char(v.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at, v.note,
                    (a.version IS NOT NULL) AS active, v.rules::text AS rules

@@ -55,8 +55,9 @@ public struct CallFlow: Sendable {
 
     func url(_ path: String, _ query: [(String, String)] = []) -> String {
         let base = BaseURL.trimmed(baseURL)
-        let encoded = tenant.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? tenant
-        return base + "/twiml/\(encoded)/\(path)" + (query.isEmpty ? "" : "?" + TwilioSignature.formBody(query))
+        // A tenant id is made of URL-unreserved characters only (`TenantID`): never escaped, so
+        // the follow-up request names the same tenant.
+        return base + "/twiml/\(tenant)/\(path)" + (query.isEmpty ? "" : "?" + TwilioSignature.formBody(query))
     }
 
     /// Dials `dialer` as attempt `attempt` of `phase`.

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// One external system a tenant's routing depends on: a dialer (Zendesk Talk, Dialfire), the

@@ -183,6 +183,13 @@ public enum SchemaMigrations {
                 UNIQUE (source, entry_key));
             CREATE INDEX quarantine_open ON quarantine (source, quarantined_at) WHERE replayed_at IS NULL;
             """),
+        Migration(7, "one tenant id definition (TenantID): lower-case letters, digits, '.', '_', '-'", """
+            ALTER TABLE tenants DROP CONSTRAINT tenants_id_check;
+            ALTER TABLE tenants ADD CONSTRAINT tenants_id_check CHECK (id ~ '^[a-z0-9][a-z0-9._-]{0,62}$');
+            ALTER TABLE routing_rule_versions DROP CONSTRAINT routing_rule_versions_tenant_id_check;
+            ALTER TABLE routing_rule_versions ADD CONSTRAINT routing_rule_versions_tenant_id_check
+                CHECK (tenant_id ~ '^[a-z0-9][a-z0-9._-]{0,62}$') NOT VALID;
+            """),
     ]
 
     /// A migrator over every migration.

@@ -115,6 +115,17 @@ import Vault
         #expect(one.status == 200)
         #expect(one.text.contains(#""warm":"zendesk""#))
         #expect(try await send("GET", "/v1/tenants/demo/routing/rules/9").status == 404)
+        // Out-of-range ids and versions are the client's mistake: 400 with a plain message, no SQL.
+        for path in ["/v1/tenants/demo/routing/rules/2147483648", "/v1/tenants/demo/routing/rules/0", "/v1/tenants/demo/routing/rules/99999999999999999999"] {
+            let answer = try await send("GET", path)
+            #expect(answer.status == 400, "\(path)")
+            #expect(!answer.text.contains("SELECT") && !answer.text.contains("postgres"), "\(answer.text)")
+        }
+        #expect(try await send("POST", "/v1/tenants/demo/routing/rules/2147483648/activate").status == 400)
+        #expect(try await send("GET", "/v1/tenants/Demo/routing/rules").status == 400)
+        let wrongType = try await send("POST", "/v1/routing/rules/validate", #"{"timeZone": 7}"#)
+        #expect(wrongType.status == 400)
+        #expect(!wrongType.text.contains("CodingKeys") && !wrongType.text.contains("debugDescription"), "\(wrongType.text)")
         let changes = try await send("GET", "/v1/tenants/demo/routing/changes")
         #expect(changes.text.contains("tier 'warm': zendesk → dialfire"), "\(changes.text)")
         #expect(changes.text.contains(#""actor":"ana@cs""#))

@@ -9,6 +9,11 @@ import Schema
 import Testing
 import Vault
 
+
+/// The tenant of the voice fleet: its id holds `-`, `_` and `.` so every follow-up URL of a call
+/// (dial results, menu keys) must name it exactly as the first one did.
+let voiceTenant = "acme-eu_1.x"
+
 /// Calls placed by the voice front door simulator through the router's TwiML webhooks, with
 /// the dialer, SMS simulators, crm-worker and audit-worker running: routing by owner, tier and
 /// capacity, the handoff retry / other dialer / cascade, breakers, and the audit trail.
@@ -46,33 +51,33 @@ import Vault
             try await SchemaMigrations.migrator.migrate(postgres)
             store = RoutingStores(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: prefix))
             zendesk = try await SimulatorProcess("zendesk-talk", ["--token", "zd-secret", "--email", "api@acme.example"])
-            dialfire = try await SimulatorProcess("dialfire", ["--tenant", "acme", "--line", "in-1", "--token", "df-secret"])
+            dialfire = try await SimulatorProcess("dialfire", ["--tenant", voiceTenant, "--line", "in-1", "--token", "df-secret"])
             sms = try await SimulatorProcess("sms", ["--auth-token", "sms-secret", "--limit", "100/s"])
             routerPort = try TestServers.freePort()
             crmPort = try TestServers.freePort()
             smtp = try await SimulatorProcess("smtp", ["--mailbox", mailbox])
             braze = try await SimulatorProcess("braze", ["--api-key", "braze-key", "--users", "60", "--users-per-file", "25",
-                                                         "--webhook-url", "http://127.0.0.1:\(crmPort)/webhooks/braze/acme", "--webhook-token", "hook-token"])
+                                                         "--webhook-url", "http://127.0.0.1:\(crmPort)/webhooks/braze/\(voiceTenant)", "--webhook-token", "hook-token"])
 
-            _ = try await store.rules.publish(rules, tenant: "acme", actor: "test")
+            _ = try await store.rules.publish(rules, tenant: voiceTenant, actor: "test")
             let ring = try MasterKeyRing(keys: masterKeys, activeId: "k1")
             let vault = CredentialVault(keyRing: ring, postgres: postgres)
-            try await store.access.setVoiceToken(tenant: "acme", token: voiceToken, keyRing: ring)
-            try await store.access.setIntegration(RoutingIntegration(tenant: "acme", id: "zendesk", kind: .zendeskTalk, baseURL: zendesk.url,
+            try await store.access.setVoiceToken(tenant: voiceTenant, token: voiceToken, keyRing: ring)
+            try await store.access.setIntegration(RoutingIntegration(tenant: voiceTenant, id: "zendesk", kind: .zendeskTalk, baseURL: zendesk.url,
                                                               settings: ["email": "api@acme.example", "phoneNumberId": "7"]), credentials: "zd-secret", vault: vault)
-            try await store.access.setIntegration(RoutingIntegration(tenant: "acme", id: "dialfire", kind: .dialfire, baseURL: dialfire.url,
-                                                              settings: ["tenant": "acme", "line": "in-1"]), credentials: "df-secret", vault: vault)
-            try await store.access.setIntegration(RoutingIntegration(tenant: "acme", id: "sms", kind: .sms, baseURL: sms.url,
+            try await store.access.setIntegration(RoutingIntegration(tenant: voiceTenant, id: "dialfire", kind: .dialfire, baseURL: dialfire.url,
+                                                              settings: ["tenant": voiceTenant, "line": "in-1"]), credentials: "df-secret", vault: vault)
+            try await store.access.setIntegration(RoutingIntegration(tenant: voiceTenant, id: "sms", kind: .sms, baseURL: sms.url,
                                                               settings: ["accountSid": "AC00000000000000000000000000000000", "from": "+15550000001",
                                                                          "to": "+15559990000"]), credentials: "sms-secret", vault: vault)
-            try await store.access.setIntegration(RoutingIntegration(tenant: "acme", id: "braze", kind: .braze, baseURL: braze.url, settings: ["segmentId": "all-leads"]),
+            try await store.access.setIntegration(RoutingIntegration(tenant: voiceTenant, id: "braze", kind: .braze, baseURL: braze.url, settings: ["segmentId": "all-leads"]),
                                            credentials: #"{"apiKey": "braze-key", "webhookToken": "hook-token"}"#, vault: vault)
-            try await store.access.setIntegration(RoutingIntegration(tenant: "acme", id: "email", kind: .email, baseURL: "smtp://127.0.0.1:\(smtp.port)",
+            try await store.access.setIntegration(RoutingIntegration(tenant: voiceTenant, id: "email", kind: .email, baseURL: "smtp://127.0.0.1:\(smtp.port)",
                                                               settings: ["from": "switchboard@acme.example", "to": "jordan@acme.example"]),
                                            credentials: "none", vault: vault)
             for (phone, fields) in [("+15551230001", ["lead_owner": "alice"]), ("+15551230002", ["lead_score_tier": "cold"]),
                                     ("+15551230003", ["lead_score_tier": "warm"])] {
-                try await store.access.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: phone), fields: fields)
+                try await store.access.cacheLead(tenant: voiceTenant, phone: try PhoneNumber(parsing: phone), fields: fields)
             }
             let env = ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_POSTGRES_URL": TestServers.postgresURL,
                        "SB_POSTGRES_SCHEMA": postgres.configuration.schema!, "SB_MASTER_KEYS": masterKeys]
@@ -91,7 +96,7 @@ import Vault
         /// Places calls with the front door simulator; returns its per-call reports.
         func call(from: [String], menuDigits: String = "", apologyDigits: String = "", calls: Int = 1, telnyxKey: String? = nil) async throws -> [[String: Any]] {
             let signing = telnyxKey.map { ["--telnyx-private-key", $0] } ?? ["--token", voiceToken]
-            var arguments = ["voice", "--router", routerURL, "--tenant", "acme"] + signing + ["--menu-digits", menuDigits,
+            var arguments = ["voice", "--router", routerURL, "--tenant", voiceTenant] + signing + ["--menu-digits", menuDigits,
                              "--apology-digits", apologyDigits, "--pause-scale", "0.05", "--calls", String(calls),
                              "--dialer", "sip:support@acme.sip.zendesk.com=\(zendesk.url)", "--dialer", "+15550001111=\(dialfire.url)"]
             for f in from { arguments += ["--from", f] }
@@ -147,14 +152,14 @@ import Vault
         let sid = byCaller["+15559999999"]?["callSid"] as? String ?? ""
         var trace: [AuditLog.Record] = []
         _ = try await TestServers.eventually(15) {
-            trace = try await log.trace(tenant: "acme", callId: sid)
+            trace = try await log.trace(tenant: voiceTenant, callId: sid)
             return trace.count >= 4
         }
         #expect(trace.map(\.kind) == ["decision", "step", "step", "step"], "\(trace)")
         #expect(trace.first?.compactDetail.contains(#""rule":"menu""#) == true)
         #expect(trace.contains { $0.compactDetail.contains(#""step":"menu:2→zendesk""#) })
         #expect(trace.last?.compactDetail.contains(#""step":"connected:zendesk""#) == true)
-        let found = try await log.search(tenant: "acme", from: Date().addingTimeInterval(-600), to: Date().addingTimeInterval(60),
+        let found = try await log.search(tenant: voiceTenant, from: Date().addingTimeInterval(-600), to: Date().addingTimeInterval(60),
                                          caller: try PhoneNumber(parsing: "+15551230001"))
         #expect(found.count == 1)
         #expect(found.first?.compactDetail.contains(#""rule":"owner""#) == true)
@@ -162,7 +167,7 @@ import Vault
 
         // Telnyx TeXML signs with Ed25519: with the account's public key set, the same flow works.
         let telnyx = Curve25519.Signing.PrivateKey()
-        try await fleet.store.access.setTelnyxPublicKey(tenant: "acme", publicKey: telnyx.publicKey.rawRepresentation.base64EncodedString())
+        try await fleet.store.access.setTelnyxPublicKey(tenant: voiceTenant, publicKey: telnyx.publicKey.rawRepresentation.base64EncodedString())
         let viaTelnyx = try await fleet.call(from: ["+15551230001"], telnyxKey: telnyx.rawRepresentation.base64EncodedString())
         #expect(viaTelnyx.first?["ended"] as? String == "connected:+15550001111", "\(viaTelnyx)")
         let wrongKey = try await fleet.call(from: ["+15551230001"], telnyxKey: Curve25519.Signing.PrivateKey().rawRepresentation.base64EncodedString())
@@ -176,11 +181,11 @@ import Vault
 
         // Requests not signed with the tenant's token, or for an unknown tenant, are refused.
         let form = "CallSid=CA1&From=%2B15551230001&To=%2B15550009999"
-        let forged = try await fleet.http.send(HTTPRequest(method: "POST", url: fleet.routerURL + "/twiml/acme/inbound",
+        let forged = try await fleet.http.send(HTTPRequest(method: "POST", url: fleet.routerURL + "/twiml/\(voiceTenant)/inbound",
                                                            headers: [("X-Twilio-Signature", "bm90IGEgc2lnbmF0dXJl"), ("Content-Type", "application/x-www-form-urlencoded")],
                                                            body: Array(form.utf8)))
         #expect(forged.status == 403)
-        let unsigned = try await fleet.http.send(HTTPRequest(method: "POST", url: fleet.routerURL + "/twiml/acme/inbound", body: Array(form.utf8)))
+        let unsigned = try await fleet.http.send(HTTPRequest(method: "POST", url: fleet.routerURL + "/twiml/\(voiceTenant)/inbound", body: Array(form.utf8)))
         #expect(unsigned.status == 403)
         let stranger = try await fleet.http.send(HTTPRequest(method: "POST", url: fleet.routerURL + "/twiml/nobody/inbound",
                                                              headers: [("X-Twilio-Signature", "x")], body: Array(form.utf8)))
@@ -212,7 +217,7 @@ import Vault
         #expect(try await TestServers.eventually(15) { ((try await fleet.simJSON(fleet.sms, "/_sim/messages")) as? [[String: Any]])?.first?["to"] as? String == "+15559990000" })
         // Without a key press the caller ends in the hold queue; no second SMS in the quiet period.
         let hold = try await fleet.call(from: ["+15551230002"])
-        #expect(hold.first?["ended"] as? String == "queue:switchboard-hold-acme", "\(hold)")
+        #expect(hold.first?["ended"] as? String == "queue:switchboard-hold-\(voiceTenant)", "\(hold)")
         try await Task.sleep(for: .milliseconds(500))
         #expect(((try await fleet.simJSON(fleet.sms, "/_sim/messages")) as? [Any])?.count == 1)
         try await fleet.stop()
@@ -230,7 +235,7 @@ import Vault
         // Scenario 3: zendesk's stats fail; once its capacity is stale the preferred dialer (dialfire) gets the call.
         try await fleet.zendesk.post("/_sim/faults", #"{"outage": true}"#)
         // Scenario 4: three failed reads within a minute declare zendesk down, recorded as a transition.
-        #expect(try await TestServers.eventually(10) { try await fleet.redis.send(["HGET", fleet.store.keys.health("acme"), "zendesk"]).string == "down" })
+        #expect(try await TestServers.eventually(10) { try await fleet.redis.send(["HGET", fleet.store.keys.health(voiceTenant), "zendesk"]).string == "down" })
         try await Task.sleep(for: .milliseconds(1600))
         let preferred = try await fleet.call(from: ["+15551230003"])
         #expect(preferred.first?["ended"] as? String == "connected:+15550001111", "\(preferred)")
@@ -240,11 +245,11 @@ import Vault
 
         // Recovery: three good reads bring zendesk back; both transitions are in the audit trail.
         try await fleet.zendesk.post("/_sim/faults", #"{"outage": false}"#)
-        #expect(try await TestServers.eventually(10) { try await fleet.redis.send(["HGET", fleet.store.keys.health("acme"), "zendesk"]).string == "up" })
-        let transitions = try await CircuitBreaker(keys: fleet.store.keys).transitions(tenant: "acme", redis: fleet.redis)
+        #expect(try await TestServers.eventually(10) { try await fleet.redis.send(["HGET", fleet.store.keys.health(voiceTenant), "zendesk"]).string == "up" })
+        let transitions = try await CircuitBreaker(keys: fleet.store.keys).transitions(tenant: voiceTenant, redis: fleet.redis)
         #expect(transitions.map { "\($0.integration):\($0.to)" }.prefix(2) == ["zendesk:up", "zendesk:down"])
         let log = AuditLog(redis: fleet.redis, postgres: fleet.postgres, keys: fleet.store.keys)
-        #expect(try await TestServers.eventually(15) { try await log.transitions(tenant: "acme").count >= 2 })
+        #expect(try await TestServers.eventually(15) { try await log.transitions(tenant: voiceTenant).count >= 2 })
 
         // On-call got an email when zendesk's failure rate passed 5 % and one when it recovered.
         #expect(try await TestServers.eventually(10) { fleet.mails().contains { ($0["data"] as? String)?.contains("Subject: Switchboard: zendesk recovered for acme") == true } },
@@ -256,7 +261,7 @@ import Vault
 
     @Test func auditRecordsWaitInTheStreamWhilePostgresIsUnavailableAndNoneIsLost() async throws {
         let fleet = try await Fleet()
-        let key = try await fleet.store.access.createAPIKey(tenant: "acme")
+        let key = try await fleet.store.access.createAPIKey(tenant: voiceTenant)
         // The audit table disappears: every write of the worker fails (a real server stop is in
         // ops/bench/validation-gate; here other suites share the server).
         try await fleet.postgres.query("ALTER TABLE routing_audit RENAME TO routing_audit_away")

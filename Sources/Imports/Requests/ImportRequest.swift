@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// How urgently an import must run: urgent ones start at once, standard ones in the night window.
@@ -92,9 +93,7 @@ public struct NewImportRequest: Sendable {
 
     /// Checks everything before anything is stored; the message says what to fix.
     public func validate(catalog: PlatformCatalog) throws -> Platform {
-        guard tenant.range(of: "^[a-z0-9][a-z0-9_-]{0,62}$", options: .regularExpression) != nil else {
-            throw ImportError(.invalidInput, "tenant '\(tenant)' must be 1-63 lower-case letters, digits, '-' or '_'")
-        }
+        if let problem = TenantID.problem(tenant) { throw ImportError(.invalidInput, problem) }
         let found = try catalog.platform(platform)
         guard found.status == .supported else {
             throw ImportError(.invalidInput, "\(found.name) is \(found.status.label.lowercased()): no API import; offer manual upload")
