@@ -122,10 +122,11 @@ public struct JobQueue: Sendable {
         return try await run(QueueScripts.release, args).int ?? 0
     }
 
-    /// Requeues up to `limit` jobs whose lease expired because their worker died.
+    /// Requeues up to `limit` jobs whose lease expired because their worker died; a job that has
+    /// now lost its worker `crashLimit` times goes to the dead set as "crashed its worker".
     @discardableResult
-    public func reclaimExpired(limit: Int = 500) async throws -> Int {
-        try await run(QueueScripts.reclaim, [String(limit)]).int ?? 0
+    public func reclaimExpired(limit: Int = 500, crashLimit: Int = 3) async throws -> Int {
+        try await run(QueueScripts.reclaim, [String(limit), String(max(1, crashLimit))]).int ?? 0
     }
 
     /// Records a running job's progress.

@@ -19,6 +19,8 @@ struct QueueMetrics: Sendable {
     let delayed: Gauge
     let active: Gauge
     let deadSet: Gauge
+    /// Jobs sent to the dead set for crashing their worker (the queue's quarantine), all time.
+    let crashedWorker: Gauge
     let rateLimitWaits: Counter
     private let perType = NIOLockedValueBox<[String: PerType]>([:])
 
@@ -30,6 +32,7 @@ struct QueueMetrics: Sendable {
         delayed = Gauge(label: "switchboard_queue_depth", dimensions: q + [("state", "delayed")])
         active = Gauge(label: "switchboard_queue_depth", dimensions: q + [("state", "active")])
         deadSet = Gauge(label: "switchboard_queue_depth", dimensions: q + [("state", "dead")])
+        crashedWorker = Gauge(label: "switchboard_quarantined", dimensions: q + [("source", "crashed-worker")])
         rateLimitWaits = Counter(label: "switchboard_rate_limit_waits_total", dimensions: q)
     }
 
@@ -55,5 +58,6 @@ struct QueueMetrics: Sendable {
         delayed.record(stats.delayed)
         active.record(stats.active)
         deadSet.record(stats.dead)
+        crashedWorker.record(stats.counters["crashed"] ?? 0)
     }
 }

@@ -316,8 +316,10 @@ enum QueueScripts {
     return n
     """)
 
-    /// ARGV: limit. Requeues jobs whose lease expired (their worker died), counting the lost run
-    /// as a failed attempt; a job with no attempts left goes to the dead set. Returns the number reclaimed.
+    /// ARGV: limit, crashLimit. Requeues jobs whose lease expired (their worker died), counting
+    /// the lost run as a failed attempt; a job with no attempts left goes to the dead set, and so
+    /// does a job whose worker was lost `crashLimit` times (it is likely what kills them: a poison
+    /// pill is not handed to the next worker). Returns the number reclaimed.
     static let reclaim = RedisScript(prelude + """
     local expired = redis.call('ZRANGEBYSCORE', B..':active', '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
     for _, lease in ipairs(expired) do
@@ -328,8 +330,12 @@ enum QueueScripts {
       if f[1] then
         free_slots(f[1], 1)
         redis.call('HINCRBY', B..':stats', 'stalled', 1)
+        local crashes = redis.call('HINCRBY', j, 'crashes', 1)
         if redis.call('HINCRBY', j, 'fails', 1) >= tonumber(f[4]) then
           to_dead(id, 'worker lost the job (lease expired) on its last attempt')
+        elseif crashes >= tonumber(ARGV[2]) then
+          to_dead(id, 'crashed its worker '..crashes..' times (lease expired while running); not retried')
+          redis.call('HINCRBY', B..':stats', 'crashed', 1)
         else
           make_ready(id, f[1], f[2], f[3])
         end
@@ -355,7 +361,7 @@ enum QueueScripts {
       if redis.call('ZREM', B..':dead', id) == 1 then
         local j = B..':job:'..id
         local f = redis.call('HMGET', j, 'key', 'prio', 'enq')
-        redis.call('HSET', j, 'fails', 0)
+        redis.call('HSET', j, 'fails', 0, 'crashes', 0)
         redis.call('HDEL', j, 'died')
         make_ready(id, f[1], f[2], f[3])
         n = n + 1

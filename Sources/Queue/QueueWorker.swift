@@ -18,9 +18,14 @@ public struct QueueWorkerConfiguration: Sendable {
     public var drainTimeoutMs: Int
     /// How often expired leases are reclaimed and depth gauges refreshed.
     public var maintenanceMs: Int
+    /// A job whose worker was lost this many times while holding it goes to the dead set as
+    /// "crashed its worker" instead of being handed to the next one (a prefetched job counts too,
+    /// so the limit leaves room for unlucky kills).
+    public var crashLimit: Int
 
     public init(concurrency: Int = 10, prefetch: Int? = nil, leaseMs: Int = 15_000, pollMs: Int = 1000,
-                drainTimeoutMs: Int = 10_000, maintenanceMs: Int = 1000) {
+                drainTimeoutMs: Int = 10_000, maintenanceMs: Int = 1000, crashLimit: Int = 5) {
+        self.crashLimit = max(1, crashLimit)
         self.concurrency = max(1, concurrency)
         self.prefetch = max(0, prefetch ?? 50 * concurrency)
         self.leaseMs = max(500, leaseMs)
@@ -331,7 +336,7 @@ public final class QueueWorker: Service {
     private func maintain() async {
         metrics.inFlight.record(state.withLockedValue { $0.runners.count })
         do {
-            let reclaimed = try await queue.reclaimExpired()
+            let reclaimed = try await queue.reclaimExpired(crashLimit: configuration.crashLimit)
             if reclaimed > 0 { logger.warning("reclaimed jobs of a lost worker", metadata: ["count": "\(reclaimed)"]) }
             metrics.record(try await queue.stats())
         } catch {

@@ -33,6 +33,13 @@ struct RouterSettings: Sendable {
     let brazeLivePerMinute: Int
     /// SB_ROUTER_STATE_MS (100): how long a tenant's rules version, health and capacity are reused.
     let stateMaxAgeMs: Int
+    /// SB_ROUTER_TENANT_RPS (10000, 0 = off): decisions per second one tenant may ask of this
+    /// router before it gets 429 (so one tenant's flood never starves the others).
+    let tenantRatePerSecond: Int
+    /// SB_ROUTER_IDLE_TIMEOUT_MS (30000): a connection with no bytes for this long is closed;
+    /// SB_ROUTER_HEAD_TIMEOUT_MS (5000): a request still incomplete after this long is refused.
+    let idleTimeoutMs: Int
+    let headTimeoutMs: Int
 
     init(_ env: EnvironmentVariables) throws {
         common = try CommonSettings(env, defaultPort: 9104)
@@ -46,5 +53,8 @@ struct RouterSettings: Sendable {
         brazeCutoffMs = try env.int("SB_BRAZE_CUTOFF_MS", default: 1500, range: 50...15_000)
         brazeLivePerMinute = try env.int("SB_BRAZE_LIVE_PER_MINUTE", default: 100, range: 0...100_000)
         stateMaxAgeMs = try env.int("SB_ROUTER_STATE_MS", default: 100, range: 0...10_000)
+        tenantRatePerSecond = try env.int("SB_ROUTER_TENANT_RPS", default: 10_000, range: 0...10_000_000)
+        idleTimeoutMs = try env.int("SB_ROUTER_IDLE_TIMEOUT_MS", default: 30_000, range: 100...3_600_000)
+        headTimeoutMs = try env.int("SB_ROUTER_HEAD_TIMEOUT_MS", default: 5000, range: 100...600_000)
     }
 }

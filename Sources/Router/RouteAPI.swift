@@ -15,9 +15,12 @@ struct RouteAPI: Sendable {
     let defaultCountryCode: String
     /// Loops with a Redis connection of their own (Hummingbird's handlers run off them).
     let loops: any EventLoopGroup
+    /// Per-tenant admission (429 for a tenant over its rate on this router).
+    let admission: TenantAdmission
     static let maxBody = 64 * 1024
     let decisionTime = Timer(label: "switchboard_route_decision_seconds", preferredDisplayUnit: .seconds)
     let failures = Counter(label: "switchboard_route_failures_total")
+    let refused = Counter(label: "switchboard_route_admission_refused_total")
 
     func routes(into router: Router<BasicRequestContext>) {
         router.post("/v1/route") { request, _ -> Response in
@@ -29,7 +32,9 @@ struct RouteAPI: Sendable {
             let promise = loop.makePromise(of: (HTTPResponse.Status, [UInt8]).self)
             loop.execute { answer(authorization: request.headers[.authorization], body: body, on: loop) { promise.succeed(($0, $1)) } }
             let (status, bytes) = try await promise.futureResult.get()
-            return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+            if status == .tooManyRequests { headers[.retryAfter] = "1" }
+            return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
     }
 
@@ -51,6 +56,10 @@ struct RouteAPI: Sendable {
     /// The answer once the key is resolved (nil: unknown key).
     private func route(_ body: ByteBuffer, tenant: String?, on loop: any EventLoop, then done: @escaping (HTTPResponse.Status, [UInt8]) -> Void) {
         guard let tenant else { return done(.unauthorized, JSONFailure.body("missing or unknown API key")) }
+        if let wait = admission.admit(tenant) {
+            refused.increment()
+            return done(.tooManyRequests, JSONFailure.body("tenant \(tenant) is over its \(Int(admission.ratePerSecond)) calls per second on this router; retry in \(wait) s"))
+        }
         guard let call = Self.call(body) else {
             return done(.badRequest, JSONFailure.body("body must be JSON like {\"callId\": \"…\", \"caller\": \"+15551234567\", \"called\": \"+15550000000\"}"))
         }

@@ -1,6 +1,8 @@
+import Basics
 import Foundation
 import HTTPTypes
 import NIOCore
+import Observability
 import Routing
 import RoutingCore
 
@@ -21,6 +23,10 @@ final class RouteWire: ChannelDuplexHandler, RemovableChannelHandler {
     static let maxBuffered = 1 << 20
 
     private let api: RouteAPI
+    /// How long the bytes of one request may take to arrive (a slow drip is refused with 408).
+    private let headTimeoutNanos: UInt64
+    /// When the request at the front of the buffer began to arrive (nil: nothing pending).
+    private var pendingSince: UInt64?
     /// Bytes received and not yet answered or handed on.
     private var buffer: ByteBuffer?
     /// The connection belongs to Hummingbird now.
@@ -35,7 +41,10 @@ final class RouteWire: ChannelDuplexHandler, RemovableChannelHandler {
     private var quiescing = false
     private var date = HTTPDate()
 
-    init(api: RouteAPI) { self.api = api }
+    init(api: RouteAPI, headTimeoutMs: Int = 5000) {
+        self.api = api
+        self.headTimeoutNanos = UInt64(max(1, headTimeoutMs)) * 1_000_000
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if passing { context.fireChannelRead(data); return }
@@ -44,15 +53,28 @@ final class RouteWire: ChannelDuplexHandler, RemovableChannelHandler {
         process(context: context, inRead: true)
     }
 
+    /// The client reads its answers again: answer what waits, then read more.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !passing, context.channel.isWritable { process(context: context, inRead: false) }
+        context.fireChannelWritabilityChanged()
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
         if passing { context.fireChannelReadComplete() }
     }
 
     func read(context: ChannelHandlerContext) {
-        if !passing, (buffer?.readableBytes ?? 0) > Self.maxBuffered { readHeld = true } else { context.read() }
+        // A client that sends but does not read its answers is not read from either: answers
+        // never pile up in memory beyond the socket's buffer.
+        if !passing, (buffer?.readableBytes ?? 0) > Self.maxBuffered || !context.channel.isWritable { readHeld = true } else { context.read() }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            // Nothing arrived for the idle timeout: close, unless a decision is on its way out.
+            if !answering { context.close(promise: nil) }
+            return
+        }
         guard !passing, event is ChannelShouldQuiesceEvent else { context.fireUserInboundEventTriggered(event); return }
         quiescing = true
         if !answering { context.close(promise: nil) }
@@ -63,10 +85,16 @@ final class RouteWire: ChannelDuplexHandler, RemovableChannelHandler {
         guard !processing else { return } // the loop below goes on with the next request
         processing = true
         defer { processing = false }
-        while !answering, !passing, let pending = buffer {
+        while !answering, !passing, context.channel.isWritable, let pending = buffer {
             let parsed = pending.withUnsafeReadableBytes { RouteRequestHead.parse($0, maxBody: RouteAPI.maxBody) }
             switch parsed {
             case .incomplete:
+                let now = Monotonic.nanos()
+                if let since = pendingSince, now &- since > headTimeoutNanos {
+                    refuseSlowRequest(context: context)
+                } else if pendingSince == nil {
+                    pendingSince = now
+                }
                 return
             case .other:
                 passing = true
@@ -77,7 +105,12 @@ final class RouteWire: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             case .request(let head):
                 guard pending.readableBytes >= head.headLength + head.bodyLength,
-                      let body = pending.getSlice(at: pending.readerIndex + head.headLength, length: head.bodyLength) else { return }
+                      let body = pending.getSlice(at: pending.readerIndex + head.headLength, length: head.bodyLength) else {
+                    let now = Monotonic.nanos()
+                    if let since = pendingSince, now &- since > headTimeoutNanos { refuseSlowRequest(context: context) } else if pendingSince == nil { pendingSince = now }
+                    return
+                }
+                pendingSince = nil
                 let rest = pending.readableBytes - head.headLength - head.bodyLength
                 buffer = rest == 0 ? nil : pending.getSlice(at: pending.readerIndex + head.headLength + head.bodyLength, length: rest)
                 answering = true
@@ -96,6 +129,7 @@ final class RouteWire: ChannelDuplexHandler, RemovableChannelHandler {
             } else {
                 out.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)")
             }
+            if status == .tooManyRequests { out.writeStaticString("\r\nretry-after: 1") }
             out.writeStaticString("\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ")
             out.writeString(String(json.count))
             out.writeStaticString("\r\ndate: ")
@@ -116,8 +150,21 @@ final class RouteWire: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// 408 and close: the request took longer than the head timeout to arrive (a slow drip).
+    private func refuseSlowRequest(context: ChannelHandlerContext) {
+        buffer = nil
+        pendingSince = nil
+        passing = true // nothing more is read as a request on this connection
+        let body = JSONFailure.body("request not received within the timeout")
+        var out = context.channel.allocator.buffer(capacity: 160 + body.count)
+        out.writeString("HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: \(body.count)\r\nconnection: close\r\n\r\n")
+        out.writeBytes(body)
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(out)), promise: nil)
+        context.close(promise: nil)
+    }
+
     private func resumeReading(context: ChannelHandlerContext) {
-        guard readHeld, passing || (buffer?.readableBytes ?? 0) <= Self.maxBuffered else { return }
+        guard readHeld, passing || ((buffer?.readableBytes ?? 0) <= Self.maxBuffered && context.channel.isWritable) else { return }
         readHeld = false
         context.read()
     }

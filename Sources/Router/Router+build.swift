@@ -28,7 +28,8 @@ func buildRouter(_ settings: RouterSettings, registry: MetricsRegistry,
                                                      perMinute: settings.brazeLivePerMinute) : nil
     }
     let service = RouteService(redis: fastRedis, keys: keys, staleCapacityMs: settings.staleMs, stateMaxAgeMs: settings.stateMaxAgeMs, live: live)
-    let routeAPI = RouteAPI(service: service, defaultCountryCode: settings.defaultCountry, loops: loops)
+    let routeAPI = RouteAPI(service: service, defaultCountryCode: settings.defaultCountry, loops: loops,
+                            admission: TenantAdmission(ratePerSecond: settings.tenantRatePerSecond))
     let voice = VoiceCalls(redis: fastRedis, jobs: try JobQueue(name: RoutingQueue.name, prefix: common.keyPrefix, redis: redis), keys: keys,
                            keyRing: settings.keyRing)
 
@@ -40,7 +41,7 @@ func buildRouter(_ settings: RouterSettings, registry: MetricsRegistry,
     OutcomeRoute(service: service, defaultCountryCode: settings.defaultCountry).routes(into: router)
     routeAPI.routes(into: router)
     let app = Application(router: router,
-                          server: RouterChannel.builder(api: routeAPI),
+                          server: RouterChannel.builder(api: routeAPI, idleTimeoutMs: settings.idleTimeoutMs, headTimeoutMs: settings.headTimeoutMs),
                           configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
                           onServerRunning: { channel in
                               let port = channel.localAddress?.port ?? 0

@@ -4,18 +4,34 @@ import NIOCore
 
 /// Hummingbird's HTTP/1 child channel with `RouteWire` in front of the HTTP codec, so plain
 /// `POST /v1/route` requests never reach the codec.
+/// An idle-state handler in front of everything closes connections that send nothing for
+/// `idleTimeoutMs` (it sees the bytes of both paths).
 struct RouterChannel: ServerChildChannel {
     let http: HTTP1Channel
     let api: RouteAPI
+    let idleTimeoutMs: Int
+    let headTimeoutMs: Int
 
     /// A server builder for `Application(server:)`.
-    static func builder(api: RouteAPI, configuration: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
-        HTTPServerBuilder { responder in RouterChannel(http: HTTP1Channel(responder: responder, configuration: configuration), api: api) }
+    static func builder(api: RouteAPI, idleTimeoutMs: Int = 30_000, headTimeoutMs: Int = 5000,
+                        configuration: HTTP1Channel.Configuration = .init()) -> HTTPServerBuilder {
+        HTTPServerBuilder { responder in
+            RouterChannel(http: HTTP1Channel(responder: responder, configuration: configuration), api: api,
+                          idleTimeoutMs: idleTimeoutMs, headTimeoutMs: headTimeoutMs)
+        }
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1Channel.Value> {
-        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(RouteWire(api: api)) }
-            .flatMap { http.setup(channel: channel, logger: logger) }
+        channel.eventLoop.makeCompletedFuture {
+            // Answers waiting for a client that does not read are bounded by this mark: past it
+            // RouteWire stops answering and reading on that connection until the client reads.
+            try channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
+            try channel.pipeline.syncOperations.addHandlers([
+                IdleStateHandler(readTimeout: .milliseconds(Int64(idleTimeoutMs))),
+                RouteWire(api: api, headTimeoutMs: headTimeoutMs),
+            ])
+        }
+        .flatMap { http.setup(channel: channel, logger: logger) }
     }
 
     func handle(value: HTTP1Channel.Value, logger: Logger) async {

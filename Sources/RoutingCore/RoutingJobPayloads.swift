@@ -22,8 +22,9 @@ public struct SMSAlertJob: Sendable, Codable, Equatable {
         self.message = message
     }
 
-    /// The rate-limit key its jobs share.
-    public var queueKey: String { "sms" }
+    /// The rate-limit key its jobs share: the tenant's own SMS account (the `sms` group's limit
+    /// applies to each tenant separately, so one tenant's flood never spends another's budget).
+    public var queueKey: String { "sms:\(tenant)" }
 }
 
 /// `routing.callback`: file a callback request with the dialer (a caller pressed 1 at the
@@ -43,8 +44,9 @@ public struct CallbackJob: Sendable, Codable, Equatable {
         self.dialer = dialer
     }
 
-    /// The rate-limit key its jobs share (per dialer).
-    public var queueKey: String { "callback:\(dialer)" }
+    /// The rate-limit key its jobs share: the tenant's own dialer account (tenants whose dialers
+    /// have the same id do not share a budget).
+    public var queueKey: String { "callback:\(tenant):\(dialer)" }
     /// At most one pending request per call.
     public var uniqueKey: String { "callback:\(tenant):\(callId)" }
 }

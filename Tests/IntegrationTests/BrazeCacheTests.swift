@@ -28,14 +28,14 @@ import Testing
 
     @Test func nightlyExportFillsTheCacheAndMissesAreLookedUpLive() async throws {
         let fleet = try await Fleet()
-        let key = try await fleet.store.access.createAPIKey(tenant: "acme")
+        let key = try await fleet.store.access.createAPIKey(tenant: voiceTenant)
         // A miss: the router asks Braze live (budget and cutoff allow) and caches the answer.
         let expected = try await brazeUser(fleet, phone: "+15550000007")
         let live = try await route(fleet, key: key, caller: "+15550000007", id: "live-1")
         #expect(live["rule"] != nil, "\(live)")
         var cached: [String] = []
         _ = try await TestServers.eventually(5) {
-            cached = try await fleet.redis.send(["HGETALL", fleet.store.keys.lead("acme", try PhoneNumber(parsing: "+15550000007"))]).array?.compactMap(\.string) ?? []
+            cached = try await fleet.redis.send(["HGETALL", fleet.store.keys.lead(voiceTenant, try PhoneNumber(parsing: "+15550000007"))]).array?.compactMap(\.string) ?? []
             return !cached.isEmpty
         }
         if let owner = expected["lead_owner"] { #expect(cached.contains(owner), "\(cached)") }
@@ -46,26 +46,26 @@ import Testing
         _ = try await queue.enqueue(NewJob(type: "crm.refresh-all", key: "braze-refresh"))
         var leads = 0
         _ = try await TestServers.eventually(20) {
-            leads = try await TestServers.keys(prefix: fleet.prefix + ":{routing:acme}:lead", redis: fleet.redis).filter { $0.hasSuffix("lead:+1555000") || $0.contains("lead:+1555000") }.count
+            leads = try await TestServers.keys(prefix: fleet.prefix + ":{routing:\(voiceTenant)}:lead", redis: fleet.redis).filter { $0.hasSuffix("lead:+1555000") || $0.contains("lead:+1555000") }.count
             return leads >= 60
         }
         #expect(leads >= 60)
         let u12 = try await brazeUser(fleet, phone: "+15550000012")
-        let c12 = try await fleet.redis.send(["HGETALL", fleet.store.keys.lead("acme", try PhoneNumber(parsing: "+15550000012"))]).array?.compactMap(\.string) ?? []
+        let c12 = try await fleet.redis.send(["HGETALL", fleet.store.keys.lead(voiceTenant, try PhoneNumber(parsing: "+15550000012"))]).array?.compactMap(\.string) ?? []
         #expect(c12.contains(u12["lead_owner"] ?? u12["lead_score_tier"] ?? "1"), "\(c12) vs \(u12)")
         #expect(!c12.contains("lead_score"), "only the fields routing uses are cached")
 
         // A change in Braze: its webhook makes the crm-worker refresh that one lead.
         try await fleet.braze.post("/_sim/change", #"{"external_id": "u12", "custom_attributes": {"lead_owner": "zoe@demo.example"}}"#)
         #expect(try await TestServers.eventually(15) {
-            (try await fleet.redis.send(["HGET", fleet.store.keys.lead("acme", try PhoneNumber(parsing: "+15550000012")), "lead_owner"]).string) == "zoe@demo.example"
+            (try await fleet.redis.send(["HGET", fleet.store.keys.lead(voiceTenant, try PhoneNumber(parsing: "+15550000012")), "lead_owner"]).string) == "zoe@demo.example"
         })
         try await fleet.stop()
     }
 
     @Test func slowBrazeFallsBackWithinTheCutoffAndTripsItsBreaker() async throws {
         let fleet = try await Fleet()
-        let key = try await fleet.store.access.createAPIKey(tenant: "acme")
+        let key = try await fleet.store.access.createAPIKey(tenant: voiceTenant)
         try await fleet.braze.post("/_sim/faults", #"{"latencyMs": 4000}"#)
         var decisions: [[String: Any]] = []
         for i in 0..<3 {
@@ -78,7 +78,7 @@ import Testing
         #expect(decisions.allSatisfy { $0["dialer"] as? String == "zendesk" && $0["rule"] as? String == "default" }, "\(decisions)")
         #expect((decisions.first?["fallbacks"] as? [String])?.first?.hasPrefix("crm_unavailable:braze_timeout") == true, "\(decisions)")
         // Three failures within a minute: Braze is down; the next miss falls back at once.
-        #expect(try await fleet.redis.send(["HGET", fleet.store.keys.health("acme"), "braze"]).string == "down")
+        #expect(try await fleet.redis.send(["HGET", fleet.store.keys.health(voiceTenant), "braze"]).string == "down")
         let started = Date()
         let fast = try await route(fleet, key: key, caller: "+15550000030", id: "slow-fast")
         #expect(Date().timeIntervalSince(started) < 0.5)
@@ -88,13 +88,13 @@ import Testing
         // are three successes, and Braze is declared recovered without anyone stepping in.
         try await fleet.braze.post("/_sim/faults", #"{"latencyMs": 0}"#)
         for i in 0..<3 { _ = try await route(fleet, key: key, caller: "+155500000\(40 + i)", id: "after-\(i)") }
-        #expect(try await TestServers.eventually(20) { try await fleet.redis.send(["HGET", fleet.store.keys.health("acme"), "braze"]).string == "up" })
+        #expect(try await TestServers.eventually(20) { try await fleet.redis.send(["HGET", fleet.store.keys.health(voiceTenant), "braze"]).string == "up" })
         try await fleet.stop()
     }
 
     @Test func outcomesAreWrittenBackInBatchesOfAtMost75() async throws {
         let fleet = try await Fleet()
-        let key = try await fleet.store.access.createAPIKey(tenant: "acme")
+        let key = try await fleet.store.access.createAPIKey(tenant: voiceTenant)
         for i in 0..<80 {
             let r = try await fleet.http.send(.json("POST", fleet.routerURL + "/v1/calls/out-\(i)/outcome",
                                                     body: #"{"caller": "+1555000\#(String(format: "%04d", i))", "outcome": "connected", "dialer": "zendesk", "durationSeconds": \#(i)}"#,

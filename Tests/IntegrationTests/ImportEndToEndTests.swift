@@ -249,7 +249,7 @@ import Vault
     @Test func badRequestsChangeNothing() async throws {
         let f = try await fleet(calls: 10)
         let bad: [(NewImportRequest, String)] = [
-            (request("Bad Tenant"), "tenant 'Bad Tenant'"),
+            (request("Bad Tenant"), "tenant id 'Bad Tenant'"),
             (NewImportRequest(tenant: "acme", platform: "myspace", credentials: "{}", fromDate: "2025-01-01", toDate: "2025-01-02", estimatedCalls: 1, createdBy: "t"), "unknown platform"),
             (NewImportRequest(tenant: "acme", platform: "chorus", credentials: "{}", fromDate: "2025-01-01", toDate: "2025-01-02", estimatedCalls: 1, createdBy: "t"), "manual upload"),
             (request("acme", credentials: #"{"accessKey":"only"}"#), "need accessKeySecret"),

@@ -197,6 +197,24 @@ import Testing
         }
     }
 
+    @Test func aJobThatKeepsKillingItsWorkerIsDeadAfterTheCrashLimit() async throws {
+        try await withQueue { q in
+            try await q.enqueue(NewJob(type: "poison", maxAttempts: 25))
+            for round in 1...3 {
+                let claimed = try #require(try await q.claim(max: 1, leaseMs: 100).jobs.first, "round \(round)")
+                #expect(claimed.attempt == round)
+                try await Task.sleep(for: .milliseconds(150))
+                #expect(try await q.reclaimExpired(crashLimit: 3) == 1)
+            }
+            // 22 attempts were left, yet the job is not handed to a fourth worker.
+            #expect(try await q.claim(max: 1, leaseMs: 100).jobs.isEmpty)
+            let dead = try await q.deadJobs()
+            #expect(dead.count == 1)
+            #expect(dead.first?.error.contains("crashed its worker 3 times") == true)
+            #expect(try await q.stats().counters["crashed"] == 1)
+        }
+    }
+
     @Test func heartbeatsKeepTheLease() async throws {
         try await withQueue { q in
             try await q.enqueue(NewJob(type: "x"))

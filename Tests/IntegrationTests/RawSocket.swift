@@ -7,19 +7,19 @@ import Glibc
 enum RawSocket {
     struct Failure: Error, CustomStringConvertible { let description: String }
 
-    /// Connects to 127.0.0.1:`port`, writes `send` (in one write, or in `pieces` writes 5 ms
-    /// apart), and reads until `until` holds for what arrived, the peer closes, or 5 s pass.
+    /// Connects to 127.0.0.1:`port`, writes `send` (in one write, or in `pieces` writes
+    /// `pauseMs` apart), and reads until `until` holds for what arrived, the peer closes, or 5 s pass.
     /// Blocking: call from a test, not an event loop.
-    static func exchange(port: Int, send: String, pieces: Int = 1, until: (String) -> Bool) throws -> String {
-        try talk(port: port, send: send, pieces: pieces, until: until).reply
+    static func exchange(port: Int, send: String, pieces: Int = 1, pauseMs: Int = 5, until: (String) -> Bool) throws -> String {
+        try talk(port: port, send: send, pieces: pieces, pauseMs: pauseMs, until: until).reply
     }
 
     /// Writes `send` and reads until the peer closes the connection (`closed`) or 5 s pass.
     static func exchangeUntilClosed(port: Int, send: String) throws -> (reply: String, closed: Bool) {
-        try talk(port: port, send: send, pieces: 1, until: { _ in false })
+        try talk(port: port, send: send, pieces: 1, pauseMs: 5, until: { _ in false })
     }
 
-    private static func talk(port: Int, send: String, pieces: Int, until: (String) -> Bool) throws -> (reply: String, closed: Bool) {
+    private static func talk(port: Int, send: String, pieces: Int, pauseMs: Int, until: (String) -> Bool) throws -> (reply: String, closed: Bool) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket() failed") }
         defer { close(fd) }
@@ -36,9 +36,12 @@ enum RawSocket {
         let bytes = Array(send.utf8)
         let size = max(1, (bytes.count + pieces - 1) / max(1, pieces))
         for start in stride(from: 0, to: bytes.count, by: size) {
-            if start > 0 { usleep(5_000) }
+            if start > 0 { usleep(UInt32(pauseMs) * 1000) }
             let piece = Array(bytes[start..<min(bytes.count, start + size)])
-            guard piece.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == piece.count else { throw Failure(description: "short write") }
+            // MSG_NOSIGNAL: a server that closes mid-request (a 408) must not kill the test run.
+            let sent = piece.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if sent < 0 { break } // the peer closed: read what it answered
+            guard sent == piece.count else { throw Failure(description: "short write") }
         }
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)

@@ -195,6 +195,38 @@ import Vault
         try await running.stop()
     }
 
+    @Test func theEdgeHoldsFloodsIdleConnectionsAndSlowDrips() async throws {
+        let running = try await RunningRouter.start(rules: rules, environment: ["SB_ROUTER_TENANT_RPS": "5", "SB_ROUTER_IDLE_TIMEOUT_MS": "400",
+                                                                              "SB_ROUTER_HEAD_TIMEOUT_MS": "300"])
+        let (key, port) = (running.key, running.port)
+        _ = try await running.store.rules.publish(rules, tenant: "globex", actor: "test")
+        let otherKey = try await running.store.access.createAPIKey(tenant: "globex")
+        func post(_ id: String, _ key: String) -> String {
+            let body = #"{"callId":"\#(id)","caller":"+15551230001"}"#
+            return "POST /v1/route HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(key)\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        }
+        // One tenant floods (20 pipelined calls against a budget of 5/s): it gets 429 with
+        // Retry-After for what is over, and the other tenant's call is decided as usual.
+        let flood = try RawSocket.exchange(port: port, send: (0..<20).map { post("f\($0)", key) }.joined(),
+                                           until: { $0.components(separatedBy: "HTTP/1.1 ").count == 21 })
+        let refused = flood.components(separatedBy: "HTTP/1.1 429").count - 1
+        #expect(refused >= 10, "\(flood)")
+        #expect(flood.lowercased().contains("retry-after: 1"), "\(flood)")
+        #expect(flood.contains("over its 5 calls per second"))
+        let other = try RawSocket.exchange(port: port, send: post("g1", otherKey), until: { $0.contains("}") })
+        #expect(other.hasPrefix("HTTP/1.1 200 OK"), "\(other)")
+
+        // An idle connection is closed after the idle timeout.
+        let started = Date()
+        let idle = try RawSocket.exchangeUntilClosed(port: port, send: "")
+        #expect(idle.closed)
+        #expect(Date().timeIntervalSince(started) < 4)
+        // A request dripped in slower than the head timeout is refused with 408 and closed.
+        let drip = try RawSocket.exchange(port: port, send: post("slow", otherKey), pieces: 10, pauseMs: 80, until: { $0.contains("}") })
+        #expect(drip.hasPrefix("HTTP/1.1 408"), "\(drip)")
+        try await running.stop()
+    }
+
     @Test func plainRouteRequestsAreReadOffTheWireAndEverythingElseByHummingbird() async throws {
         let running = try await RunningRouter.start(rules: rules)
         let (key, port, router) = (running.key, running.port, running.process)
@@ -271,7 +303,7 @@ struct RunningRouter {
     let process: ChildProcess
     let http: HTTPClient
 
-    static func start(rules: RoutingRules) async throws -> RunningRouter {
+    static func start(rules: RoutingRules, environment: [String: String] = [:]) async throws -> RunningRouter {
         let redis = TestServers.redis()
         let postgres = try await TestServers.postgres()
         try await SchemaMigrations.migrator.migrate(postgres)
@@ -280,7 +312,8 @@ struct RunningRouter {
         let key = try await store.access.createAPIKey(tenant: "acme")
         _ = try await store.rules.publish(rules, tenant: "acme", actor: "test")
         let port = try TestServers.freePort()
-        let process = try ChildProcess("router", environment: ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_HTTP_PORT": String(port)])
+        let process = try ChildProcess("router", environment: ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix,
+                                                               "SB_HTTP_PORT": String(port)].merging(environment) { $1 })
         let http = HTTPClient(maxConnections: 1)
         #expect(try await TestServers.eventually(20) { (try? await http.send(HTTPRequest(url: "http://127.0.0.1:\(port)/health")))?.status == 200 }, "\(process.log)")
         return RunningRouter(redis: redis, postgres: postgres, prefix: prefix, store: store, key: key, port: port, process: process, http: http)
