@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.34.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.19"),
     ],
     targets: [
         // C libraries, each behind its own wall. No pkg-config: the .pc files of hiredis and
@@ -62,7 +63,7 @@ let package = Package(
         ]),
 
         // Domains.
-        .target(name: "Settings", dependencies: ["Redis", "Postgres"]),
+        .target(name: "Settings", dependencies: ["Redis", "Postgres", "Curl"]),
         .target(name: "Observability", dependencies: [
             "Basics",
             .product(name: "Metrics", package: "swift-metrics"),
@@ -93,6 +94,7 @@ let package = Package(
         // Clients of the vendors routing talks to: Braze, Zendesk Talk, Dialfire, SMS, email.
         .target(name: "VendorClients", dependencies: ["Basics", "RoutingCore", "Curl", "Queue"]),
         .target(name: "Imports", dependencies: ["Basics", "Queue", "Postgres", "Vault", "Curl", "Settings",
+                                               .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                                                .product(name: "Logging", package: "swift-log"),
                                                .product(name: "Metrics", package: "swift-metrics")], resources: [.copy("Catalog/Platforms")]),
 

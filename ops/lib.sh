@@ -98,3 +98,9 @@ swift_build() {
   set -e
   return "$status"
 }
+
+# The demo and the benchmarks talk to the simulators on this machine over plain http: name them
+# in the outbound allow-list (production leaves both unset: https only, no internal addresses).
+allow_local_simulators() {
+  export SB_OUTBOUND_ALLOW_HTTP=1 SB_OUTBOUND_ALLOW_HOSTS=127.0.0.1,localhost
+}

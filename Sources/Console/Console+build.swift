@@ -19,7 +19,7 @@ func buildConsole(_ settings: ConsoleSettings, registry: MetricsRegistry,
     let logger = Logger(label: "switchboard.console")
     let redis = RedisClient(common.redis)
     let postgres = PostgresClient(common.postgres)
-    let http = HTTPClient(maxConnections: 2)
+    let http = HTTPClient(maxConnections: 2, policy: common.outbound)
     let pipeline = ImportPipeline(store: ImportStore(postgres: postgres, vault: CredentialVault(keyRing: imports.keyRing, postgres: postgres)),
                                   queue: try JobQueue(name: imports.queue, prefix: common.keyPrefix, redis: redis),
                                   connectors: imports.connectors(http: http),

@@ -5,6 +5,10 @@ public struct HTTPClientError: Error, CustomStringConvertible, Sendable {
         case timeout
         case connection
         case invalidRequest
+        /// The outbound policy refuses the URL (scheme, or an internal address).
+        case refused
+        /// The answer broke a limit (body size, header size): a hostile or broken endpoint.
+        case tooLarge
     }
 
     public let code: Code
@@ -16,4 +20,8 @@ public struct HTTPClientError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { "http \(code): \(message)" }
+
+    /// Whether retrying the same request can never help (a malformed or refused URL, an answer
+    /// over the limits): callers fail such work at once instead of retrying it.
+    public var isPermanent: Bool { code == .invalidRequest || code == .refused || code == .tooLarge }
 }

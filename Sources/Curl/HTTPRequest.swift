@@ -8,9 +8,13 @@ public struct HTTPRequest: Sendable {
     public var connectTimeoutMs: Int?
     /// Milliseconds for the whole exchange; nil uses the client's default.
     public var timeoutMs: Int?
+    /// The largest response body accepted; nil uses the client's default. Larger bodies fail
+    /// the request (`HTTPClientError.tooLarge`) instead of filling memory.
+    public var maxResponseBytes: Int?
 
     public init(method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
-                connectTimeoutMs: Int? = nil, timeoutMs: Int? = nil) {
+                connectTimeoutMs: Int? = nil, timeoutMs: Int? = nil, maxResponseBytes: Int? = nil) {
+        self.maxResponseBytes = maxResponseBytes
         self.method = method
         self.url = url
         self.headers = headers

@@ -22,7 +22,7 @@ func buildRouter(_ settings: RouterSettings, registry: MetricsRegistry,
     let fastRedis = EventLoopRedisClient(common.redis, group: loops)
     let redis = RedisClient(common.redis)
     let keys = RoutingKeys(prefix: common.keyPrefix)
-    let http = HTTPClient(maxConnections: 16)
+    let http = HTTPClient(maxConnections: 16, policy: common.outbound)
     let live = settings.keyRing.flatMap { ring in
         settings.brazeLivePerMinute > 0 ? LiveLookup(http: http, keyRing: ring, redis: fastRedis, keys: keys, cutoffMs: settings.brazeCutoffMs,
                                                      perMinute: settings.brazeLivePerMinute) : nil

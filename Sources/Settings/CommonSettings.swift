@@ -1,3 +1,4 @@
+import Curl
 import Foundation
 import Postgres
 import Redis
@@ -16,12 +17,17 @@ public struct CommonSettings: Sendable {
     /// The name this process reads Redis streams under: stable across restarts, so a restarted
     /// process picks up the entries it had read but not finished.
     public var consumerName: String
+    /// What outbound HTTP may reach (customer-supplied URLs above all).
+    public var outbound: OutboundPolicy
 
     /// Reads SB_REDIS_HOST (127.0.0.1), SB_REDIS_PORT (6379), SB_REDIS_POOL (8),
     /// SB_REDIS_TIMEOUT_MS (5000), SB_KEY_PREFIX (sb), SB_POSTGRES_URL
     /// (postgresql://switchboard@127.0.0.1:5432/switchboard), SB_POSTGRES_POOL (4),
     /// SB_POSTGRES_SCHEMA (unset), SB_HTTP_HOST (127.0.0.1), SB_HTTP_PORT (`defaultPort`),
-    /// SB_LOG_LEVEL (info), SB_CONSUMER_NAME (`<host>-<SB_HTTP_PORT>`: one process per port).
+    /// SB_LOG_LEVEL (info), SB_CONSUMER_NAME (`<host>-<SB_HTTP_PORT>`: one process per port),
+    /// SB_OUTBOUND_ALLOW_HTTP (0: https only), SB_OUTBOUND_ALLOW_HOSTS (none: comma-separated
+    /// host names or addresses that may resolve to loopback or private addresses, such as the
+    /// demo's simulators on 127.0.0.1).
     public init(_ env: EnvironmentVariables, defaultPort: Int) throws {
         redis = RedisConfiguration(
             host: env.string("SB_REDIS_HOST", default: "127.0.0.1"),
@@ -37,6 +43,11 @@ public struct CommonSettings: Sendable {
         httpPort = try env.int("SB_HTTP_PORT", default: defaultPort, range: 0...65535)
         logLevel = env.string("SB_LOG_LEVEL", default: "info")
         consumerName = env.string("SB_CONSUMER_NAME", default: "\(ProcessInfo.processInfo.hostName)-\(httpPort)")
+        let allowHTTP = env.string("SB_OUTBOUND_ALLOW_HTTP", default: "0")
+        guard ["0", "1", "true", "false"].contains(allowHTTP) else { throw SettingsError("SB_OUTBOUND_ALLOW_HTTP must be 0 or 1") }
+        outbound = OutboundPolicy(allowHTTP: allowHTTP == "1" || allowHTTP == "true",
+                                  allowedHosts: Set(env.string("SB_OUTBOUND_ALLOW_HOSTS", default: "").split(separator: ",")
+                                      .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }))
         guard !consumerName.isEmpty, consumerName.utf8.count <= 200, !consumerName.contains(where: { $0.isWhitespace }) else {
             throw SettingsError("SB_CONSUMER_NAME must be 1-200 characters without spaces")
         }

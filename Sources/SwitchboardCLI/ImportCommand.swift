@@ -24,7 +24,7 @@ struct ImportCommand: AsyncParsableCommand {
         var redisConfig = common.redis
         redisConfig.connectAttempts = 2
         let redis = RedisClient(redisConfig)
-        let http = HTTPClient(maxConnections: 1)
+        let http = HTTPClient(maxConnections: 1, policy: common.outbound)
         func close() async {
             await postgres.shutdown()
             await redis.shutdown()
@@ -107,6 +107,7 @@ struct ImportCommand: AsyncParsableCommand {
         func run() async throws {
             let upload: ManualUpload
             do { upload = try ManualUpload.read(path: path) } catch let error as ImportError { throw ValidationError(error.message) }
+            defer { upload.discard() } // the unpacked zip: its media are copied by now
             let request = try await withPipeline(options) {
                 try await $0.importUpload(upload, tenant: tenant, platform: platform, createdBy: createdBy, mediaDirectory: mediaDir)
             }

@@ -18,6 +18,9 @@ final class ChildProcess: @unchecked Sendable {
         var env = ProcessInfo.processInfo.environment
         env["SB_HTTP_PORT"] = "0"
         env["SB_LOG_LEVEL"] = "info"
+        // The simulators of a test listen on 127.0.0.1 over http (tests of the refusal override these).
+        env["SB_OUTBOUND_ALLOW_HTTP"] = "1"
+        env["SB_OUTBOUND_ALLOW_HOSTS"] = "127.0.0.1,localhost"
         env.merge(environment) { _, new in new }
         process.environment = env
         process.standardOutput = log

@@ -27,7 +27,7 @@ import Testing
         env["SB_RESTART_MAX_BACKOFF_S"] = "1"
         runner.environment = env
         let logPath = work.appendingPathComponent("runner.log").path
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         runner.standardOutput = log
         runner.standardError = log

@@ -20,7 +20,7 @@ func buildCRMWorker(_ settings: CRMSettings, registry: MetricsRegistry,
     let logger = Logger(label: "switchboard.crm-worker")
     let redis = RedisClient(common.redis)
     let postgres = PostgresClient(common.postgres)
-    let http = HTTPClient(maxConnections: 8)
+    let http = HTTPClient(maxConnections: 8, policy: common.outbound)
     let mail = MailSender()
     let close: @Sendable () async -> Void = {
         await redis.shutdown()

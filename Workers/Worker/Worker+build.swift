@@ -18,7 +18,7 @@ func buildWorker(_ settings: WorkerAppSettings, registry: MetricsRegistry,
     let logger = Logger(label: "switchboard.worker")
     let redis = RedisClient(common.redis)
     let postgres = PostgresClient(common.postgres)
-    let http = HTTPClient(maxConnections: max(4, settings.worker.worker.concurrency))
+    let http = HTTPClient(maxConnections: max(4, settings.worker.worker.concurrency), policy: settings.common.outbound)
     let close: @Sendable () async -> Void = {
         await redis.shutdown()
         await postgres.shutdown()

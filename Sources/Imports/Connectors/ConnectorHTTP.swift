@@ -22,7 +22,7 @@ struct ConnectorHTTP: Sendable {
         do {
             response = try await http.send(request)
         } catch let error as HTTPClientError {
-            throw JobFailure(error.code == .invalidRequest ? .fatal : .retryable, "\(vendor) \(path): \(error)")
+            throw JobFailure(error.isPermanent ? .fatal : .retryable, "\(vendor) \(path): \(error)")
         }
         if response.status == 404 { return nil }
         if let failure = JobFailure(httpStatus: response.status, retryAfterMs: response.retryAfterMs, context: "\(vendor) \(path)") {

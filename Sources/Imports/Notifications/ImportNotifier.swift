@@ -33,7 +33,7 @@ public struct ImportNotifier: Sendable {
     func post(_ request: HTTPRequest, what: String) async throws {
         let response: HTTPResponse
         do { response = try await http.send(request) } catch let error as HTTPClientError {
-            throw JobFailure(error.code == .invalidRequest ? .fatal : .retryable, "\(what): \(error)")
+            throw JobFailure(error.isPermanent ? .fatal : .retryable, "\(what): \(error)")
         }
         if let failure = JobFailure(httpStatus: response.status, retryAfterMs: response.retryAfterMs, context: what) {
             // A receiver that says 4xx will not change its mind on retry, except 429.

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Logging
 import Metrics
@@ -61,9 +62,7 @@ public struct ImportPipeline: Sendable {
                                    toDate: days.last.map(iso.string(from:)) ?? today, estimatedCalls: upload.calls.count + upload.rejected.count,
                                    urgency: .onboarding, createdBy: createdBy)
         new.tenantName = tenant
-        guard tenant.range(of: "^[a-z0-9][a-z0-9_-]{0,62}$", options: .regularExpression) != nil else {
-            throw ImportError(.invalidInput, "tenant '\(tenant)' must be 1-63 lower-case letters, digits, '-' or '_'")
-        }
+        if let problem = TenantID.problem(tenant) { throw ImportError(.invalidInput, problem) }
         guard !upload.calls.isEmpty || !upload.rejected.isEmpty else { throw ImportError(.invalidInput, "the manifest has no calls") }
         let request = try await store.create(new)
         var calls = upload.calls

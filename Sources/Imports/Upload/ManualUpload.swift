@@ -1,4 +1,5 @@
 import Foundation
+import ZIPFoundation
 
 /// The manual-upload format, for platforms without an API import (docs/manual-upload.md):
 /// a folder, or a zip of one, holding `manifest.ndjson` (one call per line) and optional media
@@ -25,34 +26,137 @@ public struct ManualUpload: Sendable {
         let media: String?
     }
 
-    /// Reads an upload folder or `.zip` (unpacked with `unzip` into a temporary folder).
-    public static func read(path: String) throws -> ManualUpload {
+    /// Where a zip upload was unpacked (private, 0700); `discard()` removes it once imported.
+    public let unpackedFolder: String?
+
+    /// What a zip upload may hold: a hostile archive (zip bomb, `../` or absolute names,
+    /// symlinks, devices) is refused with the offending entry's name, never half-unpacked.
+    public struct Limits: Sendable {
+        /// Total bytes unpacked.
+        public var maxBytes: Int64 = 4 << 30
+        /// Entries in the archive.
+        public var maxEntries = 100_000
+        /// Unpacked bytes per compressed byte, for entries over 1 MiB.
+        public var maxRatio: Int64 = 200
+        public init() {}
+    }
+
+    /// Reads an upload folder or `.zip` (unpacked into a private temporary folder after every
+    /// entry is checked against `limits`). Call `discard()` when done with a zip's calls.
+    public static func read(path: String, limits: Limits = Limits()) throws -> ManualUpload {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ImportError(.invalidInput, "upload \(path) does not exist")
         }
         if isDirectory.boolValue { return try parse(folder: path) }
         guard path.lowercased().hasSuffix(".zip") else { throw ImportError(.invalidInput, "upload must be a folder or a .zip file") }
-        let folder = NSTemporaryDirectory() + "sb-upload-\(UUID().uuidString)"
-        let unzip = Process()
-        unzip.executableURL = URL(fileURLWithPath: "/usr/bin/unzip")
-        unzip.arguments = ["-q", "-o", path, "-d", folder]
-        do { try unzip.run() } catch { throw ImportError(.invalidInput, "cannot run unzip (apt-get install unzip): \(error)") }
-        unzip.waitUntilExit()
-        guard unzip.terminationStatus == 0 else { throw ImportError(.invalidInput, "\(path) is not a readable zip file") }
-        // Accept the manifest at the top or inside one top-level folder.
-        if FileManager.default.fileExists(atPath: folder + "/manifest.ndjson") { return try parse(folder: folder) }
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        if entries.count == 1 { return try parse(folder: folder + "/" + entries[0]) }
-        return try parse(folder: folder)
+        let folder = try privateTemporaryFolder()
+        do {
+            try unpack(zip: path, into: folder, limits: limits)
+            // Accept the manifest at the top or inside one top-level folder.
+            var top = folder
+            if !FileManager.default.fileExists(atPath: folder + "/manifest.ndjson"),
+               let entries = try? FileManager.default.contentsOfDirectory(atPath: folder), entries.count == 1 {
+                top = folder + "/" + entries[0]
+            }
+            let parsed = try parse(folder: top)
+            return ManualUpload(calls: parsed.calls, media: parsed.media, rejected: parsed.rejected, unpackedFolder: folder)
+        } catch {
+            try? FileManager.default.removeItem(atPath: folder)
+            throw error
+        }
+    }
+
+    /// Removes the folder a zip upload was unpacked into (nothing for a folder upload).
+    public func discard() {
+        if let unpackedFolder { try? FileManager.default.removeItem(atPath: unpackedFolder) }
+    }
+
+    /// A new folder only this user can enter (mkdtemp: 0700, a name no one can guess first).
+    static func privateTemporaryFolder() throws -> String {
+        var template = Array((NSTemporaryDirectory() as NSString).appendingPathComponent("sb-upload-XXXXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw ImportError(.invalidInput, "cannot create a temporary folder for the upload")
+        }
+        return String(cString: made)
+    }
+
+    /// Why an entry's name may not be unpacked; nil when it is a plain relative path.
+    static func nameProblem(_ name: String) -> String? {
+        if name.isEmpty || name.utf8.count > 1024 { return "has an empty or overlong name" }
+        if name.hasPrefix("/") || name.hasPrefix("\\") || name.contains(":") { return "has an absolute path" }
+        if name.unicodeScalars.contains(where: { $0.value < 0x20 }) { return "has control characters in its name" }
+        let parts = name.split(omittingEmptySubsequences: true) { $0 == "/" || $0 == "\\" }
+        if parts.contains("..") { return "climbs out of the upload (..)" }
+        return nil
+    }
+
+    /// Checks every entry first, then unpacks, counting the bytes really written (declared sizes
+    /// may lie).
+    static func unpack(zip path: String, into folder: String, limits: Limits) throws {
+        let archive: Archive
+        do { archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read) } catch {
+            throw ImportError(.invalidInput, "\(path) is not a readable zip file")
+        }
+        var entries: [Entry] = []
+        var declared: Int64 = 0
+        for entry in archive {
+            entries.append(entry)
+            guard entries.count <= limits.maxEntries else { throw ImportError(.invalidInput, "the zip has more than \(limits.maxEntries) entries") }
+            if let problem = nameProblem(entry.path) { throw ImportError(.invalidInput, "zip entry \(entry.path.prefix(200)) \(problem)") }
+            switch entry.type {
+            case .file, .directory: break
+            case .symlink: throw ImportError(.invalidInput, "zip entry \(entry.path.prefix(200)) is a symbolic link")
+            }
+            declared += Int64(clamping: entry.uncompressedSize)
+            guard declared <= limits.maxBytes else { throw ImportError(.invalidInput, "the zip unpacks to more than \(limits.maxBytes) bytes") }
+        }
+        var written: Int64 = 0
+        for entry in entries {
+            let target = folder + "/" + entry.path
+            if entry.type == .directory {
+                try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                continue
+            }
+            try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            guard FileManager.default.createFile(atPath: target, contents: nil, attributes: [.posixPermissions: 0o600]),
+                  let handle = FileHandle(forWritingAtPath: target) else {
+                throw ImportError(.invalidInput, "zip entry \(entry.path.prefix(200)) cannot be unpacked")
+            }
+            defer { try? handle.close() }
+            var entryBytes: Int64 = 0
+            let compressed = max(1, Int64(clamping: entry.compressedSize))
+            do {
+                _ = try archive.extract(entry, skipCRC32: false) { data in
+                    entryBytes += Int64(data.count)
+                    written += Int64(data.count)
+                    guard written <= limits.maxBytes else { throw ImportError(.invalidInput, "the zip unpacks to more than \(limits.maxBytes) bytes") }
+                    guard entryBytes <= 1 << 20 || entryBytes / compressed <= limits.maxRatio else {
+                        throw ImportError(.invalidInput, "zip entry \(entry.path.prefix(200)) expands more than \(limits.maxRatio) times (a zip bomb?)")
+                    }
+                    try handle.write(contentsOf: data)
+                }
+            } catch let error as ImportError {
+                throw error
+            } catch {
+                throw ImportError(.invalidInput, "zip entry \(entry.path.prefix(200)) is damaged")
+            }
+        }
     }
 
     /// Parses `folder/manifest.ndjson`.
     public static func parse(folder: String) throws -> ManualUpload {
-        guard let data = FileManager.default.contents(atPath: folder + "/manifest.ndjson") else {
+        let manifest = folder + "/manifest.ndjson"
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: manifest) {
+            guard attributes[.type] as? FileAttributeType == .typeRegular else { throw ImportError(.invalidInput, "manifest.ndjson must be a regular file") }
+            guard (attributes[.size] as? Int ?? 0) <= 1 << 30 else { throw ImportError(.invalidInput, "manifest.ndjson is larger than 1 GiB") }
+        }
+        guard let data = FileManager.default.contents(atPath: manifest) else {
             throw ImportError(.invalidInput, "the upload has no manifest.ndjson at its top")
         }
         let root = URL(fileURLWithPath: folder).standardizedFileURL.path
+        let realRoot = URL(fileURLWithPath: folder).resolvingSymlinksInPath().path
         var calls: [ImportedCall] = []
         var media: [String: String] = [:]
         var rejected: [(String, String)] = []
@@ -81,8 +185,11 @@ public struct ManualUpload: Sendable {
             }
             if let file = row.media {
                 let resolved = URL(fileURLWithPath: file, relativeTo: URL(fileURLWithPath: root + "/")).standardizedFileURL.path
-                guard !file.hasPrefix("/"), resolved.hasPrefix(root + "/"), FileManager.default.fileExists(atPath: resolved) else {
-                    rejected.append((rowName, "media \(file) is not a file inside the upload")); continue
+                // A regular file inside the upload: no symlink (it could point anywhere), no device.
+                let type = (try? FileManager.default.attributesOfItem(atPath: resolved))?[.type] as? FileAttributeType
+                guard !file.hasPrefix("/"), resolved.hasPrefix(root + "/"), type == .typeRegular,
+                      URL(fileURLWithPath: resolved).resolvingSymlinksInPath().path.hasPrefix(realRoot + "/") else {
+                    rejected.append((rowName, "media \(file) is not a regular file inside the upload")); continue
                 }
                 media[row.id] = resolved
             }
@@ -92,7 +199,7 @@ public struct ManualUpload: Sendable {
                 participants: (row.participants ?? []).map { Participant(name: $0.name, email: $0.email, title: $0.title, affiliation: $0.affiliation, speakerId: nil) },
                 transcript: (row.transcript ?? []).map { TranscriptSegment(speaker: $0.speaker, startMs: $0.startMs, endMs: $0.endMs, text: $0.text) }))
         }
-        return ManualUpload(calls: calls, media: media, rejected: rejected)
+        return ManualUpload(calls: calls, media: media, rejected: rejected, unpackedFolder: nil)
     }
 
     static func reason(_ error: Error) -> String {
