@@ -65,7 +65,7 @@ enum IPAddress: Equatable, CustomStringConvertible {
             withUnsafeMutableBytes(of: &copy) { $0.copyBytes(from: b) }
             var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
             inet_ntop(AF_INET6, &copy, &text, socklen_t(text.count))
-            return String(cString: text)
+            return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         }
     }
 

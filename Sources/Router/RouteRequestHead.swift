@@ -41,15 +41,20 @@ public struct RouteRequestHead: Sendable, Equatable {
         var line = lineEnd + 2
         while line < end - 2 {
             lineEnd = Self.lineEnd(bytes, from: line)
+            // Strict framing only: a name of token characters right before the colon (so no
+            // `Transfer-Encoding : chunked`), no control character (bare LF, NUL) in the value,
+            // no folded line. Anything else is the full parser's to judge.
             guard let colon = bytes[line..<lineEnd].firstIndex(of: UInt8(ascii: ":")), colon > line,
-                  bytes[line] != UInt8(ascii: " "), bytes[line] != UInt8(ascii: "\t") else { return .other }
+                  bytes[line..<colon].allSatisfy(isTokenByte),
+                  !bytes[(colon + 1)..<lineEnd].contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) else { return .other }
             let name = UnsafeRawBufferPointer(rebasing: bytes[line..<colon])
             var from = colon + 1, to = lineEnd
             while from < to, bytes[from] == UInt8(ascii: " ") || bytes[from] == UInt8(ascii: "\t") { from += 1 }
             while to > from, bytes[to - 1] == UInt8(ascii: " ") || bytes[to - 1] == UInt8(ascii: "\t") { to -= 1 }
             let value = UnsafeRawBufferPointer(rebasing: bytes[from..<to])
             if equalsIgnoringCase(name, "content-length") {
-                guard length == nil, let n = decimal(value), n <= maxBody else { return .other }
+                // Framing: exactly digits, nothing after them (parsers disagree about "5 " and "5\t").
+                guard length == nil, to == lineEnd, let n = decimal(value), n <= maxBody else { return .other }
                 length = n
             } else if equalsIgnoringCase(name, "authorization") {
                 guard authorization == nil else { return .other }
@@ -63,6 +68,14 @@ public struct RouteRequestHead: Sendable, Equatable {
             line = lineEnd + 2
         }
         return .request(RouteRequestHead(headLength: end, bodyLength: length ?? 0, authorization: authorization, keepAlive: keepAlive))
+    }
+
+    /// RFC 9110 `tchar`: what a header name is made of.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
+        default: return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
     }
 
     /// The offset just past the first CR LF CR LF, if the bytes hold one.

@@ -40,6 +40,12 @@ import Testing
         "POST /v1/route HTTP/1.1\r\nA: b\r\n folded\r\n\r\n",
         "PUT /v1/route HTTP/1.1\r\n",
         "\r\nPOST /v1/route HTTP/1.1\r\n\r\n",
+        "POST /v1/route HTTP/1.1\r\nTransfer-Encoding : chunked\r\nContent-Length: 5\r\n\r\n",
+        "POST /v1/route HTTP/1.1\r\nX-A: b\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+        "POST /v1/route HTTP/1.1\r\nX-A: b\u{0}c\r\nContent-Length: 5\r\n\r\n",
+        "POST /v1/route HTTP/1.1\r\nContent-Length: 5 \r\n\r\n",
+        "POST /v1/route HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "POST /v1/route HTTP/1.1\r\nX\u{E9}: b\r\n\r\n",
     ])
     func handsAnythingElseToTheFullStack(_ text: String) {
         #expect(parse(text) == .other)
