@@ -317,6 +317,26 @@ extension ImportEndToEndTests {
 }
 
 extension ImportEndToEndTests {
+    @Test func textPostgresWouldRefuseIsCleanedAndAnUnusableIdFailsOnlyItsCall() async throws {
+        let f = try await fleet(calls: 1)
+        let folder = NSTemporaryDirectory() + "sb-upload-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try #"""
+            {"id":"n1","title":"Disc\u0000overy","participants":[{"name":"Ada\u0000"}],"transcript":[{"speaker":"A\u0001","startMs":0,"endMs":5,"text":"Hel\u0000lo"}]}
+            {"id":"bad\u0000id","title":"x"}
+            {"id":"n3","title":"fine"}
+            """#.write(toFile: folder + "/manifest.ndjson", atomically: true, encoding: .utf8)
+        let upload = try ManualUpload.read(path: folder)
+        let request = try await f.pipeline.importUpload(upload, tenant: "acme", platform: "chorus", createdBy: "test", mediaDirectory: folder + "/media")
+        #expect(try await f.pg.query("SELECT title FROM calls ORDER BY external_id").rows.map { $0[0] ?? "" } == ["Discovery", "fine"])
+        #expect(try await f.pg.query("SELECT text FROM transcript_segments").rows.map { $0[0] ?? "" } == ["Hello"])
+        let failures = try await f.pipeline.store.failures(request.id)
+        #expect(failures.map(\.externalId) == ["badid"])
+        #expect(failures.first?.error.contains("NUL") == true)
+        try await finish(f, [])
+    }
+
     @Test func a429StormBacksOffFleetWideExtendsTheETAAndLosesNothing() async throws {
         // Gong allows this company only 1 request a second (its other integrations use the rest),
         // while the documented 3/s is what we pace to: 429s come back, the key pauses fleet-wide.

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Postgres
 
@@ -27,8 +28,18 @@ extension ImportStore {
     }
 
     /// Upserts calls with their participants (and transcripts, when the page carried them).
+    /// Text is cleaned first; a call whose external id is unusable is recorded as a failure of
+    /// the request with the reason (one bad record never fails the page).
     func store(_ calls: [ImportedCall], for request: ImportRequest) async throws {
+        let unusable = calls.compactMap { call in call.idProblem.map { (UntrustedText.cleaned(call.externalId, maxBytes: 200), $0) } }
+        let calls = calls.filter { $0.idProblem == nil }.map { $0.cleaned() }
         try await postgres.transaction { tx in
+            for (id, reason) in unusable {
+                try tx.query("""
+                    INSERT INTO import_failures (request_id, external_id, error) VALUES ($1, $2, $3)
+                    ON CONFLICT (request_id, external_id) DO UPDATE SET error = excluded.error
+                    """, [String(request.id), id.isEmpty ? "(empty id)" : id, reason])
+            }
             let iso = ISO8601DateFormatter()
             for call in calls {
                 let id = try tx.query("""
@@ -76,7 +87,7 @@ extension ImportStore {
             for externalId in ids {
                 guard let callId = try tx.query("SELECT id FROM calls WHERE tenant_id = $1 AND platform = $2 AND external_id = $3",
                                                  [tenant, platform, externalId]).rows.first?[0] ?? nil else { continue }
-                guard var segments = transcripts[externalId] else {
+                guard var segments = transcripts[externalId]?.map({ $0.cleaned() }) else {
                     try tx.query("UPDATE calls SET failure = 'no transcript returned' WHERE id = $1 AND completed_at IS NULL", [callId])
                     try tx.query("""
                         INSERT INTO import_failures (request_id, external_id, error) VALUES ($1, $2, 'no transcript returned')
