@@ -21,7 +21,8 @@ public struct HTTPClientError: Error, CustomStringConvertible, Sendable {
 
     public var description: String { "http \(code): \(message)" }
 
-    /// Whether retrying the same request can never help (a malformed or refused URL, an answer
-    /// over the limits): callers fail such work at once instead of retrying it.
-    public var isPermanent: Bool { code == .invalidRequest || code == .refused || code == .tooLarge }
+    /// Whether retrying the same request can never help (a malformed or refused URL): callers
+    /// fail such work at once. An answer over the limits is not: the next one may be sane, and
+    /// the retries are bounded by the job's attempts.
+    public var isPermanent: Bool { code == .invalidRequest || code == .refused }
 }

@@ -18,7 +18,17 @@ final class VendorLimiter: Sendable {
         var outage: Bool? = nil
         /// The next N calls asked for leave their data out of the answer (a partial failure).
         var dropRecords: Int? = nil
+        /// The next `hostileNext` requests (default: all while set) get this hostile answer:
+        /// `retry-after-huge` (429 with Retry-After 1e16), `reset-nan` (429 with NaN reset headers),
+        /// `json-nul` (200 whose strings hold \u0000 and numbers 1e20), `invalid-utf8`, `malformed-json`,
+        /// `huge-body` (10 MB), `absurd-headers` (a 100 KB header), `slow-drip` (a body one byte per 100 ms).
+        var hostile: String? = nil
+        var hostileNext: Int? = nil
     }
+
+    /// The hostile kinds `Faults.hostile` takes.
+    static let hostileKinds: Set<String> = ["retry-after-huge", "reset-nan", "json-nul", "invalid-utf8", "malformed-json", "huge-body",
+                                            "absurd-headers", "slow-drip"]
 
     struct Stats: Codable, Sendable {
         let requests: Int
@@ -94,6 +104,19 @@ final class VendorLimiter: Sendable {
     }
 
     func setFaults(_ faults: Faults) { state.withLockedValue { $0.faults = faults } }
+
+    /// The hostile answer to give this request, if any (counts down `hostileNext`).
+    func hostileAnswer() -> String? {
+        state.withLockedValue { s in
+            guard let kind = s.faults.hostile else { return nil }
+            if let n = s.faults.hostileNext {
+                guard n > 0 else { return nil }
+                s.faults.hostileNext = n - 1
+            }
+            s.failed += 1
+            return kind
+        }
+    }
 
     /// Whether to leave the next record out (counts down `dropRecords`).
     func dropRecord() -> Bool {

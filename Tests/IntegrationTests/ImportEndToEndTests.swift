@@ -208,6 +208,33 @@ import Vault
         try await finish(f, [first, second])
     }
 
+    @Test func aHostileVendorCostsFailedCallsNeverTheWorker() async throws {
+        let f = try await fleet(calls: 150)
+        let created = try await f.pipeline.submit(request("umbrella")).request
+        let worker = try ChildProcess("worker", environment: f.env)
+        struct Stats: Decodable { let failed: Int }
+        func failed() async throws -> Int {
+            let client = HTTPClient(maxConnections: 1)
+            defer { Task { await client.shutdown() } }
+            return try JSONDecoder().decode(Stats.self, from: Data(try await client.send(HTTPRequest(url: f.gong.url + "/_sim/stats")).body)).failed
+        }
+        // One hostile answer of each kind in turn, each taken by the connector before the next.
+        var seen = try await failed()
+        for kind in ["reset-nan", "json-nul", "invalid-utf8", "malformed-json", "huge-body", "absurd-headers"] {
+            try await f.gong.post("/_sim/faults", #"{"hostile": "\#(kind)", "hostileNext": 1}"#)
+            #expect(try await TestServers.eventually(30) { try await failed() > seen }, "\(kind) never reached the connector")
+            seen = try await failed()
+            #expect(worker.isRunning, "the worker died on \(kind): \(worker.log)")
+        }
+        let finished = try await TestServers.eventually(90) { try await f.pipeline.store.request(created.id).state.isFinished }
+        let snapshot = try await f.pipeline.store.request(created.id)
+        #expect(finished, "\(snapshot)")
+        #expect([ImportState.completed, .completedWithFailures].contains(snapshot.state), "\(snapshot)")
+        #expect(try await f.pg.query("SELECT count(DISTINCT external_id) AS n FROM calls").value(0, "n") == "150")
+        #expect(worker.isRunning)
+        try await finish(f, [worker])
+    }
+
     @Test func aPartialFailureContinuesListsTheFailedCallsAndRetries() async throws {
         let f = try await fleet(calls: 150)
         try await f.gong.post("/_sim/faults", #"{"dropRecords": 3}"#)
