@@ -8,6 +8,8 @@ public enum UntrustedText {
     public static func problem(_ text: String, maxBytes: Int, allowEmpty: Bool = false) -> String? {
         if text.isEmpty { return allowEmpty ? nil : "must not be empty" }
         if text.utf8.count > maxBytes { return "must be at most \(maxBytes) bytes" }
+        // The usual case, printable ASCII, in one pass over the bytes (this runs on every route call).
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return nil }
         for scalar in text.unicodeScalars {
             let v = scalar.value
             if v == 0 { return "must not contain NUL" }

@@ -92,6 +92,35 @@ import Testing
         try await fleet.stop()
     }
 
+    @Test func anOutcomeForATenantWithoutBrazeIsQuarantinedAndTheOthersAreStillWritten() async throws {
+        let fleet = try await Fleet()
+        let key = try await fleet.store.access.createAPIKey(tenant: voiceTenant)
+        let stranger = try await fleet.store.access.createAPIKey(tenant: "no-braze")
+        func outcome(_ id: String, _ key: String) async throws -> Int {
+            try await fleet.http.send(.json("POST", fleet.routerURL + "/v1/calls/\(id)/outcome", body: #"{"caller": "+15550001234", "outcome": "connected"}"#,
+                                            headers: [("Authorization", "Bearer \(key)")])).status
+        }
+        // The stranger's outcome is first in the stream: it must not hold up the ones behind it.
+        #expect(try await outcome("lost-1", stranger) == 202)
+        for i in 0..<5 { #expect(try await outcome("kept-\(i)", key) == 202) }
+        var events = 0
+        _ = try await TestServers.eventually(15) {
+            let r = try await fleet.http.send(HTTPRequest(url: fleet.braze.url + "/_sim/tracked"))
+            let batches = ((try? JSONSerialization.jsonObject(with: Data(r.body))) as? [String: Any])?["requests"] as? [[String: Any]] ?? []
+            events = batches.reduce(0) { $0 + (($1["events"] as? [Any])?.count ?? 0) }
+            return events == 5
+        }
+        #expect(events == 5)
+        let quarantine = Quarantine(postgres: fleet.postgres)
+        #expect(try await TestServers.eventually(10) { try await quarantine.list(source: .outcome).count == 1 })
+        let kept = try await quarantine.list(source: .outcome)
+        #expect(kept.first?.tenant == "no-braze")
+        #expect(kept.first?.reason.contains("no Braze integration") == true)
+        #expect(kept.first?.payload.contains("lost-1") == true)
+        #expect(try await TestServers.eventually(5) { (try await fleet.redis.send(["XLEN", fleet.store.keys.outcomes]).int ?? -1) == 0 })
+        try await fleet.stop()
+    }
+
     @Test func outcomesAreWrittenBackInBatchesOfAtMost75() async throws {
         let fleet = try await Fleet()
         let key = try await fleet.store.access.createAPIKey(tenant: voiceTenant)
