@@ -24,7 +24,7 @@ public struct CommonSettings: Sendable {
     /// SB_REDIS_TIMEOUT_MS (5000), SB_KEY_PREFIX (sb), SB_POSTGRES_URL
     /// (postgresql://switchboard@127.0.0.1:5432/switchboard), SB_POSTGRES_POOL (4),
     /// SB_POSTGRES_SCHEMA (unset), SB_HTTP_HOST (127.0.0.1), SB_HTTP_PORT (`defaultPort`),
-    /// SB_LOG_LEVEL (info), SB_CONSUMER_NAME (`<host>-<SB_HTTP_PORT>`: one process per port),
+    /// SB_LOG_LEVEL (info), SB_CONSUMER_NAME (`<host>-<SB_HTTP_PORT>`, or `<host>-pid<pid>` on port 0),
     /// SB_OUTBOUND_ALLOW_HTTP (0: https only), SB_OUTBOUND_ALLOW_HOSTS (none: comma-separated
     /// host names or addresses that may resolve to loopback or private addresses, such as the
     /// demo's simulators on 127.0.0.1).
@@ -42,7 +42,9 @@ public struct CommonSettings: Sendable {
         httpHost = env.string("SB_HTTP_HOST", default: "127.0.0.1")
         httpPort = try env.int("SB_HTTP_PORT", default: defaultPort, range: 0...65535)
         logLevel = env.string("SB_LOG_LEVEL", default: "info")
-        consumerName = env.string("SB_CONSUMER_NAME", default: "\(ProcessInfo.processInfo.hostName)-\(httpPort)")
+        // One process per port on a host; with port 0 (any free port) the pid tells processes apart.
+        let instance = httpPort == 0 ? "pid\(ProcessInfo.processInfo.processIdentifier)" : String(httpPort)
+        consumerName = env.string("SB_CONSUMER_NAME", default: "\(ProcessInfo.processInfo.hostName)-\(instance)")
         let allowHTTP = env.string("SB_OUTBOUND_ALLOW_HTTP", default: "0")
         guard ["0", "1", "true", "false"].contains(allowHTTP) else { throw SettingsError("SB_OUTBOUND_ALLOW_HTTP must be 0 or 1") }
         outbound = OutboundPolicy(allowHTTP: allowHTTP == "1" || allowHTTP == "true",
