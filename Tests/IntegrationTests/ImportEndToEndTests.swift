@@ -208,6 +208,22 @@ import Vault
         try await finish(f, [first, second])
     }
 
+    @Test func plainHTTPCallbackAndBaseURLsAreRefusedAtSubmissionUnderTheProductionPolicy() async throws {
+        let f = try await fleet(calls: 1)
+        let strict = HTTPClient(maxConnections: 1, policy: OutboundPolicy())
+        let pipeline = ImportPipeline(store: f.pipeline.store, queue: f.queue, connectors: ConnectorSettings(http: strict),
+                                      catalog: try PlatformCatalog.bundled(), nightWindow: try NightWindow(parsing: "22:00-06:00"))
+        await #expect(throws: ImportError.self) { _ = try await pipeline.submit(request("acme", callback: "http://hooks.example/x")) }
+        do { _ = try await pipeline.submit(request("acme", callback: "http://hooks.example/x")) } catch let error as ImportError {
+            #expect(error.message.contains("callback URL must use https"))
+        }
+        let plainBase = #"{"accessKey": "k", "accessKeySecret": "s", "baseUrl": "http://gong.example"}"#
+        await #expect(throws: ImportError.self) { _ = try await pipeline.submit(request("acme", credentials: plainBase)) }
+        #expect(try await f.pipeline.store.list(tenant: "acme").isEmpty)
+        await strict.shutdown()
+        try await finish(f, [])
+    }
+
     @Test func aHostileVendorCostsFailedCallsNeverTheWorker() async throws {
         let f = try await fleet(calls: 150)
         let created = try await f.pipeline.submit(request("umbrella")).request
