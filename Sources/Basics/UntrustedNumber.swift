@@ -17,13 +17,6 @@ public enum UntrustedNumber {
         return min(range.upperBound, max(range.lowerBound, Int(value.rounded(.up))))
     }
 
-    /// Text parsed as a decimal number (integer or fraction, optional exponent), then `int`.
-    public static func int(_ text: some StringProtocol, in range: ClosedRange<Int> = Int.min...Int.max) -> Int? {
-        if let n = Int(text) { return range.contains(n) ? n : nil }
-        guard text.utf8.count <= 64, let d = Double(text) else { return nil }
-        return int(d, in: range)
-    }
-
     /// Seconds (possibly fractional, possibly absurd) as milliseconds clamped into `range`;
     /// nil for negative, NaN or unparsable text.
     public static func milliseconds(seconds text: some StringProtocol, clampedTo range: ClosedRange<Int>) -> Int? {

@@ -41,9 +41,4 @@ public enum UntrustedText {
         }
         return String(out)
     }
-
-    /// Bytes decoded strictly: nil when they are not valid UTF-8 (instead of silently replacing).
-    public static func decoded(_ bytes: some Collection<UInt8>) -> String? {
-        String(validating: bytes, as: UTF8.self)
-    }
 }

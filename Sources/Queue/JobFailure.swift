@@ -14,11 +14,17 @@ public struct JobFailure: Error, CustomStringConvertible, Sendable {
 
     public let code: Code
     public let message: String
+    /// The vendor's HTTP status when the failure came from one (401/403: its credentials).
+    public let httpStatus: Int?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, httpStatus: Int? = nil) {
         self.code = code
         self.message = message
+        self.httpStatus = httpStatus
     }
+
+    /// The vendor rejected the credentials (401/403): no request with them can succeed.
+    public var rejectsCredentials: Bool { httpStatus == 401 || httpStatus == 403 }
 
     public var description: String { message }
 }
@@ -30,10 +36,10 @@ extension JobFailure {
     public init?(httpStatus status: Int, retryAfterMs: Int?, context: String) {
         switch status {
         case 200..<400: return nil
-        case 429: self.init(.rateLimited(retryAfterMs: retryAfterMs ?? 1000), "\(context): 429 rate limited")
-        case 408, 500...599: self.init(.retryable, "\(context): HTTP \(status)")
-        case 401, 403: self.init(.fatal, "\(context): HTTP \(status), credentials rejected")
-        default: self.init(.fatal, "\(context): HTTP \(status)")
+        case 429: self.init(.rateLimited(retryAfterMs: retryAfterMs ?? 1000), "\(context): 429 rate limited", httpStatus: status)
+        case 408, 500...599: self.init(.retryable, "\(context): HTTP \(status)", httpStatus: status)
+        case 401, 403: self.init(.fatal, "\(context): HTTP \(status), credentials rejected", httpStatus: status)
+        default: self.init(.fatal, "\(context): HTTP \(status)", httpStatus: status)
         }
     }
 

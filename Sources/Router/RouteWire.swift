@@ -89,13 +89,7 @@ final class RouteWire: ChannelDuplexHandler, RemovableChannelHandler {
             let parsed = pending.withUnsafeReadableBytes { RouteRequestHead.parse($0, maxBody: RouteAPI.maxBody) }
             switch parsed {
             case .incomplete:
-                let now = Monotonic.nanos()
-                if let since = pendingSince, now &- since > headTimeoutNanos {
-                    refuseSlowRequest(context: context)
-                } else if pendingSince == nil {
-                    pendingSince = now
-                }
-                return
+                return waitForTheRest(context: context)
             case .other:
                 passing = true
                 buffer = nil
@@ -106,9 +100,7 @@ final class RouteWire: ChannelDuplexHandler, RemovableChannelHandler {
             case .request(let head):
                 guard pending.readableBytes >= head.headLength + head.bodyLength,
                       let body = pending.getSlice(at: pending.readerIndex + head.headLength, length: head.bodyLength) else {
-                    let now = Monotonic.nanos()
-                    if let since = pendingSince, now &- since > headTimeoutNanos { refuseSlowRequest(context: context) } else if pendingSince == nil { pendingSince = now }
-                    return
+                    return waitForTheRest(context: context)
                 }
                 pendingSince = nil
                 let rest = pending.readableBytes - head.headLength - head.bodyLength
@@ -147,6 +139,17 @@ final class RouteWire: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(self.wrapOutboundOut(.byteBuffer(out)), promise: nil)
             context.eventLoop.assumeIsolated().execute { context.flush() }
             self.process(context: context, inRead: false)
+        }
+    }
+
+    /// The request at the front is not all here: note when it began to arrive, or refuse it when
+    /// that was longer than the head timeout ago.
+    private func waitForTheRest(context: ChannelHandlerContext) {
+        let now = Monotonic.nanos()
+        if let since = pendingSince {
+            if now &- since > headTimeoutNanos { refuseSlowRequest(context: context) }
+        } else {
+            pendingSince = now
         }
     }
 

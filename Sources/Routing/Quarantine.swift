@@ -57,12 +57,8 @@ public struct Quarantine: Sendable {
 
     /// Quarantined entries, newest first; only those not replayed unless `includeReplayed`.
     public func list(source: Source? = nil, tenant: String? = nil, includeReplayed: Bool = false, limit: Int = 100) async throws -> [Item] {
-        let rows = try await postgres.query("""
-            SELECT id, source, tenant_id, entry_key, payload, reason,
-                   to_char(quarantined_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS quarantined_at,
-                   to_char(replayed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS replayed_at
-            FROM quarantine
-            WHERE ($1::text IS NULL OR source = $1) AND ($2::text IS NULL OR tenant_id = $2) AND ($3 OR replayed_at IS NULL)
+        let rows = try await postgres.query(Self.select + """
+             WHERE ($1::text IS NULL OR source = $1) AND ($2::text IS NULL OR tenant_id = $2) AND ($3 OR replayed_at IS NULL)
             ORDER BY id DESC LIMIT $4
             """, [source?.rawValue, tenant, includeReplayed ? "true" : "false", String(max(1, min(limit, 10_000)))])
         return rows.records.compactMap(Self.item)
@@ -70,12 +66,7 @@ public struct Quarantine: Sendable {
 
     /// One entry by id; nil when there is none.
     public func item(id: Int) async throws -> Item? {
-        let rows = try await postgres.query("""
-            SELECT id, source, tenant_id, entry_key, payload, reason,
-                   to_char(quarantined_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS quarantined_at,
-                   to_char(replayed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS replayed_at
-            FROM quarantine WHERE id = $1
-            """, [String(id)])
+        let rows = try await postgres.query(Self.select + " WHERE id = $1", [String(id)])
         return rows.records.first.flatMap(Self.item)
     }
 
@@ -120,6 +111,14 @@ public struct Quarantine: Sendable {
         try await markReplayed(id: id)
         return try await self.item(id: id) ?? item
     }
+
+    /// The columns of an `Item`, for every query that reads them.
+    static let select = """
+        SELECT id, source, tenant_id, entry_key, payload, reason,
+               to_char(quarantined_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS quarantined_at,
+               to_char(replayed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS replayed_at
+        FROM quarantine
+        """
 
     static func item(_ r: [String: String?]) -> Item? {
         guard let id = (r["id"] ?? nil).flatMap({ Int($0) }), let source = (r["source"] ?? nil).flatMap(Source.init(rawValue:)) else { return nil }

@@ -232,7 +232,9 @@ import Vault
         func failed() async throws -> Int {
             let client = HTTPClient(maxConnections: 1)
             defer { Task { await client.shutdown() } }
-            return try JSONDecoder().decode(Stats.self, from: Data(try await client.send(HTTPRequest(url: f.gong.url + "/_sim/stats")).body)).failed
+            let answer = try await client.send(HTTPRequest(url: f.gong.url + "/_sim/stats"))
+            let stats: Stats = try JSONDecoder().decode(Stats.self, from: Data(answer.body))
+            return stats.failed
         }
         // One hostile answer of each kind in turn, each taken by the connector before the next.
         var seen = try await failed()

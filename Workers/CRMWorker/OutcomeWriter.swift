@@ -44,6 +44,13 @@ public struct OutcomeWriter: Service {
         let at: Int
     }
 
+    /// One stream entry: its id, its text as read (kept if it is quarantined) and the outcome in it.
+    struct Item {
+        let id: String
+        let text: String
+        let outcome: Outcome
+    }
+
     /// Tenants whose Braze asked to wait (or failed), with when to try again and the next backoff.
     struct Paused {
         var until: [String: UInt64] = [:]
@@ -136,7 +143,7 @@ public struct OutcomeWriter: Service {
     /// Writes `entries` tenant by tenant; only Redis failures are thrown. Entries of a paused
     /// tenant stay pending.
     func write(_ entries: [RedisStreamEntry], _ paused: inout Paused) async throws {
-        var byTenant: [String: [(String, Outcome)]] = [:]
+        var byTenant: [String: [Item]] = [:]
         var order: [String] = []
         for entry in entries {
             guard let text = entry.fields["outcome"], let outcome = try? JSONDecoder().decode(Outcome.self, from: Data(text.utf8)) else {
@@ -144,7 +151,7 @@ public struct OutcomeWriter: Service {
                 continue
             }
             if byTenant[outcome.tenant] == nil { order.append(outcome.tenant) }
-            byTenant[outcome.tenant, default: []].append((entry.id, outcome))
+            byTenant[outcome.tenant, default: []].append(Item(id: entry.id, text: text, outcome: outcome))
         }
         for tenant in order where !paused.isPaused(tenant, at: Self.now()) {
             let items = byTenant[tenant] ?? []
@@ -152,7 +159,7 @@ public struct OutcomeWriter: Service {
             do {
                 client = try await cache.braze(tenant).1
             } catch let failure as JobFailure where failure.code == .fatal {
-                try await setAside(items.map { ($0.0, Self.text(of: $0.0, in: entries)) }, tenant: tenant, reason: failure.message)
+                try await setAside(items.map { ($0.id, $0.text) }, tenant: tenant, reason: failure.message)
                 continue
             } catch {
                 pause(tenant, error, &paused)
@@ -160,25 +167,24 @@ public struct OutcomeWriter: Service {
             }
             for start in stride(from: 0, to: items.count, by: BrazeClient.trackBatch) {
                 let batch = Array(items[start..<min(items.count, start + BrazeClient.trackBatch)])
-                guard try await send(batch, tenant: tenant, client: client, entries: entries, &paused) else { break }
+                guard try await send(batch, tenant: tenant, client: client, &paused) else { break }
             }
         }
     }
 
     /// Sends one batch; a 4xx for a batch is narrowed down by halves to the outcomes Braze refuses,
     /// which are quarantined. Returns false when the tenant is now paused.
-    private func send(_ batch: [(String, Outcome)], tenant: String, client: BrazeClient, entries: [RedisStreamEntry],
-                      _ paused: inout Paused) async throws -> Bool {
+    private func send(_ batch: [Item], tenant: String, client: BrazeClient, _ paused: inout Paused) async throws -> Bool {
         do {
-            try await client.track(attributes: batch.map(\.1).map(Self.attributes), events: batch.map(\.1).map(Self.event))
+            try await client.track(attributes: batch.map { Self.attributes($0.outcome) }, events: batch.map { Self.event($0.outcome) })
         } catch let failure as JobFailure where failure.code == .fatal {
-            if batch.count == 1 || failure.message.contains("credentials rejected") {
-                try await setAside(batch.map { ($0.0, Self.text(of: $0.0, in: entries)) }, tenant: tenant, reason: failure.message)
+            if batch.count == 1 || failure.rejectsCredentials {
+                try await setAside(batch.map { ($0.id, $0.text) }, tenant: tenant, reason: failure.message)
                 return true
             }
             let middle = batch.count / 2
             for half in [Array(batch[..<middle]), Array(batch[middle...])] {
-                guard try await send(half, tenant: tenant, client: client, entries: entries, &paused) else { return false }
+                guard try await send(half, tenant: tenant, client: client, &paused) else { return false }
             }
             return true
         } catch {
@@ -186,7 +192,7 @@ public struct OutcomeWriter: Service {
             return false
         }
         paused.resume(tenant)
-        let ids = batch.map(\.0)
+        let ids = batch.map(\.id)
         _ = try await cache.access.redis.pipeline([["XACK", cache.access.keys.outcomes, Self.group] + ids, ["XDEL", cache.access.keys.outcomes] + ids])
         sent.increment(by: ids.count)
         return true
@@ -208,10 +214,6 @@ public struct OutcomeWriter: Service {
         _ = try await cache.access.redis.pipeline([["XACK", cache.access.keys.outcomes, Self.group] + ids, ["XDEL", cache.access.keys.outcomes] + ids])
         quarantined.increment(by: ids.count)
         logger.error("outcomes quarantined", metadata: ["tenant": "\(tenant ?? "?")", "count": "\(ids.count)", "reason": "\(reason)"])
-    }
-
-    static func text(of id: String, in entries: [RedisStreamEntry]) -> String {
-        entries.first { $0.id == id }?.fields["outcome"] ?? ""
     }
 
     static func time(_ o: Outcome) -> String {

@@ -39,7 +39,7 @@ struct ConnectorHTTP: Sendable {
     static func int(_ value: JSONValue?) -> Int? {
         switch value {
         case .int(let i): return i
-        case .double(let d): return Int(exactly: d.rounded(.towardZero))
+        case .double(let d): return UntrustedNumber.int(d)
         case .string(let s): return Int(s)
         default: return nil
         }

@@ -43,13 +43,7 @@ public struct ImportPipeline: Sendable {
 
     /// Validates, stores (credentials sealed) and queues the validation. Bad input changes nothing.
     public func submit(_ new: NewImportRequest) async throws -> Submitted {
-        _ = try new.validate(catalog: catalog)
-        // The outbound policy's scheme rule is told at submission (the address check happens at send).
-        let policy = connectors.http.policy
-        if let url = new.callbackURL, let problem = policy.schemeProblem(url) { throw ImportError(.invalidInput, "callback URL \(problem)") }
-        if let base = try? ConnectorCredentials.validate(new.credentials, platform: new.platform)["baseUrl"], let problem = policy.schemeProblem(base) {
-            throw ImportError(.invalidInput, "credential field 'baseUrl' \(problem)")
-        }
+        _ = try new.validate(catalog: catalog, outbound: connectors.http.policy)
         let secret = new.callbackURL == nil ? nil : ImportNotifier.newSecret()
         let request = try await store.create(new, callbackSecret: secret)
         try await enqueue(Step.validate, for: request)

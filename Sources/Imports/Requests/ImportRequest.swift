@@ -1,4 +1,5 @@
 import Basics
+import Curl
 import Foundation
 
 /// How urgently an import must run: urgent ones start at once, standard ones in the night window.
@@ -92,7 +93,9 @@ public struct NewImportRequest: Sendable {
     }
 
     /// Checks everything before anything is stored; the message says what to fix.
-    public func validate(catalog: PlatformCatalog) throws -> Platform {
+    /// `outbound` is the policy the callback and the credentials' `baseUrl` will be called under
+    /// (its scheme rule is checked here; the address check happens when they are called).
+    public func validate(catalog: PlatformCatalog, outbound: OutboundPolicy = .open) throws -> Platform {
         if let problem = TenantID.problem(tenant) { throw ImportError(.invalidInput, problem) }
         let found = try catalog.platform(platform)
         guard found.status == .supported else {
@@ -110,9 +113,12 @@ public struct NewImportRequest: Sendable {
             guard let url = URL(string: callbackURL), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
                 throw ImportError(.invalidInput, "callback URL must be an http(s) URL")
             }
+            if let problem = outbound.schemeProblem(callbackURL) { throw ImportError(.invalidInput, "callback URL \(problem)") }
         }
         guard !createdBy.isEmpty, createdBy.count <= 200 else { throw ImportError(.invalidInput, "created-by must name who asked (1-200 characters)") }
-        try ConnectorCredentials.validate(credentials, platform: found.id)
+        if let base = try ConnectorCredentials.validate(credentials, platform: found.id)["baseUrl"], let problem = outbound.schemeProblem(base) {
+            throw ImportError(.invalidInput, "credential field 'baseUrl' \(problem)")
+        }
         return found
     }
 }

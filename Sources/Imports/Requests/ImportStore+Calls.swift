@@ -35,10 +35,7 @@ extension ImportStore {
         let calls = calls.filter { $0.idProblem == nil }.map { $0.cleaned() }
         try await postgres.transaction { tx in
             for (id, reason) in unusable {
-                try tx.query("""
-                    INSERT INTO import_failures (request_id, external_id, error) VALUES ($1, $2, $3)
-                    ON CONFLICT (request_id, external_id) DO UPDATE SET error = excluded.error
-                    """, [String(request.id), id.isEmpty ? "(empty id)" : id, reason])
+                try tx.query(Self.recordFailure, [String(request.id), id.isEmpty ? "(empty id)" : id, reason])
             }
             let iso = ISO8601DateFormatter()
             for call in calls {

@@ -39,13 +39,16 @@ extension ImportStore {
         return try await vault.open(sealed, tenant: request.tenant)
     }
 
+    /// Records (or updates) one failure of a request: $1 request id, $2 external id or row, $3 reason.
+    static let recordFailure = """
+        INSERT INTO import_failures (request_id, external_id, error) VALUES ($1, $2, $3)
+        ON CONFLICT (request_id, external_id) DO UPDATE SET error = excluded.error
+        """
+
     /// Lists manifest rows that could not be imported as failures of the request.
     func recordRejectedRows(_ id: Int, _ rows: [(row: String, reason: String)]) async throws {
         for row in rows {
-            try await postgres.query("""
-                INSERT INTO import_failures (request_id, external_id, error) VALUES ($1, $2, $3)
-                ON CONFLICT (request_id, external_id) DO UPDATE SET error = excluded.error
-                """, [String(id), row.row, row.reason])
+            try await postgres.query(Self.recordFailure, [String(id), row.row, row.reason])
         }
         try await postgres.query("UPDATE import_requests SET failed_calls = failed_calls + $2 WHERE id = $1", [String(id), String(rows.count)])
     }

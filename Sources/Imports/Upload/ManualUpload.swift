@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import ZIPFoundation
 
@@ -169,7 +170,7 @@ public struct ManualUpload: Sendable {
             let rowName = "line \(index + 1)"
             let row: Row
             do { row = try decoder.decode(Row.self, from: Data(text.utf8)) } catch {
-                rejected.append((rowName, "not a call: \(Self.reason(error))"))
+                rejected.append((rowName, "not a call: \(JSONProblem.describe(error))"))
                 continue
             }
             guard !row.id.isEmpty, row.id.count <= 200 else { rejected.append((rowName, "id must be 1-200 characters")); continue }
@@ -200,15 +201,5 @@ public struct ManualUpload: Sendable {
                 transcript: (row.transcript ?? []).map { TranscriptSegment(speaker: $0.speaker, startMs: $0.startMs, endMs: $0.endMs, text: $0.text) }))
         }
         return ManualUpload(calls: calls, media: media, rejected: rejected, unpackedFolder: nil)
-    }
-
-    static func reason(_ error: Error) -> String {
-        switch error {
-        case DecodingError.keyNotFound(let key, _): return "missing \(key.stringValue)"
-        case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
-            return "\(c.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type"
-        case DecodingError.dataCorrupted: return "malformed JSON"
-        default: return "\(error)"
-        }
     }
 }
