@@ -23,7 +23,7 @@ func buildConsole(_ settings: ConsoleSettings, registry: MetricsRegistry,
     let pipeline = ImportPipeline(store: ImportStore(postgres: postgres, vault: CredentialVault(keyRing: imports.keyRing, postgres: postgres)),
                                   queue: try JobQueue(name: imports.queue, prefix: common.keyPrefix, redis: redis),
                                   connectors: imports.connectors(http: http),
-                                  catalog: try PlatformCatalog.bundled(), nightWindow: imports.nightWindow, logger: logger)
+                                  catalog: try PlatformCatalog.bundled(), nightWindow: imports.nightWindow, timing: imports.timing, logger: logger)
     let router = Router()
     OpsServer.addRoutes(to: router, registry: registry) {
         do {

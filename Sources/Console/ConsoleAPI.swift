@@ -5,6 +5,7 @@ import Imports
 import Logging
 import Observability
 import Postgres
+import Queue
 import Redis
 
 /// The admin HTTP API of the `console` process (documented in ops/openapi/console.yaml): the
@@ -41,12 +42,18 @@ struct ConsoleAPI: Sendable {
             }
             let urgent = q["urgent"].map { $0 == "true" || $0 == "1" } ?? false
             let window = try q["nightWindow"].map { try NightWindow(parsing: String($0)) } ?? pipeline.nightWindow
-            let quote = try ImportQuote(platform: try pipeline.catalog.platform(platform), calls: calls, nightWindow: urgent ? nil : window)
+            let found = try pipeline.catalog.platform(platform)
+            var learned: LearnedRate?
+            if let tenant = q["tenant"].map(String.init) {
+                if let problem = TenantID.problem(tenant) { throw Failure(.badRequest, "tenant: \(problem)") }
+                learned = try await pipeline.queue.learnedRate(key: "\(found.id):\(tenant)")
+            }
+            let quote = try ImportQuote(platform: found, calls: calls, nightWindow: urgent ? nil : window, learned: learned)
             let answer: [String: JSONValue] = [
                 "platform": .string(quote.platform.id), "status": .string(quote.platform.status.rawValue), "calls": .int(calls),
                 "requests": .int(quote.requests), "apiTimeSeconds": .double(Double(quote.apiTimeMs) / 1000), "nights": .int(quote.nights ?? 0),
                 "price": quote.price.map(JSONValue.double) ?? .null, "currency": quote.platform.price.map { .string($0.currency) } ?? .null,
-                "summary": .string(quote.summary)]
+                "summary": .string(quote.summary), "learnedPerSecond": learned.map { .double($0.perSecond) } ?? .null]
             return JSONFailure.json(.ok, answer)
         })
         api.post("imports", use: handle { request, _ in
@@ -88,6 +95,9 @@ struct ConsoleAPI: Sendable {
                                                 events: try await pipeline.store.events(id).map { ["kind": $0.kind, "message": $0.message] }))
         })
         api.post("imports/:id/cancel", use: handle { _, context in try JSONFailure.encoded(.ok, try await pipeline.store.cancel(try id(context))) })
+        api.post("imports/:id/resume", use: handle { _, context in
+            try JSONFailure.encoded(.ok, try await pipeline.resume(try id(context)))
+        })
         api.post("imports/:id/retry-failed", use: handle { _, context in
             JSONFailure.json(.ok, ["retrying": try await pipeline.retryFailed(try id(context))])
         })

@@ -8,8 +8,13 @@ public struct JobFailure: Error, CustomStringConvertible, Sendable {
         case retryable
         /// Bad credentials, malformed payload: no retry, straight to the dead set.
         case fatal
-        /// 429: pause the key fleet-wide for this long; the attempt is not counted.
+        /// 429: pause the key fleet-wide for this long; the attempt is not counted, and the key's
+        /// rate is learned down (`LearnedRate`).
         case rateLimited(retryAfterMs: Int)
+        /// The vendor has been down for this key for a while: pause the key fleet-wide for this long
+        /// and try again, without counting the attempt (an outage is retried at a slow cadence until
+        /// the work's own deadline, not until attempts run out).
+        case unavailable(retryAfterMs: Int)
     }
 
     public let code: Code

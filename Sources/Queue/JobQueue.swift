@@ -199,6 +199,32 @@ public struct JobQueue: Sendable {
         }
     }
 
+    /// The keys whose vendor refused below the documented limit, with the rate learned for each.
+    public func learnedRates() async throws -> [LearnedRate] {
+        let flat = try await run(QueueScripts.learnedRates, []).array ?? []
+        var rates: [LearnedRate] = []
+        var i = 0
+        while i + 4 < flat.count {
+            if let key = flat[i].string, let rate = flat[i + 1].string.flatMap(Double.init), let doc = flat[i + 2].string.flatMap(Double.init) {
+                rates.append(LearnedRate(key: key, perSecond: rate, documentedPerSecond: doc,
+                                         ceilingPerSecond: flat[i + 3].string.flatMap(Double.init) ?? doc,
+                                         sinceMs: flat[i + 4].string.flatMap(Int.init) ?? 0))
+            }
+            i += 5
+        }
+        return rates
+    }
+
+    /// The learned rate of one key, nil while it runs at the documented limit.
+    public func learnedRate(key: String) async throws -> LearnedRate? {
+        try await learnedRates().first { $0.key == key }
+    }
+
+    /// Forgets what was learned about a key (it goes back to the documented limit).
+    public func forgetLearnedRate(key: String) async throws {
+        _ = try await redis.pipeline([["HDEL", "\(base):learn", key], ["HDEL", "\(base):pace", key]])
+    }
+
     /// Sets (or with nil removes) the most jobs of one key that may run at once in a key group.
     public func setConcurrencyLimit(group: String, _ limit: Int?) async throws {
         try Self.validateName(group, what: "limit group")
@@ -263,4 +289,6 @@ public enum FailureOutcome: String, Sendable {
     case fatal
     /// The vendor said 429: pause the job's key fleet-wide and put the job back, attempt not spent.
     case rateLimited = "ratelimited"
+    /// The vendor is down for the key: pause it fleet-wide and put the job back, attempt not spent.
+    case unavailable
 }

@@ -18,6 +18,9 @@ import Redis
 /// - `B:paused` key → paused until (ms; -1 until resumed); `B:qpaused` the whole queue is paused
 /// - `B:uniq` uniqueness key → job id; `B:stats` counters; `B:wake` wake-ups for idle workers;
 ///   `B:cron:<schedule>` the last slot fired
+/// - `B:learn` key → "rate|since|ceiling|lastDecrease": the rate a vendor really allows one key,
+///   learned from its 429s (see `LearnedRate`); `B:pace` key → time of its last paced claim;
+///   `B:rej:<key>` times of the key's recent 429s
 ///
 /// Per-job work is kept to a minimum on the hot path: a claim reads each job with one HMGET and
 /// records the batch's leases with one ZADD; an acknowledgement proves and drops the leases with
@@ -60,6 +63,35 @@ enum QueueScripts {
     local function wake(n)
       for i = 1, n do redis.call('LPUSH', B..':wake', '1') end
       redis.call('LTRIM', B..':wake', 0, 15)
+    end
+    -- Learned rates (LearnedRate documents the rule; LearnedRateTests checks it against Redis).
+    local L_FAST, L_PROBE, L_HOLD, L_MIN = 5000, 60000, 1000, 0.01
+    -- The pace the documented limit allows (its shortest window: "3/s" of "3/s,10000/d"), and
+    -- the longest window (its claim times tell what got through lately).
+    local function documented(spec)
+      local r, minwin, maxwin = nil, nil, 0
+      for lim, win in string.gmatch(spec, '(%d+)/(%d+)') do
+        win = tonumber(win)
+        if not minwin or win < minwin then minwin = win; r = tonumber(lim) * 1000 / win end
+        if win > maxwin then maxwin = win end
+      end
+      return r, maxwin
+    end
+    local function learned(key)
+      local v = redis.call('HGET', B..':learn', key)
+      if not v then return nil, 0 end
+      local r0, t0, ceil, last = string.match(v, '^([^|]+)|([^|]+)|([^|]+)|([^|]+)$')
+      r0, t0, ceil = tonumber(r0), tonumber(t0), tonumber(ceil)
+      if not r0 or not t0 or not ceil then redis.call('HDEL', B..':learn', key); return nil, 0 end
+      local dt = math.max(0, now - t0)
+      local near = 0.95 * ceil
+      if dt < L_FAST then return math.max(r0, r0 + (near - r0) * dt / L_FAST), tonumber(last) or 0 end
+      local x = (dt - L_FAST) / L_PROBE
+      return math.max(r0, near + 0.05 * ceil * x * x), tonumber(last) or 0
+    end
+    local function forget(key)
+      redis.call('HDEL', B..':learn', key)
+      redis.call('HDEL', B..':pace', key)
     end
     local function enqueue(jtype, payload, key, prio, maxa, delay, uniq)
       if uniq ~= '' then
@@ -152,6 +184,19 @@ enum QueueScripts {
           if take <= 0 then capped = true end
         end
       end
+      local paced = false
+      if take > 0 and spec then
+        local r = learned(key)
+        if r then
+          if r >= documented(spec) then
+            forget(key)
+          else
+            local last = tonumber(redis.call('HGET', B..':pace', key) or '0')
+            local spacing = math.ceil(1000 / r)
+            if now - last < spacing then take = 0; nextAt = last + spacing else take = 1; paced = true end
+          end
+        end
+      end
       if take > 0 and spec then
         for lim, win in string.gmatch(spec, '(%d+)/(%d+)') do
           lim = tonumber(lim); win = tonumber(win)
@@ -177,6 +222,10 @@ enum QueueScripts {
           out[#out+1] = id; out[#out+1] = f[1]; out[#out+1] = f[2]; out[#out+1] = tonumber(f[4]) + 1; out[#out+1] = f[3]
           leases[#leases+1] = now + lease; leases[#leases+1] = id..'|'..tok
           stamps[#stamps+1] = now; stamps[#stamps+1] = id..'.'..tok
+        end
+        if paced and got > 0 then
+          redis.call('HSET', B..':pace', key, now)
+          if redis.call('EXISTS', B..':ready:'..key) == 1 then nextAt = now + math.ceil(1000 / learned(key)) end
         end
         if spec then
           limitedTaken = limitedTaken + got
@@ -254,21 +303,47 @@ enum QueueScripts {
     return #done
     """)
 
-    /// ARGV: id, token, outcome ("retry" | "fatal" | "ratelimited"), delayMs, message.
+    /// ARGV: id, token, outcome ("retry" | "fatal" | "ratelimited" | "unavailable"), delayMs, message.
     /// retry: back to delayed (dead once attempts are used up); fatal: dead at once;
-    /// ratelimited: pauses the job's key fleet-wide for delayMs and puts the job back first in
-    /// line without spending an attempt. Returns the job's new state.
+    /// ratelimited and unavailable: pause the job's key fleet-wide for delayMs and put the job back
+    /// first in line without spending an attempt (a 429 also lowers the key's learned rate).
+    /// Returns the job's new state.
     static let fail = RedisScript(prelude + """
     local id, tok, outcome, delay, msg = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
     if redis.call('ZREM', B..':active', id..'|'..tok) == 0 then return 'stale' end
     local j = B..':job:'..id
     local f = redis.call('HMGET', j, 'key', 'prio', 'enq', 'fails', 'max')
     free_slots(f[1], 1)
-    if outcome == 'ratelimited' then
+    if outcome == 'ratelimited' or outcome == 'unavailable' then
       local until_ = now + delay
       local cur = tonumber(redis.call('HGET', B..':paused', f[1]) or '0')
       if cur >= 0 and until_ > cur then redis.call('HSET', B..':paused', f[1], until_) end
-      redis.call('HINCRBY', B..':stats', 'ratelimited', 1)
+      redis.call('HINCRBY', B..':stats', outcome, 1)
+      redis.call('HSET', B..':job:'..id, 'err', msg)
+      local spec = outcome == 'ratelimited' and redis.call('HGET', B..':limits', string.match(f[1], '^([^:]+)') or f[1])
+      if spec then
+        -- The vendor refused below the limit we paced to: learn a lower rate (at most once per
+        -- L_HOLD, so one burst of refusals counts once): what it accepted lately, but no less than
+        -- half and no more than 0.85 of the rate that was refused.
+        local rk = B..':rej:'..f[1]
+        redis.call('ZADD', rk, now, id..'.'..tok)
+        redis.call('ZREMRANGEBYSCORE', rk, '-inf', now - 60000)
+        redis.call('PEXPIRE', rk, 60000)
+        local doc, maxwin = documented(spec)
+        local r, last = learned(f[1])
+        r = math.min(r or doc, doc)
+        if now - last >= L_HOLD then
+          local span = math.min(maxwin, 10000)
+          local lk = B..':rl:'..f[1]..':'..maxwin
+          local first = redis.call('ZRANGEBYSCORE', lk, now - span, now, 'WITHSCORES', 'LIMIT', 0, 1)
+          if first[2] then span = math.max(1000, now - tonumber(first[2])) end
+          local ok = redis.call('ZCOUNT', lk, now - span, now) - redis.call('ZCOUNT', rk, now - span, now)
+          local seen = math.max(0, ok) * 1000 / span
+          local nr = math.max(L_MIN, math.max(r * 0.5, math.min(r * 0.85, seen)))
+          redis.call('HSET', B..':learn', f[1], string.format('%.6f|%d|%.6f|%d', nr, now, r, now))
+          redis.call('HINCRBY', B..':stats', 'learned', 1)
+        end
+      end
       make_ready(id, f[1], f[2], f[3])
       redis.call('ZADD', B..':keys', 'GT', until_, f[1])
       return 'paused'
@@ -418,6 +493,27 @@ enum QueueScripts {
     end
     wake(1)
     return id
+    """)
+
+    /// No ARGV. The keys with a learned rate: flat {key, rate now, documented rate, ceiling, since}
+    /// (rates as text, requests per second).
+    static let learnedRates = RedisScript(prelude + """
+    local out = {}
+    local all = redis.call('HGETALL', B..':learn')
+    for i = 1, #all, 2 do
+      local key = all[i]
+      local spec = redis.call('HGET', B..':limits', string.match(key, '^([^:]+)') or key)
+      local r = learned(key)
+      if spec and r then
+        local doc = documented(spec)
+        local _, t0, ceil = string.match(all[i+1], '^([^|]+)|([^|]+)|([^|]+)|')
+        if r < doc then
+          out[#out+1] = key; out[#out+1] = string.format('%.6f', r); out[#out+1] = string.format('%.6f', doc)
+          out[#out+1] = ceil; out[#out+1] = t0
+        end
+      end
+    end
+    return out
     """)
 
     /// No ARGV. Returns {now, ready, delayed, active, dead, paused(0/1), stats hash flat...}.

@@ -255,6 +255,10 @@ public final class QueueWorker: Service {
                 metrics.rateLimitWaits.increment()
                 logger.info("key rate limited by vendor", metadata: ["key": "\(job.key)", "retry_after_ms": "\(retryAfterMs)"])
                 return .fail(id: job.id, token: job.token, outcome: .rateLimited, delayMs: retryAfterMs, message: failure.message)
+            case .unavailable(let retryAfterMs):
+                typeMetrics.failed.increment()
+                logger.info("key paused: vendor unavailable", metadata: ["key": "\(job.key)", "retry_after_ms": "\(retryAfterMs)"])
+                return .fail(id: job.id, token: job.token, outcome: .unavailable, delayMs: retryAfterMs, message: failure.message)
             case .retryable:
                 return retry(job, definition, failure.message, typeMetrics)
             }

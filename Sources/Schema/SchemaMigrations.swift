@@ -190,6 +190,16 @@ public enum SchemaMigrations {
             ALTER TABLE routing_rule_versions ADD CONSTRAINT routing_rule_versions_tenant_id_check
                 CHECK (tenant_id ~ '^[a-z0-9][a-z0-9._-]{0,62}$') NOT VALID;
             """),
+        Migration(8, "imports that never stall silently: progress time, resumable listing chains", """
+            -- When a job of the request last stored something (a page, transcripts): the watch marks a
+            -- request stalled when this stops moving, or when one of its jobs died.
+            ALTER TABLE import_requests ADD COLUMN progress_at timestamptz;
+            -- Why a request stalled (cleared by `import resume`).
+            ALTER TABLE import_requests ADD COLUMN stalled_reason text;
+            -- The cursor after a stored page, so a resumed chain walks its stored pages to where it stopped.
+            ALTER TABLE import_pages ADD COLUMN next_cursor text;
+            CREATE INDEX import_requests_open ON import_requests (state) WHERE state IN ('validating', 'waiting', 'running', 'stalled');
+            """),
     ]
 
     /// A migrator over every migration.

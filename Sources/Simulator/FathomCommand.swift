@@ -28,7 +28,7 @@ struct FathomCommand: AsyncParsableCommand {
         router.get("/external/v1/meetings") { request, _ -> Response in
             let q = request.uri.queryParameters
             let withTranscript = q["include_transcript"] == "true"
-            guard request.headers[HTTPField.Name("X-Api-Key")!] == apiKey else { return error(401, "Unauthorized") }
+            guard request.headers[HTTPField.Name("X-Api-Key")!] == apiKey, !heavy.credentialsRevoked else { return error(401, "Unauthorized") }
             if let refusal = try await SimulatorServer.gate(withTranscript ? heavy : light, failure: error, rateLimitHeaders: true) { return refusal }
             let iso = ISO8601DateFormatter()
             let from = q["created_after"].flatMap { iso.date(from: String($0)) } ?? first

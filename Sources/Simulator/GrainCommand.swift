@@ -34,7 +34,7 @@ struct GrainCommand: AsyncParsableCommand {
         let index = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
         @Sendable func error(_ status: Int, _ message: String) -> Response { SimulatorServer.json(status, ["error": message]) }
         @Sendable func authorized(_ request: Request) -> Response? {
-            guard request.headers[.authorization] == expected else { return error(401, "unauthorized") }
+            guard request.headers[.authorization] == expected, !limiter.credentialsRevoked else { return error(401, "unauthorized") }
             guard request.headers[HTTPField.Name("Public-Api-Version")!] != nil else { return error(400, "Public-Api-Version header is required") }
             return nil
         }

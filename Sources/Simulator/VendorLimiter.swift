@@ -24,6 +24,8 @@ final class VendorLimiter: Sendable {
         /// `huge-body` (10 MB), `absurd-headers` (a 100 KB header), `slow-drip` (a body one byte per 100 ms).
         var hostile: String? = nil
         var hostileNext: Int? = nil
+        /// While true the account's credentials are refused (401), as after the customer revoked the key.
+        var revokeCredentials: Bool? = nil
     }
 
     /// The hostile kinds `Faults.hostile` takes.
@@ -104,6 +106,9 @@ final class VendorLimiter: Sendable {
     }
 
     func setFaults(_ faults: Faults) { state.withLockedValue { $0.faults = faults } }
+
+    /// Whether the customer revoked the credentials (a fault switch): every request then gets 401.
+    var credentialsRevoked: Bool { state.withLockedValue { $0.faults.revokeCredentials == true } }
 
     /// The hostile answer to give this request, if any (counts down `hostileNext`).
     func hostileAnswer() -> String? {

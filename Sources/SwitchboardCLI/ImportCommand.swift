@@ -13,7 +13,7 @@ import Vault
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import", abstract: "Create, watch and manage import requests.",
-        subcommands: [Create.self, Upload.self, List.self, Show.self, Status.self, Cancel.self, RetryFailed.self, Calls.self])
+        subcommands: [Create.self, Upload.self, List.self, Show.self, Status.self, Cancel.self, RetryFailed.self, Resume.self, Calls.self])
 
     /// Runs `body` with the import pipeline built from the environment.
     static func withPipeline<R>(_ options: GlobalOptions, _ body: (ImportPipeline) async throws -> R) async throws -> R {
@@ -34,7 +34,7 @@ struct ImportCommand: AsyncParsableCommand {
             let pipeline = ImportPipeline(store: ImportStore(postgres: postgres, vault: CredentialVault(keyRing: imports.keyRing, postgres: postgres)),
                                           queue: try JobQueue(name: imports.queue, prefix: common.keyPrefix, redis: redis),
                                           connectors: imports.connectors(http: http),
-                                          catalog: try PlatformCatalog.bundled(), nightWindow: imports.nightWindow)
+                                          catalog: try PlatformCatalog.bundled(), nightWindow: imports.nightWindow, timing: imports.timing)
             let result = try await body(pipeline)
             await close()
             return result
@@ -208,6 +208,23 @@ struct ImportCommand: AsyncParsableCommand {
             let n = try await withPipeline(options) { try await $0.retryFailed(id) }
             if options.json { return try options.printJSON(["retrying": n]) }
             print("retrying \(n) failed call(s) of import request #\(id)")
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Restart a stalled request where it stopped (after fixing the cause).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Request id.") var id: Int
+
+        func validate() throws {
+            guard id > 0 else { throw ValidationError("request id must be a positive number") }
+        }
+
+        func run() async throws {
+            let resumed = try await withPipeline(options) { try await $0.resume(id) }
+            if options.json { return try options.printJSON(resumed) }
+            print("import request #\(id) is \(resumed.state.rawValue) again: \(resumed.deadJobsRetried) dead job(s) retried, "
+                  + "\(resumed.chainsRestarted) listing chain(s) restarted, \(resumed.transcriptJobs) transcript job(s) queued")
         }
     }
 

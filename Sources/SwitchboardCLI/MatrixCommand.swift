@@ -2,6 +2,7 @@ import Basics
 import ArgumentParser
 import Foundation
 import Imports
+import Queue
 
 /// `switchboard matrix`: the Platform Support Matrix, for people or as a document.
 struct MatrixCommand: ParsableCommand {
@@ -45,29 +46,39 @@ struct MatrixCommand: ParsableCommand {
 }
 
 /// `switchboard quote`: price and timeline for a platform and a call count.
-struct QuoteCommand: ParsableCommand {
+struct QuoteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "quote", abstract: "Price and timeline of an import, on the spot.")
 
     @Option(help: "Platform id or name (see `switchboard matrix`).") var platform: String
     @Option(help: "How many calls.") var calls: Int
     @Option(help: "Night window for bulk imports (HH:MM-HH:MM).") var nightWindow = "22:00-06:00"
     @Flag(help: "Urgent (onboarding, deal at risk): starts at once instead of in the night window.") var urgent = false
-    @Flag(help: "Print JSON.") var json = false
+    @Option(help: "Plan with the rate learned for this tenant's account (needs Redis), when its vendor refused below the documented limit.")
+    var tenant: String?
+    @OptionGroup var options: GlobalOptions
 
     func validate() throws {
         guard (1...10_000_000).contains(calls) else { throw ValidationError("--calls must be between 1 and 10000000") }
         do { _ = try NightWindow(parsing: nightWindow) } catch { throw ValidationError("\(error)") }
+        if let tenant, let problem = TenantID.problem(tenant) { throw ValidationError("--tenant: \(problem)") }
     }
 
-    func run() throws {
+    func run() async throws {
         let found: Platform
         do { found = try PlatformCatalog.bundled().platform(platform) } catch let error as ImportError { throw ValidationError(error.message) }
-        let quote = try ImportQuote(platform: found, calls: calls, nightWindow: urgent ? nil : try NightWindow(parsing: nightWindow))
-        if json {
+        var learned: LearnedRate?
+        if let tenant {
+            learned = try await withRedis(options) { redis, s in
+                try await JobQueue(name: "imports", prefix: s.keyPrefix, redis: redis).learnedRate(key: "\(found.id):\(tenant)")
+            }
+        }
+        let quote = try ImportQuote(platform: found, calls: calls, nightWindow: urgent ? nil : try NightWindow(parsing: nightWindow), learned: learned)
+        if options.json {
             let fields: [String: String] = [
                 "platform": found.id, "status": found.status.rawValue, "calls": String(calls), "requests": String(quote.requests),
                 "apiTimeSeconds": String(quote.apiTimeMs / 1000), "nights": quote.nights.map(String.init) ?? "",
                 "price": quote.price.map { String(format: "%.2f", $0) } ?? "", "currency": found.price?.currency ?? "",
+                "learnedPerSecond": learned.map { String(format: "%.2f", $0.perSecond) } ?? "",
             ]
             print(try JSONEncoder.sortedText(fields, pretty: true))
         } else {

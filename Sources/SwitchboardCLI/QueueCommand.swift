@@ -15,16 +15,25 @@ struct QueueCommand: AsyncParsableCommand {
         @Argument(help: "Queue names.") var queues: [String] = ["default"]
 
         func run() async throws {
+            struct Row: Encodable {
+                let stats: QueueStats
+                let learnedRates: [LearnedRate]
+            }
             let all = try await withRedis(options) { redis, settings in
-                var out: [QueueStats] = []
-                for name in queues { out.append(try await JobQueue(name: name, prefix: settings.keyPrefix, redis: redis).stats()) }
+                var out: [Row] = []
+                for name in queues {
+                    let queue = try JobQueue(name: name, prefix: settings.keyPrefix, redis: redis)
+                    out.append(Row(stats: try await queue.stats(), learnedRates: try await queue.learnedRates()))
+                }
                 return out
             }
             if options.json { return try options.printJSON(all) }
-            for s in all {
+            for row in all {
+                let s = row.stats
                 print("\(s.queue)\(s.paused ? " (paused)" : ""): ready \(s.ready), delayed \(s.delayed), running \(s.active), dead \(s.dead)")
                 let counters = s.counters.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                 if !counters.isEmpty { print("  since start: \(counters)") }
+                for rate in row.learnedRates { print("  \(rate.key): \(rate.summary)") }
             }
         }
     }

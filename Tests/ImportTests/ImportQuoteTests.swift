@@ -77,6 +77,25 @@ import Queue
         #expect(urgent.durationMs(startingAt: noon) == urgent.apiTimeMs)
     }
 
+    @Test func aLearnedRatePlansTheQuoteAndTheRestOfARunningImport() throws {
+        // The account really allows 1/s while Gong documents 3/s.
+        let learned = LearnedRate(key: "gong:acme", perSecond: 1, documentedPerSecond: 3, ceilingPerSecond: 1.2, sinceMs: 0)
+        #expect(learned.pacing(documented: gong.pacing).windows.last == RateWindow(limit: 1, windowMs: 1000))
+        let quote = try ImportQuote(platform: gong, calls: 5000, nightWindow: nil, marginMs: 0, listingChains: 1, learned: learned)
+        // 101 requests one second apart instead of three at a time.
+        #expect(quote.apiTimeMs == 100_000)
+        #expect(quote.summary.contains("1/s learned (documented 3/s, refused at 1.20/s)"))
+        // Rest of a run: 1,000 calls not listed (10 pages), 3,000 without transcripts (30 batches).
+        let rest = ImportQuote.remainingMs(platform: gong, pacing: learned.pacing(documented: gong.pacing), unlisted: 1000, unfinished: 3000)
+        #expect(rest == 40 * (1000 + ImportQuote.defaultMarginMs))
+        #expect(ImportQuote.remainingMs(platform: gong, pacing: gong.pacing, unlisted: 0, unfinished: 0) == 0)
+        // Nonsense rates never trap; they leave the documented pacing alone.
+        let broken = LearnedRate(key: "k", perSecond: .nan, documentedPerSecond: 3, ceilingPerSecond: 3, sinceMs: 0)
+        #expect(broken.pacing(documented: gong.pacing) == gong.pacing)
+        #expect(LearnedRate(key: "k", perSecond: 1e-9, documentedPerSecond: 3, ceilingPerSecond: 3, sinceMs: 0)
+            .pacing(documented: gong.pacing).windows.last?.windowMs == 86_400_000)
+    }
+
     @Test func platformsWithoutADocumentedLimitArePacedAtOnePerSecond() throws {
         let tldv = try PlatformCatalog.bundled().platform("tldv")
         #expect(tldv.rateLimit == nil)

@@ -387,10 +387,18 @@ extension ImportEndToEndTests {
         // while the documented 3/s is what we pace to: 429s come back, the key pauses fleet-wide.
         let f = try await fleet(calls: 600, gongLimit: "1/s")
         let created = try await f.pipeline.submit(request("wonka")).request
+        // The customer wanted it by yesterday (as if the request had waited): any ETA is past that.
+        try await f.pg.query("UPDATE import_requests SET requested_completion = current_date - 1 WHERE id = $1", [String(created.id)])
         let workers = try (0..<3).map { _ in try ChildProcess("worker", environment: f.env) }
         #expect(try await TestServers.eventually(20) { try await f.pipeline.store.request(created.id).eta != nil })
         let firstEta = try await f.pipeline.store.request(created.id).eta!
-        #expect(try await TestServers.eventually(90) { try await state(f, created.id) == .completed })
+        // The fleet learns that this account allows less than documented, and plans with it.
+        #expect(try await TestServers.eventually(30) { (try await f.queue.learnedRate(key: "gong:wonka")?.perSecond ?? 3) < 3 })
+        let completed = try await TestServers.eventually(90) { try await state(f, created.id) == .completed }
+        let learnedNow = try await f.queue.learnedRates(), statsNow = try await f.queue.stats()
+        #expect(completed, "learned \(learnedNow), \(statsNow), \(workers[0].log.suffix(3000))")
+        let events = try await f.pipeline.store.events(created.id)
+        #expect(events.first { $0.kind == "timeline_extended" }?.message.contains("now expected") == true, "\(events)")
         let r = try await f.pipeline.store.request(created.id)
         #expect(r.doneCalls == 600)
         #expect(try await f.pg.query("SELECT count(DISTINCT external_id) AS n FROM calls").value(0, "n") == "600")
@@ -413,6 +421,117 @@ extension ImportEndToEndTests {
         // It keeps retrying with backoff: the request is not failed, and goes on once Gong answers.
         #expect(try await state(f, created.id) == .validating)
         #expect(try await f.queue.stats().dead == 0)
+        try await finish(f, [worker])
+    }
+}
+
+/// Imports never stall silently: revoked credentials, dead jobs, lost jobs and long outages all
+/// end in a state CS is told about, and a stalled request resumes where it stopped.
+extension ImportEndToEndTests {
+    @Test func credentialsRevokedMidImportFailTheRequestWithTheNotice() async throws {
+        let f = try await fleet(calls: 1500)
+        let created = try await f.pipeline.submit(request("revoked-co")).request
+        let worker = try ChildProcess("worker", environment: f.env)
+        #expect(try await TestServers.eventually(30) { try await f.pipeline.store.request(created.id).doneCalls > 0 })
+        try await f.gong.post("/_sim/faults", #"{"revokeCredentials": true}"#)
+        #expect(try await TestServers.eventually(30) { try await state(f, created.id) == .failed })
+        let r = try await f.pipeline.store.request(created.id)
+        #expect(r.error?.contains("invalid credentials") == true, "\(r)")
+        #expect(r.doneCalls < 1500)
+        #expect(try await TestServers.eventually(10) { try await f.messages().contains { $0.body.contains("rejected the credentials") } })
+        #expect(try await f.pipeline.store.events(created.id).map(\.kind).contains("invalid_credentials"))
+        #expect(worker.isRunning)
+        try await finish(f, [worker])
+    }
+
+    /// Runs the request until it made some progress, then stops the worker with jobs left.
+    func partlyImported(_ f: Fleet, tenant: String) async throws -> ImportRequest {
+        let created = try await f.pipeline.submit(request(tenant)).request
+        let worker = try ChildProcess("worker", environment: f.env)
+        #expect(try await TestServers.eventually(30) { try await f.pipeline.store.request(created.id).doneCalls >= 100 })
+        worker.terminate()
+        _ = await worker.waitForExit(seconds: 15)
+        return try await f.pipeline.store.request(created.id)
+    }
+
+    @Test func deadJobsStallTheRequestWithANoticeAndResumeFinishesIt() async throws {
+        let f = try await fleet(calls: 1500)
+        let partly = try await partlyImported(f, tenant: "stall-co")
+        #expect(!partly.state.isFinished)
+        // Every job left dies (as when the platform failed it past its attempts).
+        var died = 0
+        while true {
+            let jobs = try await f.queue.claim(max: 100, leaseMs: 5000).jobs
+            if jobs.isEmpty { break }
+            for job in jobs { _ = try await f.queue.fail(id: job.id, token: job.token, outcome: .fatal, delayMs: 0, message: "HTTP 500 on the last attempt") }
+            died += jobs.count
+        }
+        #expect(died > 0)
+        #expect(try await f.pipeline.watch() == [partly.id])
+        #expect(try await state(f, partly.id) == .stalled)
+        #expect(try await f.pipeline.watch() == [], "told twice")
+        #expect(try await TestServers.eventually(10) {
+            try await f.pipeline.store.events(partly.id).contains { $0.kind == "stalled" && $0.message.contains("switchboard import resume \(partly.id)") }
+        })
+        let resumed = try await f.pipeline.resume(partly.id)
+        #expect(resumed.deadJobsRetried == died)
+        #expect(resumed.state == .running)
+        await #expect(throws: ImportError.self) { _ = try await f.pipeline.resume(partly.id) }
+        let worker = try ChildProcess("worker", environment: f.env)
+        let done = try await TestServers.eventually(90) { try await state(f, partly.id) == .completed }
+        let final = try await f.pipeline.store.request(partly.id)
+        #expect(done, "\(final)")
+        let counts = try await f.pg.query("SELECT count(*) AS n, count(DISTINCT external_id) AS d, count(completed_at) AS c FROM calls")
+        #expect([counts.value(0, "n"), counts.value(0, "d"), counts.value(0, "c")] == ["1500", "1500", "1500"])
+        try await finish(f, [worker])
+    }
+
+    @Test func lostJobsStallAfterTheQuietTimeAndResumeWalksTheChainsToWhereTheyStopped() async throws {
+        let f = try await fleet(calls: 1500)
+        let partly = try await partlyImported(f, tenant: "lost-co")
+        // Redis lost the request's jobs: nothing is ready, running or dead.
+        try await TestServers.cleanup(prefix: f.queue.prefix, redis: redis)
+        let watcher = ImportPipeline(store: f.pipeline.store, queue: f.queue, connectors: f.pipeline.connectors, catalog: f.pipeline.catalog,
+                                     nightWindow: f.pipeline.nightWindow, timing: ImportTiming(stallAfterMs: 1000))
+        try await Task.sleep(for: .milliseconds(1200))
+        #expect(try await watcher.watch() == [partly.id])
+        let r = try await f.pipeline.store.request(partly.id)
+        #expect(r.state == .stalled)
+        #expect(r.error?.contains("nothing stored") == true)
+        let resumed = try await watcher.resume(partly.id)
+        #expect(resumed.chainsRestarted >= 1)
+        let pagesBefore = try await f.pg.query("SELECT count(*) AS n FROM import_pages WHERE request_id = $1", [String(partly.id)]).value(0, "n")
+        let worker = try ChildProcess("worker", environment: f.env)
+        let done = try await TestServers.eventually(90) { try await state(f, partly.id) == .completed }
+        let final = try await f.pipeline.store.request(partly.id)
+        #expect(done, "\(final)")
+        let counts = try await f.pg.query("SELECT count(*) AS n, count(DISTINCT external_id) AS d, count(completed_at) AS c FROM calls")
+        #expect([counts.value(0, "n"), counts.value(0, "d"), counts.value(0, "c")] == ["1500", "1500", "1500"])
+        // Pages stored before the loss were walked, not fetched again: every page is stored once.
+        let pages = try await f.pg.query("SELECT count(*) AS n, count(DISTINCT cursor_in) AS d FROM import_pages WHERE request_id = $1", [String(partly.id)])
+        #expect(pages.value(0, "n") == pages.value(0, "d"))
+        #expect(Int(pages.value(0, "n") ?? "0")! >= Int(pagesBefore ?? "0")!)
+        try await finish(f, [worker])
+    }
+
+    @Test func anOutageIsRetriedSlowlyWithoutSpendingAttemptsUntilTheDeadline() async throws {
+        var f = try await fleet(calls: 50)
+        f.env["SB_IMPORT_OUTAGE_SLOW_AFTER_MINUTES"] = "0"
+        f.env["SB_IMPORT_OUTAGE_RETRY_MS"] = "300"
+        let created = try await f.pipeline.submit(request("outage-co")).request
+        try await f.gong.post("/_sim/faults", #"{"outage": true}"#)
+        let worker = try ChildProcess("worker", environment: f.env)
+        // Paused and tried again, attempt after attempt, none of them spent.
+        #expect(try await TestServers.eventually(20) { (try await f.queue.stats().counters["unavailable"] ?? 0) >= 5 })
+        let stats = try await f.queue.stats()
+        #expect(stats.dead == 0)
+        #expect(stats.counters["retried"] ?? 0 == 0)
+        #expect(try await state(f, created.id) == .validating)
+        // The request's completion date passes: it fails, and CS is told why.
+        try await f.pg.query("UPDATE import_requests SET requested_completion = current_date - 2 WHERE id = $1", [String(created.id)])
+        #expect(try await TestServers.eventually(20) { try await state(f, created.id) == .failed })
+        #expect(try await TestServers.eventually(10) { try await f.pipeline.store.events(created.id).map(\.kind).contains("platform_unavailable") })
+        #expect(try await f.pipeline.store.request(created.id).error?.contains("unavailable until the deadline") == true)
         try await finish(f, [worker])
     }
 }

@@ -181,6 +181,43 @@ import Testing
         }
     }
 
+    @Test func a429BelowTheDocumentedLimitTeachesTheKeyALowerPacedRate() async throws {
+        try await withQueue { q in
+            try await q.setRateLimit(group: "gong", RateLimit([RateWindow(limit: 10, windowMs: 1000)]), marginMs: 0)
+            try await q.enqueue((0..<30).map { _ in NewJob(type: "page", key: "gong:t1") } + [NewJob(type: "other", key: "gong:t2")])
+            let burst = try await q.claim(max: 10, leaseMs: 5000).jobs
+            #expect(burst.count == 10)
+            #expect(try await q.learnedRate(key: "gong:t1") == nil)
+            // The vendor accepted 9 of the 10 and refused one: the key learns 8.5/s (0.85 of the refused 10/s).
+            let refused = burst.first { $0.key == "gong:t1" }!
+            #expect(try await q.fail(id: refused.id, token: refused.token, outcome: .rateLimited, delayMs: 1, message: "429") == "paused")
+            let learned = try #require(try await q.learnedRate(key: "gong:t1"))
+            #expect(learned.documentedPerSecond == 10)
+            #expect(learned.ceilingPerSecond == 10)
+            #expect(learned.perSecond >= 8.5 && learned.perSecond < 9)
+            // A second refusal of the same burst does not lower it again.
+            let second = burst.last { $0.key == "gong:t1" }!
+            _ = try await q.fail(id: second.id, token: second.token, outcome: .rateLimited, delayMs: 1, message: "429")
+            #expect(try await q.learnedRate(key: "gong:t1")!.perSecond >= 8.5)
+            // While learning, the key's claims are paced one at a time, 1000/rate ms apart.
+            try await Task.sleep(for: .milliseconds(1100))
+            let first = try await q.claim(max: 10, leaseMs: 5000).jobs
+            #expect(first.filter { $0.key == "gong:t1" }.count == 1)
+            let next = try await q.claim(max: 10, leaseMs: 5000)
+            #expect(next.jobs.filter { $0.key == "gong:t1" }.isEmpty)
+            #expect(next.retryAfterMs > 0 && next.retryAfterMs <= 120)
+            // Other keys of the group keep their documented limit; an outage pause teaches nothing.
+            #expect(try await q.learnedRate(key: "gong:t2") == nil)
+            let other = try #require(first.first { $0.key == "gong:t2" } ?? burst.first { $0.key == "gong:t2" })
+            #expect(try await q.fail(id: other.id, token: other.token, outcome: .unavailable, delayMs: 1, message: "503") == "paused")
+            #expect(try await q.learnedRate(key: "gong:t2") == nil)
+            #expect(try await q.stats().counters["learned"] == 1)
+            #expect(try await q.learnedRates().map(\.key) == ["gong:t1"])
+            try await q.forgetLearnedRate(key: "gong:t1")
+            #expect(try await q.learnedRates().isEmpty)
+        }
+    }
+
     @Test func expiredLeasesAreReclaimedAndStaleAcksIgnored() async throws {
         try await withQueue { q in
             try await q.enqueue(NewJob(type: "x"))

@@ -32,7 +32,8 @@ func buildWorker(_ settings: WorkerAppSettings, registry: MetricsRegistry,
                                           queue: try JobQueue(name: imports.queue, prefix: common.keyPrefix, redis: redis),
                                           connectors: imports.connectors(http: http),
                                           catalog: try PlatformCatalog.bundled(), nightWindow: imports.nightWindow,
-                                          notifier: ImportNotifier(slackWebhookURL: imports.slackWebhookURL, http: http), logger: logger)
+                                          notifier: ImportNotifier(slackWebhookURL: imports.slackWebhookURL, http: http), timing: imports.timing,
+                                          logger: logger)
             try await pipeline.applyRateLimits(marginMs: settings.worker.rateLimitMarginMs)
             pipeline.definitions.forEach { jobs.register($0) }
         }

@@ -20,20 +20,25 @@ public struct ImportQuote: Sendable, Equatable {
     public let nights: Int?
     /// Nil when the platform is not supported.
     public let price: Double?
+    /// The learned rate the quote plans with, if any.
+    public let learned: LearnedRate?
 
     /// Jitter margin the limiter adds to each rate window (see `SB_RATE_LIMIT_MARGIN_MS`).
     public static let defaultMarginMs = 25
 
     /// `listingChains`: cursor chains the listing is split into (each may end on a partial page of
     /// every request step); the default is what the import engine uses.
+    /// `learned`: the rate the platform account really allows, when its 429s taught the fleet a
+    /// lower one than documented (the quote then plans with it).
     public init(platform: Platform, calls: Int, nightWindow: NightWindow?, marginMs: Int = ImportQuote.defaultMarginMs,
-                listingChains: Int = ImportPipeline.listingChains) throws {
+                listingChains: Int = ImportPipeline.listingChains, learned: LearnedRate? = nil) throws {
         guard calls >= 0, calls <= 10_000_000 else { throw ImportError(.invalidInput, "call count must be between 0 and 10,000,000") }
         self.platform = platform
         self.calls = calls
         let partialPages = calls > 0 ? (max(1, listingChains) - 1) * platform.requestsPerCall.filter { $0.callsPerRequest > 1 }.count : 0
         self.requests = platform.requests(calls: calls) + partialPages + 1 // + the validation call
-        self.pacing = platform.pacing
+        self.pacing = learned.map { $0.pacing(documented: platform.pacing) } ?? platform.pacing
+        self.learned = learned
         self.apiTimeMs = pacing.minimumDurationMs(requests: requests, marginMs: marginMs)
         self.nightWindow = nightWindow
         if let nightWindow {
@@ -55,6 +60,17 @@ public struct ImportQuote: Sendable, Equatable {
             let span = w.windowMs + marginMs
             return span <= lengthMs ? (lengthMs / span + 1) * w.limit : w.limit
         }.min() ?? Int.max
+    }
+
+    /// Milliseconds the rest of a running import needs at `pacing`: the listing pages of the calls
+    /// not listed yet, and every later step (transcripts) for the calls not done yet.
+    public static func remainingMs(platform: Platform, pacing: RateLimit, unlisted: Int, unfinished: Int) -> Int {
+        var requests = 0
+        for (i, step) in platform.requestsPerCall.enumerated() where step.callsPerRequest > 0 {
+            let calls = max(0, i == 0 ? unlisted : unfinished)
+            requests += (calls + step.callsPerRequest - 1) / step.callsPerRequest
+        }
+        return requests == 0 ? 0 : pacing.minimumDurationMs(requests: requests + 1, marginMs: defaultMarginMs)
     }
 
     /// Milliseconds from the start of the work to its end, for an import starting at `start`:
@@ -85,7 +101,11 @@ public struct ImportQuote: Sendable, Equatable {
             return lines.joined(separator: "\n")
         }
         let paceNote = platform.rateLimit == nil ? " (no documented limit: paced at 1/s)" : ""
-        lines.append("Requests: \(requests.formatted()) at \(platform.rateLimit ?? "1/s")\(paceNote) = \(Self.words(ms: apiTimeMs)) of API time")
+        if let learned {
+            lines.append("Requests: \(requests.formatted()) at \(learned.summary) = \(Self.words(ms: apiTimeMs)) of API time")
+        } else {
+            lines.append("Requests: \(requests.formatted()) at \(platform.rateLimit ?? "1/s")\(paceNote) = \(Self.words(ms: apiTimeMs)) of API time")
+        }
         if let nightWindow, let nights, let perNight = requestsPerNight {
             lines.append("Bulk, inside the night window \(nightWindow) (\(Self.words(ms: nightWindow.lengthMs)), up to \(perNight.formatted()) requests a night): \(nights) night\(nights == 1 ? "" : "s")")
         } else {

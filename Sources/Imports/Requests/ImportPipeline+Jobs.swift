@@ -13,6 +13,7 @@ extension ImportPipeline {
         case transcripts = "import.transcripts"
         case notify = "import.notify"
         case sweep = "import.notify-sweep"
+        case watch = "import.watch"
     }
 
     struct Payload: Codable {
@@ -35,12 +36,15 @@ extension ImportPipeline {
         case .validate: unique = "import:\(request.id):validate"
         case .page: unique = "import:\(request.id):page:\(chain.map { iso.string(from: $0.from) } ?? ""):\(cursor ?? "")"
         case .transcripts: unique = "import:\(request.id):transcripts:\(ids?.first ?? "")"
-        case .notify, .sweep: unique = "import:\(request.id):\(step.rawValue)"
+        case .notify, .sweep, .watch: unique = "import:\(request.id):\(step.rawValue)"
         }
-        try await queue.enqueue(NewJob(type: step.rawValue, payload: payload, key: "\(request.platform):\(request.tenant)",
+        try await queue.enqueue(NewJob(type: step.rawValue, payload: payload, key: limitKey(request),
                                        priority: request.urgency.priority, maxAttempts: Self.maxAttempts, delayMs: delayMs,
                                        uniqueKey: unique.count <= 300 ? unique : String(unique.prefix(300))))
     }
+
+    /// The fleet-wide rate-limit key of a request's jobs: one per platform account.
+    func limitKey(_ request: ImportRequest) -> String { "\(request.platform):\(request.tenant)" }
 
     /// The request's [from, to) as instants: the to date is inclusive.
     func range(_ request: ImportRequest) -> (Date, Date) {
@@ -72,7 +76,7 @@ extension ImportPipeline {
         // A new copy under the same unique key can only be enqueued once this one is done, so the
         // continuation goes in without one.
         let payload = String(decoding: try JSONEncoder().encode(original), as: UTF8.self)
-        try await queue.enqueue(NewJob(type: step.rawValue, payload: payload, key: "\(request.platform):\(request.tenant)",
+        try await queue.enqueue(NewJob(type: step.rawValue, payload: payload, key: limitKey(request),
                                        priority: request.urgency.priority, maxAttempts: Self.maxAttempts,
                                        delayMs: max(1000, Int(opening.timeIntervalSince(now) * 1000))))
         return true
@@ -104,6 +108,7 @@ extension ImportPipeline {
                                                    maxAttempts: Self.maxAttempts, uniqueKey: "import:notify:\(event)"))
                 }
             },
+            JobDefinition(type: Step.watch.rawValue) { _ in _ = try await watch() },
         ]
     }
 
@@ -120,26 +125,62 @@ extension ImportPipeline {
         try await store.markDelivered(event: payload.event)
     }
 
-    /// Runs one call to the platform, tracking outages: after 24 h without an answer CS hears of it.
+    /// Runs one call to the platform and decides what its failure means for the request: a 429
+    /// pauses the account's key (and moves the ETA); rejected credentials fail the request with
+    /// the invalid-credentials notice, whatever step it is in; an outage is retried with backoff,
+    /// then at a slow cadence (`ImportTiming`) until the request's deadline, and CS hears of it
+    /// once it has lasted 24 h (real elapsed time, kept in Postgres).
     func platformCall<R: Sendable>(_ request: ImportRequest, _ body: () async throws -> R) async throws -> R {
         do {
             let result = try await body()
             try await store.platformAnswered(request.id)
             return result
         } catch let failure as JobFailure {
+            let name = (try? catalog.platform(request.platform).name) ?? request.platform
             if case .rateLimited(let retryAfterMs) = failure.code {
-                // The platform slowed us down: the whole account's key pauses, and the ETA moves out by as much.
                 try await store.extendEta(request.id, byMs: retryAfterMs)
                 throw failure
             }
-            guard failure.code == .retryable else { throw failure }
-            if try await store.platformFailing(request.id) > 24 * 3600 {
-                let name = (try? catalog.platform(request.platform).name) ?? request.platform
-                try await notify(request, kind: "platform_down",
-                                 message: "Import #\(request.id) (\(name), \(request.tenant)): \(name) has not answered for more than 24 hours (\(failure.message)). Retrying with backoff; the ETA moves out.")
+            if failure.rejectsCredentials {
+                if try await store.transition(request.id, from: [.validating, .waiting, .running, .stalled], to: .failed,
+                                              error: "invalid credentials: \(failure.message)") {
+                    try await notify(request, kind: "invalid_credentials",
+                                     message: "Import #\(request.id) (\(name), \(request.tenant)): \(name) rejected the credentials (\(failure.message)). Ask the customer for new ones and create the request again.")
+                }
+                throw failure
             }
-            throw failure
+            guard failure.code == .retryable else { throw failure }
+            let failingMs = Int(min(try await store.platformFailing(request.id), 1e9) * 1000)
+            if failingMs > 24 * 3_600_000 {
+                try await notify(request, kind: "platform_down",
+                                 message: "Import #\(request.id) (\(name), \(request.tenant)): \(name) has not answered for more than 24 hours (\(failure.message)). Retrying every \(ImportQuote.words(ms: timing.outageRetryMs)) until \(Self.day(deadline(request))); the ETA moves out.")
+            }
+            guard failingMs >= timing.outageSlowAfterMs else { throw failure }
+            if Date() >= deadline(request) {
+                if try await store.transition(request.id, from: [.validating, .waiting, .running, .stalled], to: .failed,
+                                              error: "\(name) unavailable until the deadline: \(failure.message)") {
+                    try await notify(request, kind: "platform_unavailable",
+                                     message: "Import #\(request.id) (\(name), \(request.tenant)) failed: \(name) did not answer for \(ImportQuote.words(ms: failingMs)), past the request's deadline \(Self.day(deadline(request))) (\(failure.message)). Create the request again once \(name) is back.")
+                }
+                throw JobFailure(.fatal, "\(failure.message); \(name) still failing at the request's deadline")
+            }
+            throw JobFailure(.unavailable(retryAfterMs: timing.outageRetryMs),
+                             "\(failure.message); \(name) failing for \(ImportQuote.words(ms: failingMs)), retrying every \(ImportQuote.words(ms: timing.outageRetryMs))")
         }
+    }
+
+    /// When the request gives up on an unavailable platform: the end of its requested completion
+    /// day, or `giveUpDays` after it was created.
+    func deadline(_ request: ImportRequest) -> Date {
+        if let day = request.requestedCompletion.flatMap(NewImportRequest.day) { return day.addingTimeInterval(86_400) }
+        return request.createdAt.addingTimeInterval(Double(timing.giveUpDays) * 86_400)
+    }
+
+    /// "2026-12-01" (UTC).
+    static func day(_ date: Date) -> String {
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withFullDate]
+        return iso.string(from: date)
     }
 
     func validate(_ context: JobContext) async throws {
@@ -167,7 +208,8 @@ extension ImportPipeline {
         let now = Date()
         // Platforms without a count (Fathom, Grain) are planned on the estimate until the listing ends.
         let quote = try ImportQuote(platform: platform, calls: count ?? max(1, request.estimatedCalls),
-                                    nightWindow: request.urgency.isUrgent ? nil : nightWindow, listingChains: chains(request).count)
+                                    nightWindow: request.urgency.isUrgent ? nil : nightWindow, listingChains: chains(request).count,
+                                    learned: try await queue.learnedRate(key: limitKey(request)))
         let eta = now.addingTimeInterval(Double(quote.durationMs(startingAt: now)) / 1000)
         let runNow = request.urgency.isUrgent || nightWindow.contains(now)
         guard try await store.transition(request.id, from: [.validating], to: runNow ? .running : .waiting, total: count, eta: eta) else { return }
@@ -186,7 +228,11 @@ extension ImportPipeline {
         let whole = range(request)
         let chain = (from: payload.from.flatMap(iso.date(from:)) ?? whole.0, to: payload.to.flatMap(iso.date(from:)) ?? whole.1)
         let pageKey = "\(iso.string(from: chain.from))|\(payload.cursor ?? "")"
-        if try await store.pageDone(request.id, cursor: pageKey) { return }
+        if let stored = try await store.storedPage(request.id, cursor: pageKey) {
+            // A replay, or a resumed chain walking its stored pages to where it stopped.
+            if !stored.last, let next = stored.next { try await enqueue(.page, for: request, cursor: next, chain: chain) }
+            return
+        }
         let connector = try await connector(for: request)
         let page = try await platformCall(request) { try await connector.page(from: chain.from, to: chain.to, cursor: payload.cursor) }
         try await store.store(page.calls, for: request)
@@ -197,7 +243,7 @@ extension ImportPipeline {
             }
         }
         if let next = page.nextCursor { try await enqueue(.page, for: request, cursor: next, chain: chain) }
-        try await store.markPage(request.id, cursor: pageKey, calls: page.calls.count, last: page.nextCursor == nil)
+        try await store.markPage(request.id, cursor: pageKey, calls: page.calls.count, last: page.nextCursor == nil, next: page.nextCursor)
         try await finishIfDone(request)
     }
 
@@ -215,15 +261,16 @@ extension ImportPipeline {
     }
 
     func finishIfDone(_ request: ImportRequest) async throws {
-        let state = try await store.refreshProgress(request.id)
+        let progress = try await store.refreshProgress(request.id)
         let current = try await store.request(request.id)
+        if progress.finished == nil, !current.state.isFinished { try await refreshEta(current, listed: progress.listed) }
         let labels = [("request", String(request.id)), ("tenant", request.tenant), ("platform", request.platform)]
         Gauge(label: "switchboard_import_calls", dimensions: labels + [("state", "done")]).record(current.doneCalls)
         Gauge(label: "switchboard_import_calls", dimensions: labels + [("state", "failed")]).record(current.failedCalls)
         Gauge(label: "switchboard_import_calls", dimensions: labels + [("state", "remaining")]).record(current.remainingCalls)
         // The finishing call notifies; any later call for a finished request notifies again, which
         // records nothing twice (one event per kind) but repairs a crash between the two steps.
-        guard let state = state ?? ([.completed, .completedWithFailures].contains(current.state) ? current.state : nil) else { return }
+        guard let state = progress.finished ?? ([.completed, .completedWithFailures].contains(current.state) ? current.state : nil) else { return }
         let finished = current
         let name = (try? catalog.platform(request.platform).name) ?? request.platform
         if state == .completed {

@@ -18,6 +18,7 @@ public struct ImportPipeline: Sendable {
     public let catalog: PlatformCatalog
     public let nightWindow: NightWindow
     public let notifier: ImportNotifier?
+    public let timing: ImportTiming
     let logger: Logger
 
     /// Attempts and backoff of import jobs: enough to ride out a platform outage of several hours.
@@ -25,7 +26,8 @@ public struct ImportPipeline: Sendable {
     static let backoff = Backoff(baseMs: 2000, capMs: 15 * 60_000)
 
     public init(store: ImportStore, queue: JobQueue, connectors: ConnectorSettings, catalog: PlatformCatalog, nightWindow: NightWindow,
-                notifier: ImportNotifier? = nil, logger: Logger = Logger(label: "switchboard.imports")) {
+                notifier: ImportNotifier? = nil, timing: ImportTiming = ImportTiming(), logger: Logger = Logger(label: "switchboard.imports")) {
+        self.timing = timing
         self.store = store
         self.queue = queue
         self.connectors = connectors

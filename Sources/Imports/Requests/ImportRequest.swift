@@ -23,6 +23,8 @@ public enum Urgency: String, Sendable, Codable, CaseIterable {
 /// Where an import request stands.
 public enum ImportState: String, Sendable, Codable {
     case validating, waiting, running, completed
+    /// Its jobs died or stopped making progress: CS was told; `switchboard import resume N` restarts it.
+    case stalled
     case completedWithFailures = "completed_with_failures"
     case noCalls = "no_calls"
     case failed, cancelled

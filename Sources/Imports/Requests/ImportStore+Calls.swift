@@ -5,15 +5,19 @@ import Postgres
 /// Listing pages, imported calls and transcripts: idempotent upserts keyed by (tenant,
 /// platform, external call id).
 extension ImportStore {
-    /// Whether a listing page (by its incoming cursor) is already stored.
-    func pageDone(_ id: Int, cursor: String) async throws -> Bool {
-        try await postgres.query("SELECT 1 FROM import_pages WHERE request_id = $1 AND cursor_in = $2", [String(id), cursor]).rows.count == 1
+    /// The stored page for a cursor: whether it was the chain's last, and the cursor after it.
+    func storedPage(_ id: Int, cursor: String) async throws -> (last: Bool, next: String?)? {
+        guard let row = try await postgres.query("SELECT last, next_cursor FROM import_pages WHERE request_id = $1 AND cursor_in = $2",
+                                                 [String(id), cursor]).rows.first else { return nil }
+        return (row[0] == "t", row[1] ?? nil)
     }
 
-    /// Records a stored page; once the last page of every chain is stored, the listing is complete.
-    func markPage(_ id: Int, cursor: String, calls: Int, last: Bool) async throws {
-        try await postgres.query("INSERT INTO import_pages (request_id, cursor_in, calls, last) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                                 [String(id), cursor, String(calls), last ? "true" : "false"])
+    /// Records a stored page and the cursor after it; once the last page of every chain is
+    /// stored, the listing is complete.
+    func markPage(_ id: Int, cursor: String, calls: Int, last: Bool, next: String? = nil) async throws {
+        try await postgres.query("""
+            INSERT INTO import_pages (request_id, cursor_in, calls, last, next_cursor) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
+            """, [String(id), cursor, String(calls), last ? "true" : "false", next])
         if last {
             try await postgres.query("""
                 UPDATE import_requests SET listing_done = true, updated_at = now()

@@ -100,3 +100,58 @@ extension ImportStore {
             .rows.map { ($0[0] ?? "", $0[1] ?? "") }
     }
 }
+
+/// The bookkeeping of stalls and resumes.
+extension ImportStore {
+    /// Sets the ETA when it moved by more than 2 s; whether it did.
+    func setEta(_ id: Int, _ eta: Date) async throws -> Bool {
+        try await postgres.query("""
+            UPDATE import_requests SET eta = to_timestamp($2::double precision)
+            WHERE id = $1 AND state = 'running' AND (eta IS NULL OR abs(extract(epoch FROM eta) - $2::double precision) > 2)
+            """, [String(id), String(eta.timeIntervalSince1970)]).affected == 1
+    }
+
+    /// Requests validating or running that stored nothing for `ms` while their platform answered.
+    func quietRequests(forMs ms: Int) async throws -> [Int] {
+        try await postgres.query("""
+            SELECT id FROM import_requests
+            WHERE state IN ('validating', 'running') AND platform_failing_since IS NULL
+              AND greatest(coalesce(progress_at, created_at), updated_at) < now() - make_interval(secs => $1::double precision / 1000)
+            ORDER BY id LIMIT 1000
+            """, [String(ms)]).rows.compactMap { $0[0].flatMap { Int($0) } }
+    }
+
+    /// Marks a validating or running request stalled with its reason; false when it was not.
+    func markStalled(_ id: Int, reason: String) async throws -> Bool {
+        try await postgres.query("""
+            UPDATE import_requests SET state = 'stalled', stalled_reason = $2, error = $2, updated_at = now()
+            WHERE id = $1 AND state IN ('validating', 'running')
+            """, [String(id), reason]).affected == 1
+    }
+
+    /// Moves a stalled request back to work (its stall notice cleared, so a later stall is told
+    /// again); false when it was not stalled.
+    func resumeStalled(_ id: Int, to state: ImportState) async throws -> Bool {
+        try await postgres.transaction { tx in
+            let moved = try tx.query("""
+                UPDATE import_requests SET state = $2, stalled_reason = NULL, error = NULL, progress_at = now(), updated_at = now()
+                WHERE id = $1 AND state = 'stalled'
+                """, [String(id), state.rawValue]).affected == 1
+            if moved { try tx.query("DELETE FROM import_events WHERE request_id = $1 AND kind = 'stalled'", [String(id)]) }
+            return moved
+        }
+    }
+
+    /// The chains (by their start, ISO-8601) whose last page is stored.
+    func finishedChains(_ id: Int) async throws -> Set<String> {
+        Set(try await postgres.query("SELECT split_part(cursor_in, '|', 1) FROM import_pages WHERE request_id = $1 AND last", [String(id)])
+            .rows.compactMap { $0[0] })
+    }
+
+    /// Listed calls of a request still missing their transcript (and not failed), sorted.
+    func untranscribed(_ id: Int) async throws -> [String] {
+        try await postgres.query("""
+            SELECT external_id FROM calls WHERE request_id = $1 AND completed_at IS NULL AND failure IS NULL ORDER BY external_id
+            """, [String(id)]).rows.compactMap { $0[0] }
+    }
+}

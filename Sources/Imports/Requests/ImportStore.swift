@@ -91,15 +91,24 @@ public struct ImportStore: Sendable {
     /// Cancels a request that has not finished.
     public func cancel(_ id: Int) async throws -> ImportRequest {
         let current = try await request(id)
-        guard !current.state.isFinished, try await transition(id, from: [.validating, .waiting, .running], to: .cancelled) else {
+        guard !current.state.isFinished, try await transition(id, from: [.validating, .waiting, .running, .stalled], to: .cancelled) else {
             throw ImportError(.conflict, "import request \(id) is \(current.state.rawValue) and cannot be cancelled")
         }
         return try await request(id)
     }
 
-    /// Recounts done and failed calls; when the listing is complete and nothing is pending,
-    /// finishes the request (once) and returns its final state.
-    func refreshProgress(_ id: Int) async throws -> ImportState? {
+    /// Where a running request stands after a job stored its work.
+    struct Progress {
+        /// The state the request just finished in (once), nil while it runs.
+        let finished: ImportState?
+        /// Calls listed so far.
+        let listed: Int
+    }
+
+    /// Recounts done and failed calls and notes the progress (a stalled request that moves again
+    /// is running again); when the listing is complete and nothing is pending, finishes the
+    /// request (once).
+    func refreshProgress(_ id: Int) async throws -> Progress {
         // Lock the request row first, then count in a statement of its own: under READ COMMITTED a
         // single UPDATE … FROM (counts) re-reads a row changed after its snapshot (listing_done just
         // set) but keeps the older counts, and could finish a request before its last page's calls
@@ -118,18 +127,23 @@ public struct ImportStore: Sendable {
             UPDATE import_requests r SET
                 done_calls = counts.done, failed_calls = counts.failed,
                 total_calls = CASE WHEN r.listing_done THEN counts.listed + counts.unlisted ELSE r.total_calls END,
-                state = CASE WHEN r.state = 'running' AND r.listing_done AND NOT counts.pending
+                state = CASE WHEN r.state IN ('running', 'stalled') AND r.listing_done AND NOT counts.pending
                              THEN CASE WHEN counts.failed > 0 THEN 'completed_with_failures' ELSE 'completed' END
+                             WHEN r.state = 'stalled' THEN 'running'
                              ELSE r.state END,
-                finished_at = CASE WHEN r.state = 'running' AND r.listing_done AND NOT counts.pending THEN now() ELSE r.finished_at END,
-                updated_at = now()
+                finished_at = CASE WHEN r.state IN ('running', 'stalled') AND r.listing_done AND NOT counts.pending THEN now() ELSE r.finished_at END,
+                stalled_reason = CASE WHEN r.state = 'stalled' THEN NULL ELSE r.stalled_reason END,
+                progress_at = now(), updated_at = now()
             FROM counts
             WHERE r.id = $1
-            RETURNING (SELECT state FROM import_requests WHERE id = $1) AS before, r.state AS after
+            RETURNING (SELECT state FROM import_requests WHERE id = $1) AS before, r.state AS after, counts.listed
             """, [String(id)])
         }
-        guard let row = rows.rows.first, let before = row[0], let after = row[1], before == "running", after != "running" else { return nil }
-        return ImportState(rawValue: after)
+        let row = rows.rows.first
+        let listed = row?[2].flatMap { Int($0) } ?? 0
+        guard let row, let before = row[0], let after = row[1], before == "running" || before == "stalled",
+              let state = ImportState(rawValue: after), state.isFinished else { return Progress(finished: nil, listed: listed) }
+        return Progress(finished: state, listed: listed)
     }
 
 }

@@ -30,7 +30,7 @@ struct GongCommand: AsyncParsableCommand {
         SimulatorServer.addControls(router, limiter)
 
         let guarded: @Sendable (Request, @escaping @Sendable (Request, [String: Any]?) async throws -> Response) async throws -> Response = { request, handler in
-            guard request.headers[.authorization] == expectedAuth else { _ = limiter.admit(); return GongAPI.error(401, "Access denied") }
+            guard request.headers[.authorization] == expectedAuth, !limiter.credentialsRevoked else { _ = limiter.admit(); return GongAPI.error(401, "Access denied") }
             if let refusal = try await SimulatorServer.gate(limiter, failure: GongAPI.error) { return refusal }
             var body: [String: Any]?
             if request.method == .post {
