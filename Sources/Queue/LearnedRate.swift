@@ -6,8 +6,9 @@
 /// most once a second, the key's rate drops to what the vendor accepted over the last 10 s, but
 /// no lower than half and no higher than 0.85 of the rate that was refused (multiplicative
 /// decrease, informed by what got through); that refused rate is the ceiling. The rate then climbs
-/// back to 0.95 of the ceiling within 5 s, and probes above it slowly (a quadratic climb, 60 s to
-/// reach the ceiling again), so the vendor refuses rarely. Once it is back at the documented rate
+/// within 5 s to halfway between the new rate and the ceiling (at most 0.95 of it), and probes on
+/// slowly (a quadratic climb, 60 s to reach the ceiling again, faster past it), so the vendor
+/// refuses rarely and a limit that was raised is found again. Once it is back at the documented rate
 /// the key returns to the documented windows. While learning, the key's claims are paced one at a
 /// time, `1000 / rate` ms apart, on top of the documented windows.
 public struct LearnedRate: Sendable, Codable, Equatable {

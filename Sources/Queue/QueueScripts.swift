@@ -84,10 +84,12 @@ enum QueueScripts {
       r0, t0, ceil = tonumber(r0), tonumber(t0), tonumber(ceil)
       if not r0 or not t0 or not ceil then redis.call('HDEL', B..':learn', key); return nil, 0 end
       local dt = math.max(0, now - t0)
-      local near = 0.95 * ceil
-      if dt < L_FAST then return math.max(r0, r0 + (near - r0) * dt / L_FAST), tonumber(last) or 0 end
+      -- Regain quickly to halfway between the new rate and the refused one (at most 0.95 of it),
+      -- then probe up to the refused rate slowly, and past it faster and faster.
+      local near = math.max(r0, math.min(0.95 * ceil, (r0 + ceil) / 2))
+      if dt < L_FAST then return r0 + (near - r0) * dt / L_FAST, tonumber(last) or 0 end
       local x = (dt - L_FAST) / L_PROBE
-      return math.max(r0, near + 0.05 * ceil * x * x), tonumber(last) or 0
+      return near + (ceil - near) * x * x, tonumber(last) or 0
     end
     local function forget(key)
       redis.call('HDEL', B..':learn', key)

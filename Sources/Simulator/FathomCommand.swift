@@ -8,6 +8,8 @@ import Hummingbird
 /// `include_transcript`, 10 meetings a page with `next_cursor` (null on the last), integer
 /// `recording_id`, `calendar_invitees`, transcript items with `HH:MM:SS` timestamps; 60 requests
 /// per 60 s (30 for heavy ones: listings with transcripts) with 429 and `RateLimit-*` headers.
+/// `created_after` / `created_before` filter on `created_at` (when the recording was created, at
+/// the end of the meeting), and every field the SDK's `Meeting` model requires is present.
 struct FathomCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "fathom", abstract: "Simulated Fathom API.")
 
@@ -33,7 +35,7 @@ struct FathomCommand: AsyncParsableCommand {
             let iso = ISO8601DateFormatter()
             let from = q["created_after"].flatMap { iso.date(from: String($0)) } ?? first
             let to = q["created_before"].flatMap { iso.date(from: String($0)) } ?? first.addingTimeInterval(Double(days) * 86_400)
-            let all = data.indices(from: from, to: to)
+            let all = data.indices(endedFrom: from, to: to)
             var offset = 0
             if let cursor = q["cursor"] {
                 guard let n = Int(String(decoding: Data(base64Encoded: String(cursor)) ?? Data(), as: UTF8.self)), n >= 0, n <= all.count else {
@@ -45,13 +47,23 @@ struct FathomCommand: AsyncParsableCommand {
             let items: [[String: Any]] = all[offset..<end].map { i in
                 let startAt = data.started(i), stop = startAt.addingTimeInterval(Double(data.duration(i)))
                 let people = data.parties(i)
+                func domain(_ email: String) -> String { String(email.split(separator: "@").last ?? "") }
+                let external = people.contains { $0.affiliation == "External" }
                 var item: [String: Any] = [
                     "title": data.title(i), "meeting_title": data.title(i), "recording_id": 100_000 + i,
                     "url": "https://fathom.video/calls/\(100_000 + i)", "share_url": "https://fathom.video/share/\(100_000 + i)",
                     "created_at": iso.string(from: stop), "recording_start_time": iso.string(from: startAt), "recording_end_time": iso.string(from: stop),
-                    "scheduled_start_time": iso.string(from: startAt), "transcript_language": "en",
-                    "calendar_invitees": people.map { ["name": $0.name, "email": $0.email, "is_external": $0.affiliation == "External"] },
-                    "recorded_by": ["name": people[0].name, "email": people[0].email, "team": "Sales"],
+                    "scheduled_start_time": iso.string(from: startAt),
+                    "scheduled_end_time": iso.string(from: startAt.addingTimeInterval(Double((data.duration(i) / 1800 + 1) * 1800))),
+                    "meeting_type": external ? "external" : "internal",
+                    "calendar_invitees_domains_type": external ? "one_or_more_external" : "only_internal",
+                    "transcript_language": "en",
+                    "calendar_invitees": people.map {
+                        ["name": $0.name, "email": $0.email, "email_domain": domain($0.email), "is_external": $0.affiliation == "External",
+                         "matched_speaker_display_name": $0.name]
+                    },
+                    "recorded_by": ["name": people[0].name, "email": people[0].email, "email_domain": domain(people[0].email), "team": "Sales"],
+                    "default_summary": NSNull(), "action_items": NSNull(), "crm_matches": NSNull(),
                 ]
                 if withTranscript && !heavy.dropRecord() {
                     let names = Dictionary(uniqueKeysWithValues: people.map { ($0.speakerId, $0) })

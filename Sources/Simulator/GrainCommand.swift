@@ -1,3 +1,4 @@
+import Basics
 import ArgumentParser
 import Foundation
 import HTTPTypes
@@ -43,10 +44,9 @@ struct GrainCommand: AsyncParsableCommand {
             if let refusal = try await SimulatorServer.gate(limiter, failure: error, rateLimitHeaders: true) { return refusal }
             let bytes = try await request.body.collect(upTo: 1 << 20)
             guard let body = try? JSONSerialization.jsonObject(with: Data(buffer: bytes)) as? [String: Any] else { return error(400, "body must be JSON") }
-            let iso = ISO8601DateFormatter()
             let filter = body["filter"] as? [String: Any] ?? [:]
-            let from = (filter["after_datetime"] as? String).flatMap(iso.date(from:)) ?? first
-            let to = (filter["before_datetime"] as? String).flatMap(iso.date(from:)) ?? first.addingTimeInterval(Double(days) * 86_400)
+            let from = (filter["after_datetime"] as? String).flatMap(Timestamp.parse) ?? first
+            let to = (filter["before_datetime"] as? String).flatMap(Timestamp.parse) ?? first.addingTimeInterval(Double(days) * 86_400)
             let all = data.indices(from: from, to: to)
             var offset = 0
             if let cursor = body["cursor"] as? String {
@@ -57,8 +57,9 @@ struct GrainCommand: AsyncParsableCommand {
             let withParticipants = ((body["include"] as? [String: Any])?["participants"] as? Bool) == true
             let recordings: [[String: Any]] = all[offset..<end].map { i in
                 let startAt = data.started(i)
-                var r: [String: Any] = ["id": ids[i], "title": data.title(i), "start_datetime": iso.string(from: startAt),
-                                        "end_datetime": iso.string(from: startAt.addingTimeInterval(Double(data.duration(i)))),
+                // Grain's timestamps carry milliseconds.
+                var r: [String: Any] = ["id": ids[i], "title": data.title(i), "start_datetime": Timestamp.fractionalString(startAt.addingTimeInterval(0.25)),
+                                        "end_datetime": Timestamp.fractionalString(startAt.addingTimeInterval(Double(data.duration(i)) + 0.25)),
                                         "duration_ms": data.duration(i) * 1000, "media_type": "video", "source": "zoom",
                                         "url": "https://grain.com/share/recording/\(ids[i])", "tags": [], "teams": []]
                 if withParticipants {

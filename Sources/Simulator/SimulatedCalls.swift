@@ -35,6 +35,15 @@ struct SimulatedCalls: Sendable {
         return result
     }
 
+    /// Indices of the calls that ended (vendors' `created_at`: the recording exists once the call
+    /// is over) in [from, to). No call lasts a day.
+    func indices(endedFrom from: Date, to: Date) -> [Int] {
+        indices(from: from.addingTimeInterval(-86_400), to: to).filter {
+            let end = started($0).addingTimeInterval(Double(duration($0)))
+            return end >= from && end < to
+        }
+    }
+
     private func random(_ index: Int, _ salt: UInt64) -> SeededRandom {
         SeededRandom(seed: seed &* 1_000_003 &+ UInt64(index) &* 7919 &+ salt)
     }
@@ -95,9 +104,9 @@ struct SimulatedCalls: Sendable {
     }
 
     func metaData(_ index: Int) -> [String: Any] {
-        let when = ISO8601DateFormatter().string(from: started(index))
+        let when = GongDirectory.gongTime(started(index))
         return ["id": id(index), "url": "https://app.gong.io/call?id=\(id(index))", "title": title(index), "scheduled": when,
-                "started": when, "duration": duration(index), "primaryUserId": "234599484848423",
+                "started": when, "duration": duration(index), "primaryUserId": GongDirectory.userId(index % GongDirectory.userCount),
                 "direction": index % 3 == 0 ? "Inbound" : "Conference", "system": "Zoom", "scope": "External",
                 "media": "Video", "language": "eng", "workspaceId": "623457276584334", "isPrivate": false]
     }

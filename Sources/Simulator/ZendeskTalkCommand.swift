@@ -4,9 +4,12 @@ import Hummingbird
 
 /// `simulator zendesk-talk`: the Zendesk Talk API parts the router uses, as documented
 /// (developer.zendesk.com/api-reference/voice/talk-api): Basic auth `{email}/token:{api_token}`;
-/// `GET /api/v2/channels/voice/stats/current_queue_activity.json`,
-/// `GET /api/v2/channels/voice/stats/agents_activity.json`,
-/// `POST /api/v2/channels/voice/callback_requests.json`. Limits: Current Queue Activity
+/// `GET /api/v2/channels/voice/stats/current_queue_activity`,
+/// `GET /api/v2/channels/voice/stats/agents_activity`,
+/// `POST /api/v2/channels/voice/callback_requests`, and what other Talk clients read:
+/// `GET /api/v2/channels/voice/phone_numbers`, `GET /api/v2/channels/voice/availabilities/{agent_id}`
+/// and the omnichannel `GET /api/v2/agent_availabilities` (JSON:API). Every path answers with and
+/// without the `.json` suffix, as Zendesk's does. Limits: Current Queue Activity
 /// 2,500 / 5 min, callback requests 30 / 10 min, all Talk 15,000 / 5 min; 429 with Retry-After.
 /// Errors are `{"error": …, "description": …}`. Plus the dialer controls of `DialerDesk` and
 /// the fault switches (`/_sim/faults`).
@@ -43,14 +46,54 @@ struct ZendeskTalkCommand: AsyncParsableCommand {
             return nil
         }
 
-        router.get("/api/v2/channels/voice/stats/current_queue_activity.json") { request, _ -> Response in
+        /// Registers a route at `path` and at `path.json`.
+        func both(_ add: (RouterPath, @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) -> Router<BasicRequestContext>,
+                  _ path: String, _ handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) {
+            _ = add(RouterPath(path), handler)
+            _ = add(RouterPath(path + ".json"), handler)
+        }
+        both(router.get, "/api/v2/channels/voice/phone_numbers") { request, _ -> Response in
+            if let blocked = try await admit(request, nil) { return blocked }
+            let numbers: [[String: Any]] = [
+                ["id": 360_000_001, "number": "+15550001000", "display_number": "+1 (555) 000-1000", "name": "Sales line", "nickname": "Sales",
+                 "country_code": "US", "location": "CA", "toll_free": false, "line_type": "phone", "recorded": true, "transcription": false,
+                 "external": false, "sms_enabled": false, "voice_enabled": true, "priority": 0,
+                 "capabilities": ["sms": false, "mms": false, "voice": true], "greeting_ids": [], "default_greeting_ids": ["voicemail_en"],
+                 "created_at": "2024-01-15T09:00:00Z", "categorised_greetings": ["1": "voicemail_en"]],
+            ]
+            return SimulatorServer.json(200, ["phone_numbers": numbers, "next_page": NSNull(), "previous_page": NSNull(), "count": numbers.count])
+        }
+        // One route: the parameter takes the ".json" suffix along (Hummingbird cannot tell the two apart).
+        router.get("/api/v2/channels/voice/availabilities/:agent") { request, context -> Response in
+            if let blocked = try await admit(request, nil) { return blocked }
+            let agents = desk.agents
+            guard let raw = context.parameters.get("agent"), let id = Int(raw.hasSuffix(".json") ? String(raw.dropLast(5)) : raw),
+                  (1000..<1000 + max(agents.online, 1)).contains(id) else {
+                return SimulatorServer.json(404, ["error": "RecordNotFound", "description": "Not found"])
+            }
+            let online = id - 1000 < agents.online
+            return SimulatorServer.json(200, ["availability": ["via": "client", "status": online ? "online" : "offline",
+                                                               "available": online && id - 1000 >= agents.onCall]])
+        }
+        both(router.get, "/api/v2/agent_availabilities") { request, _ -> Response in
+            if let blocked = try await admit(request, nil) { return blocked }
+            let agents = desk.agents
+            let data: [[String: Any]] = (0..<agents.online).map { i in
+                ["type": "agent_availabilities", "id": String(1000 + i),
+                 "attributes": ["agent_status": ["id": "online", "name": "Online", "updated_at": "2026-01-01T00:00:00Z"], "version": 1],
+                 "relationships": ["channels": ["data": [["id": "\(1000 + i).talk", "type": "channels"]]]]]
+            }
+            return SimulatorServer.json(200, ["data": data, "links": ["first": NSNull(), "last": NSNull(), "next": NSNull(), "prev": NSNull()],
+                                              "meta": ["has_more": false, "after_cursor": NSNull(), "before_cursor": NSNull()]])
+        }
+        both(router.get, "/api/v2/channels/voice/stats/current_queue_activity") { request, _ -> Response in
             if let blocked = try await admit(request, queueActivity) { return blocked }
             let agents = desk.agents
             return SimulatorServer.json(200, ["current_queue_activity": [
                 "agents_online": agents.online, "calls_waiting": max(0, agents.onCall - agents.online), "callbacks_waiting": 0,
                 "average_wait_time": 12, "longest_wait_time": 40]])
         }
-        router.get("/api/v2/channels/voice/stats/agents_activity.json") { request, _ -> Response in
+        both(router.get, "/api/v2/channels/voice/stats/agents_activity") { request, _ -> Response in
             if let blocked = try await admit(request, nil) { return blocked }
             let agents = desk.agents
             let list: [[String: Any]] = (0..<agents.online).map { i in
@@ -59,7 +102,7 @@ struct ZendeskTalkCommand: AsyncParsableCommand {
             }
             return SimulatorServer.json(200, ["agents_activity": list, "next_page": NSNull(), "previous_page": NSNull(), "count": list.count])
         }
-        router.post("/api/v2/channels/voice/callback_requests.json") { request, _ -> Response in
+        both(router.post, "/api/v2/channels/voice/callback_requests") { request, _ -> Response in
             if let blocked = try await admit(request, callbacks) { return blocked }
             let body = try await request.body.collect(upTo: 16 * 1024)
             guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],

@@ -17,6 +17,19 @@ import Testing
     }
 }
 
+@Suite struct TimestampTests {
+    @Test func vendorsTimestampsParseWithOrWithoutFractionsAndOffsets() {
+        let base = Timestamp.parse("2025-03-01T17:01:30Z")
+        #expect(base != nil)
+        #expect(Timestamp.parse("2025-03-01T17:01:30.250Z") == base.map { $0.addingTimeInterval(0.25) })
+        #expect(Timestamp.parse("2025-03-01T09:01:30-08:00") == base)
+        #expect(Timestamp.parse("2025-03-01T17:01:30.250Z").map(Timestamp.fractionalString) == "2025-03-01T17:01:30.250Z")
+        for bad in ["", "yesterday", "2025-13-01T00:00:00Z", "2025-03-01", String(repeating: "9", count: 100)] {
+            #expect(Timestamp.parse(bad) == nil, "\(bad)")
+        }
+    }
+}
+
 @Suite struct BaseURLTests {
     @Test(arguments: [("http://h/api/", "http://h/api"), ("http://h//", "http://h"), ("http://h", "http://h"), ("", "")])
     func trailingSlashesGo(raw: String, trimmed: String) {

@@ -22,8 +22,10 @@ public struct FathomConnector: CallConnector {
         var query = "created_after=\(iso.string(from: from).urlQueryEscaped)&created_before=\(iso.string(from: to).urlQueryEscaped)"
         if transcripts { query += "&include_transcript=true" }
         if let cursor { query += "&cursor=\(cursor.urlQueryEscaped)" }
-        guard let object = try await client.json("GET", "\(baseURL)/meetings?\(query)"), object.object != nil else { return ([], nil) }
-        return (object["items"]?.elements ?? [], object["next_cursor"]?.string)
+        guard let object = try await client.json("GET", "\(baseURL)/meetings?\(query)") else { return ([], nil) }
+        // An answer without its items is a bad answer, not an empty page.
+        guard let items = object["items"]?.array else { throw JobFailure(.retryable, "fathom /meetings: answer has no items array") }
+        return (items, object["next_cursor"]?.string)
     }
 
     public func countCalls(from: Date, to: Date) async throws -> Int? {
@@ -47,9 +49,8 @@ public struct FathomConnector: CallConnector {
 
     static func parse(_ item: JSONValue) -> ImportedCall? {
         guard let id = ConnectorHTTP.int(item["recording_id"]) else { return nil }
-        let iso = ISO8601DateFormatter()
-        let start = item["recording_start_time"]?.string.flatMap(iso.date(from:))
-        let end = item["recording_end_time"]?.string.flatMap(iso.date(from:))
+        let start = item["recording_start_time"]?.string.flatMap(Timestamp.parse)
+        let end = item["recording_end_time"]?.string.flatMap(Timestamp.parse)
         let invitees = (item["calendar_invitees"]?.elements ?? []).map {
             Participant(name: $0["name"]?.string, email: $0["email"]?.string, title: nil,
                         affiliation: $0["is_external"]?.bool.map { $0 ? "External" : "Internal" }, speakerId: nil)

@@ -21,7 +21,7 @@ public struct GongConnector: CallConnector {
 
     public var transcriptBatchSize: Int { 100 }
 
-    static func iso(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
+    static func iso(_ date: Date) -> String { Timestamp.string(date) }
 
     /// Sends a request; nil for 404 (no calls), the JSON object for 2xx, a JobFailure otherwise.
     private func call(_ method: String, _ path: String, body: JSONValue? = nil) async throws -> JSONValue? {
@@ -33,8 +33,12 @@ public struct GongConnector: CallConnector {
 
     public func countCalls(from: Date, to: Date) async throws -> Int? {
         let query = "fromDateTime=\(Self.iso(from).urlQueryEscaped)&toDateTime=\(Self.iso(to).urlQueryEscaped)"
-        guard let object = try await call("GET", "/v2/calls?\(query)") else { return 0 }
-        return Self.int(object["records"]?["totalRecords"]) ?? 0
+        guard let object = try await call("GET", "/v2/calls?\(query)") else { return 0 } // 404: "No calls found"
+        // A count that is missing or absurd is a bad answer, not "no calls".
+        guard let total = Self.int(object["records"]?["totalRecords"]), (0...10_000_000).contains(total) else {
+            throw JobFailure(.retryable, "gong /v2/calls: records.totalRecords missing or out of range")
+        }
+        return total
     }
 
     public func page(from: Date, to: Date, cursor: String?) async throws -> ImportPage {
@@ -72,7 +76,7 @@ public struct GongConnector: CallConnector {
 
     /// Gong documents ISO-8601 dates but its own examples show epoch numbers: accept both.
     static func date(_ value: JSONValue?) -> Date? {
-        if let text = value?.string { return ISO8601DateFormatter().date(from: text) }
+        if let text = value?.string { return Timestamp.parse(text) }
         if let n = int(value) { return Date(timeIntervalSince1970: Double(n > 100_000_000_000 ? n / 1000 : n)) }
         return nil
     }

@@ -23,8 +23,9 @@ public struct GrainConnector: CallConnector {
         var body: [String: JSONValue] = ["filter": ["after_datetime": .string(iso.string(from: from)), "before_datetime": .string(iso.string(from: to))],
                                          "include": ["participants": .bool(participants)]]
         if let cursor { body["cursor"] = .string(cursor) }
-        guard let object = try await client.json("POST", "\(baseURL)/v2/recordings", body: .object(body)), object.object != nil else { return ([], nil) }
-        return (object["recordings"]?.elements ?? [], object["cursor"]?.string)
+        guard let object = try await client.json("POST", "\(baseURL)/v2/recordings", body: .object(body)) else { return ([], nil) }
+        guard let recordings = object["recordings"]?.array else { throw JobFailure(.retryable, "grain /v2/recordings: answer has no recordings array") }
+        return (recordings, object["cursor"]?.string)
     }
 
     public func countCalls(from: Date, to: Date) async throws -> Int? {
@@ -34,14 +35,13 @@ public struct GrainConnector: CallConnector {
 
     public func page(from: Date, to: Date, cursor: String?) async throws -> ImportPage {
         let result = try await recordings(from: from, to: to, cursor: cursor, participants: true)
-        let iso = ISO8601DateFormatter()
         let calls = result.items.compactMap { r -> ImportedCall? in
             guard let id = r["id"]?.string else { return nil }
             let people = (r["participants"]?.elements ?? []).map {
                 Participant(name: $0["name"]?.string, email: $0["email"]?.string, title: nil,
                             affiliation: $0["scope"]?.string.map { $0.capitalized }, speakerId: $0["id"]?.string)
             }
-            return ImportedCall(externalId: id, title: r["title"]?.string, startedAt: r["start_datetime"]?.string.flatMap(iso.date(from:)),
+            return ImportedCall(externalId: id, title: r["title"]?.string, startedAt: r["start_datetime"]?.string.flatMap(Timestamp.parse),
                                 durationSeconds: ConnectorHTTP.int(r["duration_ms"]).map { $0 / 1000 }, direction: nil,
                                 recordingURL: r["url"]?.string, participants: people, transcript: nil)
         }

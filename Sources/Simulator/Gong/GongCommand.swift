@@ -1,9 +1,12 @@
+import Basics
 import ArgumentParser
 import Foundation
 import Hummingbird
 
 /// `simulator gong`: Gong's v2 call API as documented (help.gong.io apidocs): Basic auth with an
-/// access key and secret, `GET /v2/calls`, `POST /v2/calls/extensive`, `POST /v2/calls/transcript`,
+/// access key and secret, `GET /v2/calls`, `POST /v2/calls/extensive`, `POST /v2/calls/transcript`
+/// (`fromDateTime` and `toDateTime` each optional: from the first call, up to now; ISO-8601 with an
+/// offset or Z, fractional seconds allowed), `GET /v2/users`, `GET /v2/settings/scorecards`,
 /// 100 records a page with `records.cursor` present only when more remain, 404 "No calls found"
 /// for an empty window, `{"requestId","errors"}` error bodies, and 3 requests/s + 10,000/day with
 /// 429 and `Retry-After`. `POST /_sim/faults` injects 5xx bursts, latency or an outage;
@@ -49,6 +52,20 @@ struct GongCommand: AsyncParsableCommand {
                               cursor: request.uri.queryParameters["cursor"].map(String.init))
             }
         }
+        let directory = GongDirectory(), created = data.start
+        router.get("/v2/users") { request, _ in
+            try await guarded(request) { request, _ in
+                guard let page = directory.users(cursor: request.uri.queryParameters["cursor"].map(String.init), created: created) else {
+                    return GongAPI.error(400, "Malformed request: invalid cursor")
+                }
+                return GongAPI.json(200, ["requestId": GongAPI.requestId(), "records": page.records, "users": page.users])
+            }
+        }
+        router.get("/v2/settings/scorecards") { request, _ in
+            try await guarded(request) { _, _ in
+                GongAPI.json(200, ["requestId": GongAPI.requestId(), "scorecards": directory.scorecards(created: created)])
+            }
+        }
         router.post("/v2/calls/extensive") { request, _ in
             try await guarded(request) { _, body in api.extensive(body ?? [:]) }
         }
@@ -80,10 +97,19 @@ struct GongAPI: Sendable {
 
     static func requestId() -> String { String(UInt64.random(in: 1...UInt64.max), radix: 36) }
 
+    /// The [from, to) a request asks for: either bound may be left out (from the first call, up
+    /// to now), a bound that is there must be an ISO-8601 instant.
     private func window(_ from: String?, _ to: String?) -> (Date, Date)? {
-        let f = ISO8601DateFormatter()
-        guard let from = from.flatMap(f.date(from:)), let to = to.flatMap(f.date(from:)) else { return nil }
-        return (from, to)
+        var start = data.start, end = Date()
+        if let from {
+            guard let parsed = Timestamp.parse(from) else { return nil }
+            start = parsed
+        }
+        if let to {
+            guard let parsed = Timestamp.parse(to) else { return nil }
+            end = parsed
+        }
+        return (start, end)
     }
 
     private func page(_ indices: [Int], cursor: String?) -> (slice: ArraySlice<Int>, records: [String: Any])? {
@@ -102,6 +128,9 @@ struct GongAPI: Sendable {
     /// The page of calls a POST body's filter and cursor select, or the 400/404 answer.
     private func selection(_ body: [String: Any]) -> Selection {
         guard let filter = body["filter"] as? [String: Any] else { return .answer(Self.error(400, "Malformed request: filter is required")) }
+        if (filter["fromDateTime"] != nil && !(filter["fromDateTime"] is String)) || (filter["toDateTime"] != nil && !(filter["toDateTime"] is String)) {
+            return .answer(Self.error(400, "Malformed request: fromDateTime and toDateTime must be ISO-8601"))
+        }
         guard let (from, to) = window(filter["fromDateTime"] as? String, filter["toDateTime"] as? String) else {
             return .answer(Self.error(400, "Malformed request: fromDateTime and toDateTime must be ISO-8601"))
         }
