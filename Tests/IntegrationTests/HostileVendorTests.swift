@@ -48,9 +48,9 @@ import VendorClients
             (grain, try settings.connector(platform: "grain", credentials: ["token": "grain-token"])),
         ]
         for (simulator, connector) in connectors {
+            // No hostile answer passes for a page: one read as a (last) page would end the listing early.
             let outcomes = try await drive(simulator) { _ = try await connector.page(from: from, to: to, cursor: nil) }
-            #expect(outcomes["huge-body"]?.contains("answered") == false, "\(outcomes)")
-            #expect(outcomes["malformed-json"] != "answered", "\(outcomes)")
+            #expect(outcomes.values.allSatisfy { $0 != "answered" }, "\(type(of: connector)): \(outcomes)")
         }
         // An absurd count is a bad answer, never read as "no calls" (the validation would end the import).
         let counted = try await drive(gong, kinds: ["json-nul", "malformed-json"]) { _ = try await connectors[0].1.countCalls(from: from, to: to) }

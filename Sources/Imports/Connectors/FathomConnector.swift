@@ -24,7 +24,10 @@ public struct FathomConnector: CallConnector {
         if let cursor { query += "&cursor=\(cursor.urlQueryEscaped)" }
         guard let object = try await client.json("GET", "\(baseURL)/meetings?\(query)") else { return ([], nil) }
         // An answer without its items is a bad answer, not an empty page.
-        guard let items = object["items"]?.array else { throw JobFailure(.retryable, "fathom /meetings: answer has no items array") }
+        // (the last page says so with next_cursor: null; an answer without the field would end the listing early)
+        guard let items = object["items"]?.array, let next = object["next_cursor"], next == .null || next.string != nil else {
+            throw JobFailure(.retryable, "fathom /meetings: answer without items or next_cursor")
+        }
         return (items, object["next_cursor"]?.string)
     }
 

@@ -48,15 +48,22 @@ public struct GongConnector: CallConnector {
         ]
         if let cursor { body["cursor"] = .string(cursor) }
         guard let object = try await call("POST", "/v2/calls/extensive", body: .object(body)) else { return ImportPage(calls: [], nextCursor: nil) }
-        let calls = (object["calls"]?.elements ?? []).compactMap(Self.parseCall)
+        // A page without its records or calls would end the listing chain early: a bad answer, retried.
+        guard let list = object["calls"]?.array, Self.pageSize(object) != nil else {
+            throw JobFailure(.retryable, "gong /v2/calls/extensive: answer without calls or a usable records block")
+        }
+        let calls = list.compactMap(Self.parseCall)
         return ImportPage(calls: calls, nextCursor: object["records"]?["cursor"]?.string)
     }
 
     public func transcripts(from: Date, to: Date, callIds: [String]) async throws -> [String: [TranscriptSegment]] {
         let body: JSONValue = ["filter": ["fromDateTime": .string(Self.iso(from)), "toDateTime": .string(Self.iso(to)), "callIds": .array(callIds.map(JSONValue.string))]]
         guard let object = try await call("POST", "/v2/calls/transcript", body: body) else { return [:] }
+        guard let entries = object["callTranscripts"]?.array, Self.pageSize(object) != nil else {
+            throw JobFailure(.retryable, "gong /v2/calls/transcript: answer without callTranscripts or a usable records block")
+        }
         var result: [String: [TranscriptSegment]] = [:]
-        for entry in object["callTranscripts"]?.elements ?? [] {
+        for entry in entries {
             guard let id = entry["callId"]?.string else { continue }
             var segments: [TranscriptSegment] = []
             for monologue in entry["transcript"]?.elements ?? [] {
@@ -73,6 +80,12 @@ public struct GongConnector: CallConnector {
     }
 
     static func int(_ value: JSONValue?) -> Int? { ConnectorHTTP.int(value) }
+
+    /// The answer's `records.currentPageSize` when it is a page Gong could have sent (0-100 records).
+    static func pageSize(_ object: JSONValue) -> Int? {
+        guard let size = int(object["records"]?["currentPageSize"]), (0...100).contains(size) else { return nil }
+        return size
+    }
 
     /// Gong documents ISO-8601 dates but its own examples show epoch numbers: accept both.
     static func date(_ value: JSONValue?) -> Date? {

@@ -24,7 +24,9 @@ public struct GrainConnector: CallConnector {
                                          "include": ["participants": .bool(participants)]]
         if let cursor { body["cursor"] = .string(cursor) }
         guard let object = try await client.json("POST", "\(baseURL)/v2/recordings", body: .object(body)) else { return ([], nil) }
-        guard let recordings = object["recordings"]?.array else { throw JobFailure(.retryable, "grain /v2/recordings: answer has no recordings array") }
+        guard let recordings = object["recordings"]?.array, let cursor = object["cursor"], cursor == .null || cursor.string != nil else {
+            throw JobFailure(.retryable, "grain /v2/recordings: answer without recordings or cursor (an early end of the listing)")
+        }
         return (recordings, object["cursor"]?.string)
     }
 
