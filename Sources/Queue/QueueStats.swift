@@ -6,8 +6,11 @@ public struct QueueStats: Sendable, Codable, Equatable {
     public let active: Int
     public let dead: Int
     public let paused: Bool
-    /// Lifetime counters: enqueued, processed, failed, retried, dead, ratelimited, stalled.
+    /// Lifetime counters: enqueued, processed, failed, retried, dead, ratelimited, unavailable,
+    /// learned, stalled, crashed.
     public let counters: [String: Int]
+    /// The keys whose vendor refused below the documented limit (filled in by `queue stats`).
+    public var learnedRates: [LearnedRate]? = nil
 }
 
 /// A job in the dead set, as `queue dead list` shows it.

@@ -200,6 +200,12 @@ public enum SchemaMigrations {
             ALTER TABLE import_pages ADD COLUMN next_cursor text;
             CREATE INDEX import_requests_open ON import_requests (state) WHERE state IN ('validating', 'waiting', 'running', 'stalled');
             """),
+        Migration(9, "import callbacks delivered on their own", """
+            -- A request's callback is delivered by its own job (key per tenant), so a customer's broken
+            -- endpoint never delays CS's Slack message or another tenant's callback.
+            ALTER TABLE import_events ADD COLUMN callback_delivered_at timestamptz;
+            UPDATE import_events SET callback_delivered_at = delivered_at; -- delivered together until now
+            """),
     ]
 
     /// A migrator over every migration.

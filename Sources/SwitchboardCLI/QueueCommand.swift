@@ -15,25 +15,22 @@ struct QueueCommand: AsyncParsableCommand {
         @Argument(help: "Queue names.") var queues: [String] = ["default"]
 
         func run() async throws {
-            struct Row: Encodable {
-                let stats: QueueStats
-                let learnedRates: [LearnedRate]
-            }
             let all = try await withRedis(options) { redis, settings in
-                var out: [Row] = []
+                var out: [QueueStats] = []
                 for name in queues {
                     let queue = try JobQueue(name: name, prefix: settings.keyPrefix, redis: redis)
-                    out.append(Row(stats: try await queue.stats(), learnedRates: try await queue.learnedRates()))
+                    var stats = try await queue.stats()
+                    stats.learnedRates = try await queue.learnedRates()
+                    out.append(stats)
                 }
                 return out
             }
             if options.json { return try options.printJSON(all) }
-            for row in all {
-                let s = row.stats
+            for s in all {
                 print("\(s.queue)\(s.paused ? " (paused)" : ""): ready \(s.ready), delayed \(s.delayed), running \(s.active), dead \(s.dead)")
                 let counters = s.counters.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                 if !counters.isEmpty { print("  since start: \(counters)") }
-                for rate in row.learnedRates { print("  \(rate.key): \(rate.summary)") }
+                for rate in s.learnedRates ?? [] { print("  \(rate.key): \(rate.summary)") }
             }
         }
     }

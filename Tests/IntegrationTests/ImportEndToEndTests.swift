@@ -535,3 +535,32 @@ extension ImportEndToEndTests {
         try await finish(f, [worker])
     }
 }
+
+extension ImportEndToEndTests {
+    @Test func aBrokenCallbackEndpointDelaysNoOneElse() async throws {
+        let f = try await fleet(calls: 40)
+        // One customer's callback endpoint refuses every connection; another's works.
+        let broken = try await f.pipeline.submit(request("broken-hook", callback: "http://127.0.0.1:1/hook")).request
+        let fine = try await f.pipeline.submit(request("fine-hook", callback: try await fleetCallback(f))).request
+        let worker = try ChildProcess("worker", environment: f.env)
+        #expect(try await TestServers.eventually(60) {
+            let done = try await [state(f, broken.id), state(f, fine.id)]
+            return done.allSatisfy { $0 == .completed }
+        })
+        // CS hears of both on Slack, and the working callback is delivered, while the broken one retries on its own.
+        #expect(try await TestServers.eventually(20) {
+            let messages = try await f.messages()
+            let slack = messages.filter { $0.path.hasPrefix("/services/") }
+            return slack.contains { $0.body.contains("Import #\(broken.id)") } && slack.contains { $0.body.contains("Import #\(fine.id)") }
+                && messages.contains { $0.path == "/callbacks/acme" && $0.body.contains(#""importRequest":\#(fine.id)"#) }
+        })
+        let pending = try await f.pg.query("""
+            SELECT count(*) FILTER (WHERE delivered_at IS NULL) AS slack, count(*) FILTER (WHERE callback_delivered_at IS NULL) AS callback
+            FROM import_events WHERE request_id = $1
+            """, [String(broken.id)])
+        #expect(pending.value(0, "slack") == "0")
+        #expect(pending.value(0, "callback") == "1")
+        #expect(try await f.queue.stats().counters["retried"] ?? 0 >= 1)
+        try await finish(f, [worker])
+    }
+}

@@ -41,11 +41,15 @@ public struct ImportNotifier: Sendable {
         }
     }
 
-    func deliver(event: Int, kind: String, message: String, at: Double, request: ImportRequest, callbackSecret: String?) async throws {
-        if let slackWebhookURL {
-            let body = try JSONEncoder.sortedText(["text": message])
-            try await post(.json("POST", slackWebhookURL, body: body), what: "slack webhook")
-        }
+    /// Posts an event's message to CS's Slack channel (nothing when Slack is off).
+    func deliverToSlack(message: String) async throws {
+        guard let slackWebhookURL else { return }
+        let body = try JSONEncoder.sortedText(["text": message])
+        try await post(.json("POST", slackWebhookURL, body: body), what: "slack webhook")
+    }
+
+    /// Posts an event to the request's callback URL, signed (nothing when it has none).
+    func deliverToCallback(event: Int, kind: String, message: String, at: Double, request: ImportRequest, callbackSecret: String?) async throws {
         if let url = request.callbackURL, let secret = callbackSecret {
             let payload = CallbackEvent(eventId: event, event: kind, message: message, importRequest: request.id, tenant: request.tenant,
                                         platform: request.platform, state: request.state.rawValue, totalCalls: request.totalCalls ?? 0,

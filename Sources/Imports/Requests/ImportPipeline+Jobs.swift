@@ -12,6 +12,7 @@ extension ImportPipeline {
         case page = "import.page"
         case transcripts = "import.transcripts"
         case notify = "import.notify"
+        case callback = "import.callback"
         case sweep = "import.notify-sweep"
         case watch = "import.watch"
     }
@@ -36,7 +37,7 @@ extension ImportPipeline {
         case .validate: unique = "import:\(request.id):validate"
         case .page: unique = "import:\(request.id):page:\(chain.map { iso.string(from: $0.from) } ?? ""):\(cursor ?? "")"
         case .transcripts: unique = "import:\(request.id):transcripts:\(ids?.first ?? "")"
-        case .notify, .sweep, .watch: unique = "import:\(request.id):\(step.rawValue)"
+        case .notify, .callback, .sweep, .watch: unique = "import:\(request.id):\(step.rawValue)"
         }
         try await queue.enqueue(NewJob(type: step.rawValue, payload: payload, key: limitKey(request),
                                        priority: request.urgency.priority, maxAttempts: Self.maxAttempts, delayMs: delayMs,
@@ -101,11 +102,12 @@ extension ImportPipeline {
             JobDefinition(type: Step.validate.rawValue, backoff: Self.backoff) { context in try await validate(context) },
             JobDefinition(type: Step.page.rawValue, backoff: Self.backoff) { context in try await page(context) },
             JobDefinition(type: Step.transcripts.rawValue, backoff: Self.backoff) { context in try await transcripts(context) },
-            JobDefinition(type: Step.notify.rawValue, backoff: Self.backoff) { context in try await deliver(context) },
+            JobDefinition(type: Step.notify.rawValue, backoff: Self.backoff) { context in try await deliver(context, on: .slack) },
+            JobDefinition(type: Step.callback.rawValue, backoff: Self.backoff) { context in try await deliver(context, on: .callback) },
             JobDefinition(type: Step.sweep.rawValue) { _ in
-                for event in try await store.stuckEvents(olderThan: 120) {
-                    try await queue.enqueue(NewJob(type: Step.notify.rawValue, payload: #"{"event":\#(event)}"#, key: "notify",
-                                                   maxAttempts: Self.maxAttempts, uniqueKey: "import:notify:\(event)"))
+                for stuck in try await store.stuckEvents(olderThan: 120) {
+                    let request = try await store.undelivered(event: stuck.event, on: stuck.channel)?.requestId
+                    if let request, let owner = try? await store.request(request) { try await queueDelivery(of: stuck.event, on: stuck.channel, for: owner) }
                 }
             },
             JobDefinition(type: Step.watch.rawValue) { _ in _ = try await watch() },
@@ -114,15 +116,30 @@ extension ImportPipeline {
 
     struct EventPayload: Codable { let event: Int }
 
-    func deliver(_ context: JobContext) async throws {
+    /// Delivers one event on one channel, once: CS's Slack message (one key for the fleet, Slack's
+    /// 1/s) or the request's signed callback (a key per tenant, so a customer's broken endpoint
+    /// retries on its own and delays no one else).
+    func deliver(_ context: JobContext, on channel: ImportStore.Channel) async throws {
         let payload = try JobFailure.decode(EventPayload.self, from: context.job.payload)
-        guard let event = try await store.undelivered(event: payload.event) else { return }
+        guard let event = try await store.undelivered(event: payload.event, on: channel) else { return }
         let request = try await store.request(event.requestId)
         if let notifier {
-            try await notifier.deliver(event: payload.event, kind: event.kind, message: event.message, at: event.at, request: request,
-                                       callbackSecret: try await store.callbackSecret(of: request))
+            switch channel {
+            case .slack: try await notifier.deliverToSlack(message: event.message)
+            case .callback:
+                try await notifier.deliverToCallback(event: payload.event, kind: event.kind, message: event.message, at: event.at, request: request,
+                                                     callbackSecret: try await store.callbackSecret(of: request))
+            }
         }
-        try await store.markDelivered(event: payload.event)
+        try await store.markDelivered(event: payload.event, on: channel)
+    }
+
+    /// Queues the delivery of an event on one channel.
+    func queueDelivery(of event: Int, on channel: ImportStore.Channel, for request: ImportRequest) async throws {
+        let type = channel == .slack ? Step.notify : Step.callback
+        try await queue.enqueue(NewJob(type: type.rawValue, payload: #"{"event":\#(event)}"#,
+                                       key: channel == .slack ? "notify" : "callback:\(request.tenant)",
+                                       maxAttempts: Self.maxAttempts, uniqueKey: "import:\(channel.rawValue):\(event)"))
     }
 
     /// Runs one call to the platform and decides what its failure means for the request: a 429

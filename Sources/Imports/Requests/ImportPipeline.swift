@@ -102,11 +102,12 @@ public struct ImportPipeline: Sendable {
         return ids.count
     }
 
-    /// Records an event once and queues its delivery.
+    /// Records an event once and queues its delivery: to CS's Slack, and to the request's
+    /// callback URL when it has one (each by its own job).
     func notify(_ request: ImportRequest, kind: String, message: String) async throws {
         guard let event = try await store.addEvent(request.id, kind: kind, message: message) else { return }
-        try await queue.enqueue(NewJob(type: Step.notify.rawValue, payload: #"{"event":\#(event)}"#, key: "notify",
-                                       maxAttempts: Self.maxAttempts, uniqueKey: "import:notify:\(event)"))
+        try await queueDelivery(of: event, on: .slack, for: request)
+        if request.callbackURL != nil { try await queueDelivery(of: event, on: .callback, for: request) }
     }
 
     /// The fleet-wide rate limits of every platform, and Slack's one message a second, for the imports queue.

@@ -13,24 +13,39 @@ extension ImportStore {
         return rows.rows.first?[0].flatMap { Int($0) }
     }
 
-    /// One event with its request, for delivery; nil once delivered.
-    func undelivered(event: Int) async throws -> (requestId: Int, kind: String, message: String, at: Double)? {
+    /// Where an event goes: CS's Slack channel, or the request's callback URL. Each is delivered
+    /// by its own job and recorded on its own, so one failing never holds back the other.
+    enum Channel: String, Sendable {
+        case slack, callback
+
+        var deliveredColumn: String { self == .slack ? "delivered_at" : "callback_delivered_at" }
+    }
+
+    /// One event with its request, for delivery on `channel`; nil once delivered there.
+    func undelivered(event: Int, on channel: Channel) async throws -> (requestId: Int, kind: String, message: String, at: Double)? {
         let rows = try await postgres.query("""
-            SELECT request_id, kind, message, extract(epoch FROM created_at) FROM import_events WHERE id = $1 AND delivered_at IS NULL
+            SELECT request_id, kind, message, extract(epoch FROM created_at) FROM import_events WHERE id = $1 AND \(channel.deliveredColumn) IS NULL
             """, [String(event)])
         guard let r = rows.rows.first, let request = r[0].flatMap({ Int($0) }) else { return nil }
         return (request, r[1] ?? "", r[2] ?? "", r[3].flatMap { Double($0) } ?? 0)
     }
 
-    func markDelivered(event: Int) async throws {
-        try await postgres.query("UPDATE import_events SET delivered_at = now() WHERE id = $1", [String(event)])
+    func markDelivered(event: Int, on channel: Channel) async throws {
+        try await postgres.query("UPDATE import_events SET \(channel.deliveredColumn) = now() WHERE id = $1", [String(event)])
     }
 
-    /// Events not delivered after `seconds` (their notify job was lost): the sweep re-queues them.
-    func stuckEvents(olderThan seconds: Int) async throws -> [Int] {
+    /// Events not delivered after `seconds` (their job was lost), per channel: the sweep re-queues them.
+    func stuckEvents(olderThan seconds: Int) async throws -> [(event: Int, channel: Channel)] {
         try await postgres.query("""
-            SELECT id FROM import_events WHERE delivered_at IS NULL AND created_at < now() - make_interval(secs => $1) ORDER BY id LIMIT 1000
-            """, [String(seconds)]).rows.compactMap { $0[0].flatMap { Int($0) } }
+            SELECT id, 'slack' FROM import_events WHERE delivered_at IS NULL AND created_at < now() - make_interval(secs => $1)
+            UNION ALL
+            SELECT e.id, 'callback' FROM import_events e JOIN import_requests r ON r.id = e.request_id
+            WHERE e.callback_delivered_at IS NULL AND r.callback_url IS NOT NULL AND e.created_at < now() - make_interval(secs => $1)
+            ORDER BY 1 LIMIT 1000
+            """, [String(seconds)]).rows.compactMap { row in
+                guard let id = row[0].flatMap({ Int($0) }), let channel = row[1].flatMap(Channel.init(rawValue:)) else { return nil }
+                return (id, channel)
+            }
     }
 
     /// The request's callback secret, opened (for signing callbacks).
