@@ -145,6 +145,7 @@ let package = Package(
         .executableTarget(name: "CRMWorker", dependencies: [
             "Queue", "Observability", .product(name: "Hummingbird", package: "hummingbird"), "Settings", "Postgres", "Redis", "Curl", "Vault",
             "Routing", "RoutingCore", "VendorClients",
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),

@@ -202,10 +202,15 @@ import Testing
             // While learning, the key's claims are paced one at a time, 1000/rate ms apart.
             try await Task.sleep(for: .milliseconds(1100))
             let first = try await q.claim(max: 10, leaseMs: 5000).jobs
-            #expect(first.filter { $0.key == "gong:t1" }.count == 1)
+            let paced = first.filter { $0.key == "gong:t1" }
+            #expect(paced.count == 1)
+            // The next one comes no sooner than 1000/rate ms later (the test may be slower than that).
             let next = try await q.claim(max: 10, leaseMs: 5000)
-            #expect(next.jobs.filter { $0.key == "gong:t1" }.isEmpty)
-            #expect(next.retryAfterMs > 0 && next.retryAfterMs <= 120)
+            if let again = next.jobs.first(where: { $0.key == "gong:t1" }) {
+                #expect(again.claimedAtMs - paced[0].claimedAtMs >= 1000 / 9)
+            } else {
+                #expect(next.retryAfterMs > 0 && next.retryAfterMs <= 120)
+            }
             // Other keys of the group keep their documented limit; an outage pause teaches nothing.
             #expect(try await q.learnedRate(key: "gong:t2") == nil)
             let other = try #require(first.first { $0.key == "gong:t2" } ?? burst.first { $0.key == "gong:t2" })

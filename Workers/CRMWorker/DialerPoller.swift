@@ -1,6 +1,7 @@
 import Foundation
 import Curl
 import Logging
+import NIOConcurrencyHelpers
 import Queue
 import Redis
 import Routing
@@ -16,7 +17,8 @@ import Vault
 /// skips the round. Several crm-workers may run: a per-dialer Redis lock lets one poll per interval.
 /// A dialer declared down is probed every `probeMs` (faster), so recovery is seen quickly.
 /// Integrations and their opened credentials are kept in memory (re-read every 30 s), so
-/// polling goes on while Postgres is down.
+/// polling goes on while Postgres is down. Every dialer is polled on its own: a slow or broken
+/// one (or one whose credentials cannot be opened) never holds back the others' reads.
 public struct DialerPoller: Service {
     public let access: TenantAccess
     public let vault: CredentialVault
@@ -41,38 +43,58 @@ public struct DialerPoller: Service {
         var dialers: [(RoutingIntegration, String)] = []
         var listedAt = Date.distantPast
         var lastPoll: [String: Date] = [:]
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            if Date().timeIntervalSince(listedAt) > 30 {
-                do {
-                    var fresh: [(RoutingIntegration, String)] = []
-                    for integration in try await access.integrations() where integration.kind == .zendeskTalk || integration.kind == .dialfire {
-                        fresh.append((integration, try await access.credentials(of: integration, vault: vault)))
+        let inFlight = InFlight()
+        await withDiscardingTaskGroup { group in
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                if Date().timeIntervalSince(listedAt) > 30 {
+                    do {
+                        var fresh: [(RoutingIntegration, String)] = []
+                        for integration in try await access.integrations() where integration.kind == .zendeskTalk || integration.kind == .dialfire {
+                            do {
+                                fresh.append((integration, try await access.credentials(of: integration, vault: vault)))
+                            } catch {
+                                // One integration's sealed credentials that cannot be opened cost that dialer alone.
+                                logger.error("cannot open a dialer's credentials; not polling it", metadata: [
+                                    "tenant": "\(integration.tenant)", "dialer": "\(integration.id)", "error": "\(error)"])
+                            }
+                        }
+                        dialers = fresh
+                        listedAt = Date()
+                    } catch {
+                        logger.warning("cannot list integrations; polling the known ones", metadata: ["error": "\(error)"])
+                        listedAt = Date().addingTimeInterval(-25) // try again in 5 s
                     }
-                    dialers = fresh
-                    listedAt = Date()
-                } catch {
-                    logger.warning("cannot list integrations; polling the known ones", metadata: ["error": "\(error)"])
-                    listedAt = Date().addingTimeInterval(-25) // try again in 5 s
                 }
-            }
-            let now = Date()
-            var due: [(RoutingIntegration, String, Int)] = []
-            // Every dialer's health in one round trip: down ones are probed more often.
-            let health = (try? await dialerState.health(of: dialers.map { ($0.0.tenant, $0.0.id) }, redis: access.redis)) ?? []
-            for (index, (integration, credentials)) in dialers.enumerated() {
-                let key = integration.tenant + "/" + integration.id
-                let down = index < health.count && health[index] == .down
-                let every = Double(down ? probeMs : intervalMs) / 1000
-                if now.timeIntervalSince(lastPoll[key] ?? .distantPast) >= every - 0.01 {
-                    lastPoll[key] = now
-                    due.append((integration, credentials, down ? probeMs : intervalMs))
+                let now = Date()
+                var due: [(RoutingIntegration, String, Int)] = []
+                // Every dialer's health in one round trip: down ones are probed more often.
+                let health = (try? await dialerState.health(of: dialers.map { ($0.0.tenant, $0.0.id) }, redis: access.redis)) ?? []
+                for (index, (integration, credentials)) in dialers.enumerated() {
+                    let key = integration.tenant + "/" + integration.id
+                    let down = index < health.count && health[index] == .down
+                    let every = Double(down ? probeMs : intervalMs) / 1000
+                    if now.timeIntervalSince(lastPoll[key] ?? .distantPast) >= every - 0.01, inFlight.start(key) {
+                        lastPoll[key] = now
+                        due.append((integration, credentials, down ? probeMs : intervalMs))
+                    }
                 }
+                for (integration, credentials, every) in due {
+                    group.addTask {
+                        await pollOnce(integration, credentials: credentials, everyMs: every)
+                        inFlight.finish(integration.tenant + "/" + integration.id)
+                    }
+                }
+                await gracefulPause(ms: probeMs)
             }
-            await withTaskGroup(of: Void.self) { group in
-                for (integration, credentials, every) in due { group.addTask { await pollOnce(integration, credentials: credentials, everyMs: every) } }
-            }
-            await gracefulPause(ms: probeMs)
         }
+    }
+
+    /// The dialers being read right now: one read at a time per dialer, however slow it is.
+    final class InFlight: Sendable {
+        private let keys = NIOLockedValueBox(Set<String>())
+        /// Marks `key` as being read; false when it already is.
+        func start(_ key: String) -> Bool { keys.withLockedValue { $0.insert(key).inserted } }
+        func finish(_ key: String) { _ = keys.withLockedValue { $0.remove(key) } }
     }
 
     /// Polls one dialer if no other crm-worker did in the last `everyMs`.
