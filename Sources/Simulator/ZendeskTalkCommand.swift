@@ -9,7 +9,7 @@ import Hummingbird
 /// `POST /api/v2/channels/voice/callback_requests`, and what other Talk clients read:
 /// `GET /api/v2/channels/voice/phone_numbers`, `GET /api/v2/channels/voice/availabilities/{agent_id}`
 /// and the omnichannel `GET /api/v2/agent_availabilities` (JSON:API). Every path answers with and
-/// without the `.json` suffix, as Zendesk's does. Limits: Current Queue Activity
+/// without the `.json` suffix, as Zendesk's does; lists take `page` and `per_page`. Limits: Current Queue Activity
 /// 2,500 / 5 min, callback requests 30 / 10 min, all Talk 15,000 / 5 min; 429 with Retry-After.
 /// Errors are `{"error": …, "description": …}`. Plus the dialer controls of `DialerDesk` and
 /// the fault switches (`/_sim/faults`).
@@ -52,6 +52,21 @@ struct ZendeskTalkCommand: AsyncParsableCommand {
             _ = add(RouterPath(path), handler)
             _ = add(RouterPath(path + ".json"), handler)
         }
+        /// Zendesk's offset pagination: `page` (from 1) and `per_page` (1-100, default 100), with
+        /// `next_page` / `previous_page` as full URLs or null, and the total `count`.
+        @Sendable func paged(_ request: Request, _ name: String, _ all: [[String: Any]]) -> Response {
+            let q = request.uri.queryParameters
+            let perPage = q["per_page"].flatMap { Int(String($0)) } ?? 100
+            let page = q["page"].flatMap { Int(String($0)) } ?? 1
+            guard (1...100).contains(perPage), page >= 1, page <= 100_000 else {
+                return SimulatorServer.json(400, ["error": "InvalidPaginationParameter", "description": "per_page must be 1-100 and page at least 1"])
+            }
+            let start = min(all.count, (page - 1) * perPage), end = min(all.count, start + perPage)
+            let base = "https://acme.zendesk.com\(request.uri.path)"
+            func link(_ n: Int) -> Any { "\(base)?page=\(n)&per_page=\(perPage)" }
+            return SimulatorServer.json(200, [name: Array(all[start..<end]), "next_page": end < all.count ? link(page + 1) : NSNull(),
+                                              "previous_page": page > 1 ? link(page - 1) : NSNull(), "count": all.count])
+        }
         both(router.get, "/api/v2/channels/voice/phone_numbers") { request, _ -> Response in
             if let blocked = try await admit(request, nil) { return blocked }
             let numbers: [[String: Any]] = [
@@ -61,7 +76,7 @@ struct ZendeskTalkCommand: AsyncParsableCommand {
                  "capabilities": ["sms": false, "mms": false, "voice": true], "greeting_ids": [], "default_greeting_ids": ["voicemail_en"],
                  "created_at": "2024-01-15T09:00:00Z", "categorised_greetings": ["1": "voicemail_en"]],
             ]
-            return SimulatorServer.json(200, ["phone_numbers": numbers, "next_page": NSNull(), "previous_page": NSNull(), "count": numbers.count])
+            return paged(request, "phone_numbers", numbers)
         }
         // One route: the parameter takes the ".json" suffix along (Hummingbird cannot tell the two apart).
         router.get("/api/v2/channels/voice/availabilities/:agent") { request, context -> Response in
@@ -100,7 +115,7 @@ struct ZendeskTalkCommand: AsyncParsableCommand {
                 ["agent_id": 1000 + i, "name": "Agent \(i + 1)", "agent_state": "online", "call_status": i < agents.onCall ? "on_call" : NSNull(),
                  "via": "client"]
             }
-            return SimulatorServer.json(200, ["agents_activity": list, "next_page": NSNull(), "previous_page": NSNull(), "count": list.count])
+            return paged(request, "agents_activity", list)
         }
         both(router.post, "/api/v2/channels/voice/callback_requests") { request, _ -> Response in
             if let blocked = try await admit(request, callbacks) { return blocked }

@@ -29,7 +29,12 @@ public struct DialerClient: Sendable {
     struct AgentsActivity: Decodable {
         struct Agent: Decodable { let agent_state: String?; let call_status: String? }
         let agents_activity: [Agent]
+        /// Set while more pages remain (Zendesk's offset pagination).
+        let next_page: String?
     }
+
+    /// Most pages of agents read per poll (100 agents a page).
+    static let maxAgentPages = 5
     /// One line of Dialfire's `lines/stats` answer.
     struct LineStats: Decodable { let line: String?; let agents_ready: Int? }
     /// Zendesk Talk's `callback_requests` body.
@@ -50,12 +55,18 @@ public struct DialerClient: Sendable {
     public func freeAgents(_ integration: RoutingIntegration, credentials: String) async throws -> Int {
         switch integration.kind {
         case .zendeskTalk:
-            let url = base(integration) + "/api/v2/channels/voice/stats/agents_activity.json"
-            let body = try await send(HTTPRequest(url: url, headers: headers(integration, credentials), timeoutMs: 3000), "zendesk agents_activity")
-            guard let activity = try? JSONDecoder().decode(AgentsActivity.self, from: Data(body)) else {
-                throw JobFailure(.retryable, "zendesk agents_activity: unexpected body")
+            // Page by page on our own base URL (next_page names the account's zendesk.com host).
+            var free = 0
+            for page in 1...Self.maxAgentPages {
+                let url = base(integration) + "/api/v2/channels/voice/stats/agents_activity.json?per_page=100&page=\(page)"
+                let body = try await send(HTTPRequest(url: url, headers: headers(integration, credentials), timeoutMs: 3000), "zendesk agents_activity")
+                guard let activity = try? JSONDecoder().decode(AgentsActivity.self, from: Data(body)) else {
+                    throw JobFailure(.retryable, "zendesk agents_activity: unexpected body")
+                }
+                free += activity.agents_activity.filter { $0.agent_state == "online" && $0.call_status == nil }.count
+                if activity.next_page == nil { break }
             }
-            return activity.agents_activity.filter { $0.agent_state == "online" && $0.call_status == nil }.count
+            return free
         case .dialfire:
             let tenant = integration.settings["tenant"] ?? "", line = integration.settings["line"] ?? ""
             let url = base(integration) + "/api/tenants/\(tenant)/lines/stats"

@@ -1,7 +1,9 @@
 import Basics
 import Curl
 import Foundation
+import RoutingCore
 import Testing
+import VendorClients
 
 /// The simulators serve their vendors' documented APIs the way standard clients of those vendors
 /// use them, not only the calls our connectors make.
@@ -54,11 +56,26 @@ import Testing
         }
         #expect(try await get(zendesk.url + "/api/v2/channels/voice/phone_numbers.json", [auth]).json?["phone_numbers"]?.array?.first?["number"]?.string == "+15550001000")
         #expect(try await get(zendesk.url + "/api/v2/agent_availabilities", [auth]).json?["data"]?.array?.count == 3)
+        // Offset pagination as documented: per_page and page, next_page while more remain.
+        let first = try await get(zendesk.url + "/api/v2/channels/voice/stats/agents_activity.json?per_page=2", [auth]).json
+        #expect(first?["agents_activity"]?.array?.count == 2)
+        #expect(first?["count"] == .int(3))
+        #expect(first?["next_page"]?.string?.contains("page=2") == true)
+        let second = try await get(zendesk.url + "/api/v2/channels/voice/stats/agents_activity.json?per_page=2&page=2", [auth]).json
+        #expect(second?["agents_activity"]?.array?.count == 1)
+        #expect(second?["next_page"] == .null)
+        #expect(try await get(zendesk.url + "/api/v2/channels/voice/phone_numbers?per_page=500", [auth]).status == 400)
         let busy = try await get(zendesk.url + "/api/v2/channels/voice/availabilities/1000.json", [auth])
         #expect(busy.json?["availability"]?["available"] == .bool(false))
         #expect(try await get(zendesk.url + "/api/v2/channels/voice/availabilities/1002", [auth]).json?["availability"]?["available"] == .bool(true))
         #expect(try await get(zendesk.url + "/api/v2/channels/voice/availabilities/9", [auth]).status == 404)
         #expect(try await get(zendesk.url + "/api/v2/channels/voice/phone_numbers").status == 401)
+        // Our client reads every page: 250 agents online, 10 of them on a call.
+        try await zendesk.post("/_sim/agents", #"{"online": 250, "onCall": 10}"#)
+        let http = HTTPClient(maxConnections: 1)
+        let integration = RoutingIntegration(tenant: "acme", id: "zendesk", kind: .zendeskTalk, baseURL: zendesk.url, settings: ["email": "api@acme.example"])
+        #expect(try await DialerClient(http: http).freeAgents(integration, credentials: "zd") == 240)
+        await http.shutdown()
     }
 
     @Test func fathomMeetingsCarryEveryRequiredFieldAndFilterOnCreatedAt() async throws {
