@@ -79,6 +79,37 @@ import VendorClients
         await http.shutdown()
     }
 
+    @Test func aHostileMailRelayCostsOneFailedAlertEmail() async throws {
+        let sender = MailSender(maxConnections: 5)
+        let mailbox = NSTemporaryDirectory() + "sb-mail-\(UUID().uuidString)"
+        let started = ContinuousClock.now
+        let outcomes = try await withThrowingTaskGroup(of: (String, String).self) { group in
+            for kind in ["garbage", "reject", "silent", "huge-line", "drip"] {
+                group.addTask {
+                    let relay = try await SimulatorProcess("smtp", ["--mailbox", mailbox, "--hostile", kind])
+                    defer { relay.child.kill() }
+                    let email = RoutingIntegration(tenant: "acme", id: "email", kind: .email, baseURL: "smtp://127.0.0.1:\(relay.port)",
+                                                   settings: ["from": "switchboard@acme.example", "to": "ops@acme.example"])
+                    do {
+                        try await EmailClient(sender: sender).send(subject: "Dialer down", body: "zendesk", integration: email, credentials: "none")
+                        return (kind, "sent")
+                    } catch {
+                        #expect(relay.child.isRunning)
+                        return (kind, "\(error)")
+                    }
+                }
+            }
+            var all: [String: String] = [:]
+            for try await (kind, outcome) in group { all[kind] = outcome }
+            return all
+        }
+        #expect(outcomes.count == 5)
+        #expect(outcomes.values.allSatisfy { $0 != "sent" }, "\(outcomes)")
+        // Each costs at most the relay timeout (10 s), all at once here.
+        #expect(ContinuousClock.now - started < .seconds(30))
+        await sender.shutdown()
+    }
+
     @Test func aSlowDripCostsOneTimedOutCall() async throws {
         let http = HTTPClient(maxConnections: 1)
         let zendesk = try await SimulatorProcess("zendesk-talk", ["--token", "zd", "--email", "api@acme.example"])
