@@ -184,6 +184,21 @@ public struct JobQueue: Sendable {
         _ = try await run(QueueScripts.pause, [key ?? ""])
     }
 
+    /// How a key is paused: until a time (ms since 1970, a vendor's 429 or outage), `.manual`
+    /// (until `resume`), or nil when it is not.
+    public enum KeyPause: Sendable, Equatable {
+        case until(ms: Int)
+        case manual
+    }
+
+    /// The key's pause, if any (a pause that has passed counts as none).
+    public func pause(of key: String) async throws -> KeyPause? {
+        let replies = try await redis.pipeline([["HGET", "\(base):paused", key], ["TIME"]])
+        guard let value = replies[0].string.flatMap(Int.init) else { return nil }
+        if value < 0 { return .manual }
+        return value > replies[1].timeMs ? .until(ms: value) : nil
+    }
+
     /// Resumes the whole queue (key nil) or one key; also ends a 429 pause early.
     public func resume(key: String? = nil) async throws {
         _ = try await run(QueueScripts.resume, [key ?? ""])

@@ -564,3 +564,27 @@ extension ImportEndToEndTests {
         try await finish(f, [worker])
     }
 }
+
+extension ImportEndToEndTests {
+    @Test func aKeyPausedForADayStallsWithTheVendorsWaitAndAManualPauseDoesNot() async throws {
+        let f = try await fleet(calls: 10)
+        let watcher = ImportPipeline(store: f.pipeline.store, queue: f.queue, connectors: f.pipeline.connectors, catalog: f.pipeline.catalog,
+                                     nightWindow: f.pipeline.nightWindow, timing: ImportTiming(stallAfterMs: 1000))
+        let told = try await f.pipeline.submit(request("told-to-wait")).request
+        let paused = try await f.pipeline.submit(request("paused-on-purpose")).request
+        // The vendor answers the first account's validation with Retry-After: a day; an operator pauses the second.
+        let jobs = try await f.queue.claim(max: 10, leaseMs: 5000).jobs
+        let validate = try #require(jobs.first { $0.key == "gong:told-to-wait" })
+        _ = try await f.queue.fail(id: validate.id, token: validate.token, outcome: .rateLimited, delayMs: 86_400_000, message: "429")
+        try await f.queue.release(jobs.filter { $0.id != validate.id }.map { ($0.id, $0.token) })
+        try await f.queue.pause(key: "gong:paused-on-purpose")
+        #expect(try await f.queue.pause(of: "gong:paused-on-purpose") == .manual)
+        try await Task.sleep(for: .milliseconds(1200))
+        #expect(try await watcher.watch() == [told.id])
+        let r = try await f.pipeline.store.request(told.id)
+        #expect(r.state == .stalled)
+        #expect(r.error?.contains("asked us to wait until") == true, "\(r)")
+        #expect(try await state(f, paused.id) == .validating)
+        try await finish(f, [])
+    }
+}

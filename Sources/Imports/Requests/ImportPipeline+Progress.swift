@@ -48,7 +48,16 @@ extension ImportPipeline {
             // A standard request only works inside the night window: quiet outside it is expected.
             if !request.urgency.isUrgent && !nightOpenLongEnough { continue }
             let minutes = timing.stallAfterMs / 60_000
-            if try await stall(request, reason: "nothing stored for \(minutes) min while \(request.platform) answered") { stalled.append(id) }
+            var reason = "nothing stored for \(minutes) min while \(request.platform) answered"
+            switch try await queue.pause(of: limitKey(request)) {
+            case .manual?: continue // an operator paused the account on purpose
+            case .until(let ms)? where ms - Int(now.timeIntervalSince1970 * 1000) < timing.stallAfterMs: continue // a short wait
+            case .until(let ms)?:
+                let until = Date(timeIntervalSince1970: Double(ms) / 1000)
+                reason = "\(request.platform) asked us to wait until \(ISO8601DateFormatter().string(from: until)) (Retry-After), nothing stored for \(minutes) min"
+            case nil: break
+            }
+            if try await stall(request, reason: reason) { stalled.append(id) }
         }
         return stalled
     }
