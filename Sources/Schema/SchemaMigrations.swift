@@ -206,6 +206,27 @@ public enum SchemaMigrations {
             ALTER TABLE import_events ADD COLUMN callback_delivered_at timestamptz;
             UPDATE import_events SET callback_delivered_at = delivered_at; -- delivered together until now
             """),
+        Migration(10, "audit tables are append-only", """
+            -- The audit trail (routing decisions and steps, rules changes) can be added to and read,
+            -- never changed: UPDATE, DELETE and TRUNCATE are refused for every role, except inside a
+            -- transaction of the retention job, which says so with SET LOCAL switchboard.audit_retention = 'on'.
+            -- (The role separation that keeps the application itself from setting it is issue 11's.)
+            CREATE FUNCTION switchboard_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF coalesce(current_setting('switchboard.audit_retention', true), '') = 'on' THEN
+                    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+                END IF;
+                RAISE EXCEPTION 'audit table % is append-only: % refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
+            END $$;
+            CREATE TRIGGER routing_audit_append_only BEFORE UPDATE OR DELETE ON routing_audit
+                FOR EACH ROW EXECUTE FUNCTION switchboard_audit_append_only();
+            CREATE TRIGGER routing_audit_no_truncate BEFORE TRUNCATE ON routing_audit
+                FOR EACH STATEMENT EXECUTE FUNCTION switchboard_audit_append_only();
+            CREATE TRIGGER routing_rule_changes_append_only BEFORE UPDATE OR DELETE ON routing_rule_changes
+                FOR EACH ROW EXECUTE FUNCTION switchboard_audit_append_only();
+            CREATE TRIGGER routing_rule_changes_no_truncate BEFORE TRUNCATE ON routing_rule_changes
+                FOR EACH STATEMENT EXECUTE FUNCTION switchboard_audit_append_only();
+            """),
     ]
 
     /// A migrator over every migration.

@@ -1,0 +1,40 @@
+import Foundation
+import Postgres
+import Schema
+import Testing
+
+/// The audit trail can be added to and read, never changed: UPDATE, DELETE and TRUNCATE are
+/// refused by the database itself, except inside the retention job's transaction.
+@Suite(.needsServers) struct AuditAppendOnlyTests {
+    @Test func auditRowsCannotBeChangedOrRemovedExceptByRetention() async throws {
+        let pg = try await TestServers.postgres()
+        try await SchemaMigrations.migrator.migrate(pg)
+        try await pg.query("""
+            INSERT INTO routing_audit (entry_id, tenant_id, kind, call_id, caller, at, detail)
+            VALUES ('1-0', 'acme', 'decision', 'c1', '+15550000001', now(), '{}'), ('2-0', 'acme', 'decision', 'c2', '+15550000002', now(), '{}')
+            """)
+        try await pg.query("""
+            INSERT INTO routing_rule_changes (tenant_id, actor, action, version, after) VALUES ('acme', 'ada', 'save', 1, '{}')
+            """)
+        for statement in ["UPDATE routing_audit SET caller = '+15559999999'", "DELETE FROM routing_audit WHERE entry_id = '1-0'",
+                          "TRUNCATE routing_audit", "UPDATE routing_rule_changes SET actor = 'mallory'", "DELETE FROM routing_rule_changes",
+                          "TRUNCATE routing_rule_changes"] {
+            do {
+                try await pg.query(statement)
+                Issue.record("accepted: \(statement)")
+            } catch {
+                #expect("\(error)".contains("append-only"), "\(statement): \(error)")
+            }
+        }
+        #expect(try await pg.query("SELECT count(*) AS n FROM routing_audit WHERE caller <> '+15559999999'").value(0, "n") == "2")
+        #expect(try await pg.query("SELECT actor FROM routing_rule_changes").value(0, "actor") == "ada")
+        // The retention job says who it is, in its own transaction only.
+        try await pg.transaction { tx in
+            _ = try tx.query("SET LOCAL switchboard.audit_retention = 'on'")
+            _ = try tx.query("DELETE FROM routing_audit WHERE entry_id = '1-0'")
+        }
+        #expect(try await pg.query("SELECT count(*) AS n FROM routing_audit").value(0, "n") == "1")
+        await #expect(throws: (any Error).self) { try await pg.query("DELETE FROM routing_audit") }
+        try await TestServers.dropSchema(pg)
+    }
+}
