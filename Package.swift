@@ -161,11 +161,11 @@ let package = Package(
         .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
         .testTarget(name: "RoutingCoreTests", dependencies: ["RoutingCore"]),
         .testTarget(name: "RedisTests", dependencies: ["Redis", .product(name: "NIOCore", package: "swift-nio")]),
-        .testTarget(name: "RouterTests", dependencies: ["Router", "RoutingCore",
+        .testTarget(name: "RouterTests", dependencies: ["Router", "RoutingCore", "Basics",
                                                       .product(name: "NIOHTTP1", package: "swift-nio"),
                                                       .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "VendorClientsTests", dependencies: ["VendorClients"]),
-        .testTarget(name: "QueueTests", dependencies: ["Queue"]),
+        .testTarget(name: "QueueTests", dependencies: ["Queue", "Basics"]),
         .testTarget(name: "ImportTests", dependencies: ["Basics", "Imports", "Queue"]),
         // Integration tests against the real Redis and Postgres that ops/test starts.
         .testTarget(name: "IntegrationTests", dependencies: ["Queue", "Redis", "Postgres", "Curl", "Schema", "Vault", "Imports", "Routing", "RoutingCore",

@@ -215,8 +215,10 @@ public struct JobQueue: Sendable {
     }
 
     /// The keys whose vendor refused below the documented limit, with the rate learned for each.
-    public func learnedRates() async throws -> [LearnedRate] {
-        let flat = try await run(QueueScripts.learnedRates, []).array ?? []
+    public func learnedRates() async throws -> [LearnedRate] { try await learnedRates(only: nil) }
+
+    private func learnedRates(only key: String?) async throws -> [LearnedRate] {
+        let flat = try await run(QueueScripts.learnedRates, key.map { [$0] } ?? []).array ?? []
         var rates: [LearnedRate] = []
         var i = 0
         while i + 4 < flat.count {
@@ -230,9 +232,10 @@ public struct JobQueue: Sendable {
         return rates
     }
 
-    /// The learned rate of one key, nil while it runs at the documented limit.
+    /// The learned rate of one key, nil while it runs at the documented limit (one hash field
+    /// read: every finished import job asks, for its ETA).
     public func learnedRate(key: String) async throws -> LearnedRate? {
-        try await learnedRates().first { $0.key == key }
+        try await learnedRates(only: key).first
     }
 
     /// Forgets what was learned about a key (it goes back to the documented limit).

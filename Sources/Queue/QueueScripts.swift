@@ -497,11 +497,17 @@ enum QueueScripts {
     return id
     """)
 
-    /// No ARGV. The keys with a learned rate: flat {key, rate now, documented rate, ceiling, since}
-    /// (rates as text, requests per second).
+    /// ARGV: a key, or none for every key. The keys with a learned rate: flat {key, rate now,
+    /// documented rate, ceiling, since} (rates as text, requests per second).
     static let learnedRates = RedisScript(prelude + """
     local out = {}
-    local all = redis.call('HGETALL', B..':learn')
+    local all
+    if ARGV[1] then
+      local v = redis.call('HGET', B..':learn', ARGV[1])
+      all = v and {ARGV[1], v} or {}
+    else
+      all = redis.call('HGETALL', B..':learn')
+    end
     for i = 1, #all, 2 do
       local key = all[i]
       local spec = redis.call('HGET', B..':limits', string.match(key, '^([^:]+)') or key)

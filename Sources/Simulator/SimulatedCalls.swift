@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 
 /// A simulated company's calls, shared by every call-platform simulator: `count` calls spread evenly over `days` days from `start`, each a

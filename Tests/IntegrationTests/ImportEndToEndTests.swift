@@ -454,6 +454,17 @@ extension ImportEndToEndTests {
         return try await f.pipeline.store.request(created.id)
     }
 
+    /// Starts a worker and waits until the request completed with each of `calls` calls stored once, transcript included.
+    func finishesWithEveryCallOnce(_ f: Fleet, _ id: Int, calls: Int) async throws -> ChildProcess {
+        let worker = try ChildProcess("worker", environment: f.env)
+        let done = try await TestServers.eventually(90) { try await state(f, id) == .completed }
+        let final = try await f.pipeline.store.request(id)
+        #expect(done, "\(final)")
+        let counts = try await f.pg.query("SELECT count(*) AS n, count(DISTINCT external_id) AS d, count(completed_at) AS c FROM calls")
+        #expect([counts.value(0, "n"), counts.value(0, "d"), counts.value(0, "c")] == Array(repeating: String(calls), count: 3))
+        return worker
+    }
+
     @Test func deadJobsStallTheRequestWithANoticeAndResumeFinishesIt() async throws {
         let f = try await fleet(calls: 1500)
         let partly = try await partlyImported(f, tenant: "stall-co")
@@ -477,12 +488,7 @@ extension ImportEndToEndTests {
         #expect(resumed.deadJobsRetried == died)
         #expect(resumed.state == .running)
         await #expect(throws: ImportError.self) { _ = try await f.pipeline.resume(partly.id) }
-        let worker = try ChildProcess("worker", environment: f.env)
-        let done = try await TestServers.eventually(90) { try await state(f, partly.id) == .completed }
-        let final = try await f.pipeline.store.request(partly.id)
-        #expect(done, "\(final)")
-        let counts = try await f.pg.query("SELECT count(*) AS n, count(DISTINCT external_id) AS d, count(completed_at) AS c FROM calls")
-        #expect([counts.value(0, "n"), counts.value(0, "d"), counts.value(0, "c")] == ["1500", "1500", "1500"])
+        let worker = try await finishesWithEveryCallOnce(f, partly.id, calls: 1500)
         try await finish(f, [worker])
     }
 
@@ -501,12 +507,7 @@ extension ImportEndToEndTests {
         let resumed = try await watcher.resume(partly.id)
         #expect(resumed.chainsRestarted >= 1)
         let pagesBefore = try await f.pg.query("SELECT count(*) AS n FROM import_pages WHERE request_id = $1", [String(partly.id)]).value(0, "n")
-        let worker = try ChildProcess("worker", environment: f.env)
-        let done = try await TestServers.eventually(90) { try await state(f, partly.id) == .completed }
-        let final = try await f.pipeline.store.request(partly.id)
-        #expect(done, "\(final)")
-        let counts = try await f.pg.query("SELECT count(*) AS n, count(DISTINCT external_id) AS d, count(completed_at) AS c FROM calls")
-        #expect([counts.value(0, "n"), counts.value(0, "d"), counts.value(0, "c")] == ["1500", "1500", "1500"])
+        let worker = try await finishesWithEveryCallOnce(f, partly.id, calls: 1500)
         // Pages stored before the loss were walked, not fetched again: every page is stored once.
         let pages = try await f.pg.query("SELECT count(*) AS n, count(DISTINCT cursor_in) AS d FROM import_pages WHERE request_id = $1", [String(partly.id)])
         #expect(pages.value(0, "n") == pages.value(0, "d"))

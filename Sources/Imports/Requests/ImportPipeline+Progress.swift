@@ -32,11 +32,7 @@ extension ImportPipeline {
     public func watch() async throws -> [Int] {
         var stalled: [Int] = []
         var deadByRequest: [Int: DeadJob] = [:]
-        for job in try await queue.deadJobs(limit: 1000) where job.type.hasPrefix("import.") && job.type != Step.notify.rawValue {
-            if let payload = try? JSONDecoder().decode(Payload.self, from: Data(job.payload.utf8)), deadByRequest[payload.request] == nil {
-                deadByRequest[payload.request] = job
-            }
-        }
+        for (request, job) in try await deadWork() where deadByRequest[request] == nil { deadByRequest[request] = job }
         for (id, job) in deadByRequest.sorted(by: { $0.key < $1.key }) {
             guard let request = try? await store.request(id), [.validating, .running].contains(request.state) else { continue }
             if try await stall(request, reason: "its \(job.type) job died after \(job.attempts) attempts: \(job.error)") { stalled.append(id) }
@@ -60,6 +56,15 @@ extension ImportPipeline {
             if try await stall(request, reason: reason) { stalled.append(id) }
         }
         return stalled
+    }
+
+    /// The dead jobs that did a request's work (validate, page, transcripts), newest 1,000 first, with their request.
+    func deadWork() async throws -> [(request: Int, job: DeadJob)] {
+        let work: Set<String> = [Step.validate.rawValue, Step.page.rawValue, Step.transcripts.rawValue]
+        return try await queue.deadJobs(limit: 1000).compactMap { job in
+            guard work.contains(job.type), let payload = try? JSONDecoder().decode(Payload.self, from: Data(job.payload.utf8)) else { return nil }
+            return (payload.request, job)
+        }
     }
 
     func stall(_ request: ImportRequest, reason: String) async throws -> Bool {
@@ -89,11 +94,7 @@ extension ImportPipeline {
             throw ImportError(.conflict, "import request \(id) is \(request.state.rawValue): only a stalled request can be resumed")
         }
         var retried = 0
-        for job in try await queue.deadJobs(limit: 1000) where job.type.hasPrefix("import.") {
-            if let payload = try? JSONDecoder().decode(Payload.self, from: Data(job.payload.utf8)), payload.request == id {
-                retried += try await queue.retryDead(id: job.id)
-            }
-        }
+        for (request, job) in try await deadWork() where request == id { retried += try await queue.retryDead(id: job.id) }
         let validated = request.eta != nil
         guard try await store.resumeStalled(id, to: validated ? .running : .validating) else {
             throw ImportError(.conflict, "import request \(id) changed while resuming; look again")
