@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.34.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.19"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
         // C libraries, each behind its own wall. No pkg-config: the .pc files of hiredis and
@@ -91,6 +92,14 @@ let package = Package(
             "RoutingCore", "Redis", "Postgres", "Vault",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // People and access: users, roles, API tokens, sessions, the access policy (the one place
+        // that decides), and the hash-chained log of user actions. Console and CLI share it.
+        .target(name: "Access", dependencies: [
+            "Basics", "Postgres", "Redis",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         // Clients of the vendors routing talks to: Braze, Zendesk Talk, Dialfire, SMS, email.
         .target(name: "VendorClients", dependencies: ["Basics", "RoutingCore", "Curl", "Queue"]),
         .target(name: "Imports", dependencies: ["Basics", "Queue", "Postgres", "Vault", "Curl", "Settings",
@@ -100,11 +109,11 @@ let package = Package(
 
         // Processes.
         .executableTarget(name: "SwitchboardCLI", dependencies: [
-            "Basics", "Queue", "Redis", "Postgres", "Settings", "Schema", "Imports", "Vault", "Curl", "Routing", "RoutingCore",
+            "Access", "Basics", "Queue", "Redis", "Postgres", "Settings", "Schema", "Imports", "Vault", "Curl", "Routing", "RoutingCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Console", dependencies: [
-            "Basics", "Imports", "Routing", "RoutingCore", .product(name: "HTTPTypes", package: "swift-http-types"), "Vault", "Queue", "Redis", "Postgres", "Curl",
+            "Access", "Basics", "Imports", "Routing", "RoutingCore", .product(name: "HTTPTypes", package: "swift-http-types"), "Vault", "Queue", "Redis", "Postgres", "Curl",
             "Settings", "Observability",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -165,10 +174,11 @@ let package = Package(
                                                       .product(name: "NIOHTTP1", package: "swift-nio"),
                                                       .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "VendorClientsTests", dependencies: ["VendorClients"]),
+        .testTarget(name: "AccessTests", dependencies: ["Access"]),
         .testTarget(name: "QueueTests", dependencies: ["Queue", "Basics"]),
         .testTarget(name: "ImportTests", dependencies: ["Basics", "Imports", "Queue"]),
         // Integration tests against the real Redis and Postgres that ops/test starts.
-        .testTarget(name: "IntegrationTests", dependencies: ["Queue", "Redis", "Postgres", "Curl", "Schema", "Vault", "Imports", "Routing", "RoutingCore",
+        .testTarget(name: "IntegrationTests", dependencies: ["Access", "Queue", "Redis", "Postgres", "Curl", "Schema", "Vault", "Imports", "Routing", "RoutingCore",
                                                           "VendorClients", "Settings", "Observability", "Router", "CRMWorker", "AuditWorker", "Scheduler",
                                                           .product(name: "Crypto", package: "swift-crypto")]),
     ]

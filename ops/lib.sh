@@ -50,7 +50,9 @@ as_postgres() {
 }
 
 # start_postgres DIR PORT: a Postgres cluster in DIR on 127.0.0.1:PORT with database and
-# role "switchboard" (trust auth on loopback only).
+# role "switchboard" (the owner, who migrates) and role "switchboard_app" (what the processes
+# connect as: `switchboard db migrate` grants it everything but UPDATE/DELETE of the audit
+# tables), trust auth on loopback only.
 start_postgres() {
   local dir=$1 port=$2 bin; bin=$(pg_bin)
   [ -n "$bin" ] || { ops_log "postgresql is not installed"; return 1; }
@@ -66,6 +68,8 @@ start_postgres() {
   local psql=("$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 -qAt)
   "${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='switchboard'" | grep -q 1 ||
     "${psql[@]}" -c "CREATE ROLE switchboard LOGIN"
+  "${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='switchboard_app'" | grep -q 1 ||
+    "${psql[@]}" -c "CREATE ROLE switchboard_app LOGIN"
   "${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='switchboard'" | grep -q 1 ||
     "${psql[@]}" -c "CREATE DATABASE switchboard OWNER switchboard"
 }

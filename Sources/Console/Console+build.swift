@@ -1,3 +1,4 @@
+import Access
 import Curl
 import Hummingbird
 import Imports
@@ -32,11 +33,18 @@ func buildConsole(_ settings: ConsoleSettings, registry: MetricsRegistry,
             return nil
         } catch { return "\(error)" }
     }
-    ConsoleAPI(pipeline: pipeline, token: settings.token).routes(into: router)
+    let gate = ConsoleGuard(users: UserStore(postgres: postgres, hasher: PasswordHasher(cost: UInt8(settings.bcryptCost))),
+                            tokens: APITokens(postgres: postgres),
+                            sessions: SessionStore(redis: redis, prefix: common.keyPrefix, idleSeconds: settings.sessionIdleSeconds,
+                                                   longestSeconds: settings.sessionLongestSeconds),
+                            actions: UserActionLog(postgres: postgres),
+                            tenantOfImport: { id in try await pipeline.store.request(id).tenant })
+    ConsoleAPI(pipeline: pipeline, gate: gate).routes(into: router)
+    ConsoleAccessAPI(gate: gate, secureCookies: !settings.insecureCookies).routes(into: router)
     let keys = RoutingKeys(prefix: common.keyPrefix)
     let stores = RoutingStores(redis: redis, postgres: postgres, keys: keys)
     ConsoleRoutingAPI(rules: stores.rules, access: stores.access, audit: AuditLog(redis: redis, postgres: postgres, keys: keys),
-                      token: settings.token).routes(into: router)
+                      gate: gate).routes(into: router)
     let app = Application(router: router, configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
                           onServerRunning: { channel in
                               let port = channel.localAddress?.port ?? 0

@@ -1,3 +1,4 @@
+import Access
 import Basics
 import Foundation
 import Hummingbird
@@ -8,35 +9,25 @@ import Postgres
 import Queue
 import Redis
 
-/// The admin HTTP API of the `console` process (documented in ops/openapi/console.yaml): the
-/// matrix, quotes and import requests, for customer success tools. Bearer-token auth.
+/// The import part of the console's admin API (ops/openapi/console.yaml): the matrix, quotes
+/// and import requests, for customer success tools. Every route passes `ConsoleGuard`.
 struct ConsoleAPI: Sendable {
     let pipeline: ImportPipeline
-    let token: String
+    let gate: ConsoleGuard
 
     typealias Failure = JSONFailure
 
-    /// A request body that must be one JSON object (at most 1 MiB).
-    static func body(_ request: Request) async throws -> [String: JSONValue] {
-        let buffer = try await request.body.collect(upTo: 1 << 20)
-        guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(buffer: buffer)) else {
-            throw Failure(.badRequest, "body must be a JSON object")
-        }
-        return object
-    }
-
-    func id(_ context: BasicRequestContext) throws -> Int {
-        guard let id = context.parameters.get("id", as: Int.self), id > 0 else { throw Failure(.badRequest, "import request id must be a positive number") }
+    func id(_ call: ConsoleCall) throws -> Int {
+        guard let id = call.context.parameters.get("id", as: Int.self), id > 0 else { throw Failure(.badRequest, "import request id must be a positive number") }
         return id
     }
 
-    /// The routes, every one behind the token except /health.
+    /// The routes.
     func routes(into router: Router<BasicRequestContext>) {
         let api = router.group("v1")
-        let handle = ConsoleGuard(token: token).handle
-        api.get("platforms", use: handle { _, _ in try JSONFailure.encoded(.ok, pipeline.catalog.platforms) })
-        api.get("quote", use: handle { request, _ in
-            let q = request.uri.queryParameters
+        gate.route(api, .get, "platforms", .tools, tenant: .none) { _ in try JSONFailure.encoded(.ok, pipeline.catalog.platforms) }
+        gate.route(api, .get, "quote", .tools, tenant: .none) { call in
+            let q = call.request.uri.queryParameters
             guard let platform = q["platform"].map(String.init), let calls = q["calls"].flatMap({ Int($0) }) else {
                 throw Failure(.badRequest, "platform and calls are required (e.g. ?platform=gong&calls=5000)")
             }
@@ -55,9 +46,9 @@ struct ConsoleAPI: Sendable {
                 "price": quote.price.map(JSONValue.double) ?? .null, "currency": quote.platform.price.map { .string($0.currency) } ?? .null,
                 "summary": .string(quote.summary), "learnedPerSecond": learned.map { .double($0.perSecond) } ?? .null]
             return JSONFailure.json(.ok, answer)
-        })
-        api.post("imports", use: handle { request, _ in
-            let b = try await Self.body(request)
+        }
+        gate.route(api, .post, "imports", .importsChange, tenant: .body, audit: "import.create") { call in
+            let b = try call.object()
             func text(_ k: String) throws -> String {
                 guard let v = b[k]?.string, !v.isEmpty else { throw Failure(.badRequest, "'\(k)' is required and must be text") }
                 return v
@@ -68,23 +59,22 @@ struct ConsoleAPI: Sendable {
             guard let urgency = Urgency(rawValue: b["urgency"]?.string ?? "standard") else {
                 throw Failure(.badRequest, "'urgency' must be one of \(Urgency.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            let new = NewImportRequest(tenant: try text("tenant"), tenantName: b["tenantName"]?.string, platform: try text("platform"),
+            let new = NewImportRequest(tenant: try call.requiredTenant(), tenantName: b["tenantName"]?.string, platform: try text("platform"),
                                        credentials: String(decoding: credentialData, as: UTF8.self), fromDate: try text("from"), toDate: try text("to"),
                                        estimatedCalls: b["estimatedCalls"]?.int ?? 0, urgency: urgency,
                                        requestedCompletion: b["requestedCompletion"]?.string, callbackURL: b["callbackUrl"]?.string,
-                                       createdBy: b["createdBy"]?.string ?? "console")
+                                       createdBy: call.principal.name)
             let submitted = try await pipeline.submit(new)
             struct Created: Encodable { let request: ImportRequest; let callbackSecret: String? }
             return try JSONFailure.encoded(.created, Created(request: submitted.request, callbackSecret: submitted.callbackSecret))
-        })
-        api.get("imports", use: handle { request, _ in
-            let q = request.uri.queryParameters
-            let limit = q["limit"].flatMap { Int($0) } ?? 50
+        }
+        gate.route(api, .get, "imports", .importsRead, tenant: .queryOrOwn) { call in
+            let limit = call.request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 50
             guard (1...1000).contains(limit) else { throw Failure(.badRequest, "limit must be 1-1000") }
-            return try JSONFailure.encoded(.ok, try await pipeline.store.list(tenant: q["tenant"].map(String.init), limit: limit))
-        })
-        api.get("imports/:id", use: handle { _, context in
-            let id = try id(context)
+            return try JSONFailure.encoded(.ok, try await pipeline.store.list(tenant: call.tenant, limit: limit))
+        }
+        gate.route(api, .get, "imports/:id", .importsRead, tenant: .importRequest) { call in
+            let id = try id(call)
             struct Detail: Encodable {
                 let request: ImportRequest
                 let failures: [[String: String]]
@@ -93,18 +83,19 @@ struct ConsoleAPI: Sendable {
             return try JSONFailure.encoded(.ok, Detail(request: try await pipeline.store.request(id),
                                                 failures: try await pipeline.store.failures(id).map { ["callId": $0.externalId, "error": $0.error] },
                                                 events: try await pipeline.store.events(id).map { ["kind": $0.kind, "message": $0.message] }))
-        })
-        api.post("imports/:id/cancel", use: handle { _, context in try JSONFailure.encoded(.ok, try await pipeline.store.cancel(try id(context))) })
-        api.post("imports/:id/resume", use: handle { _, context in
-            try JSONFailure.encoded(.ok, try await pipeline.resume(try id(context)))
-        })
-        api.post("imports/:id/retry-failed", use: handle { _, context in
-            JSONFailure.json(.ok, ["retrying": try await pipeline.retryFailed(try id(context))])
-        })
-        api.get("tenants/:tenant/calls", use: handle { request, context in
-            guard let tenant = context.parameters.get("tenant") else { throw Failure(.badRequest, "tenant is required") }
-            let limit = request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 50
-            return try JSONFailure.encoded(.ok, try await pipeline.store.importedCalls(tenant: tenant, limit: limit))
-        })
+        }
+        gate.route(api, .post, "imports/:id/cancel", .importsChange, tenant: .importRequest, audit: "import.cancel") { call in
+            try JSONFailure.encoded(.ok, try await pipeline.store.cancel(try id(call)))
+        }
+        gate.route(api, .post, "imports/:id/resume", .importsChange, tenant: .importRequest, audit: "import.resume") { call in
+            try JSONFailure.encoded(.ok, try await pipeline.resume(try id(call)))
+        }
+        gate.route(api, .post, "imports/:id/retry-failed", .importsChange, tenant: .importRequest, audit: "import.retry-failed") { call in
+            JSONFailure.json(.ok, ["retrying": try await pipeline.retryFailed(try id(call))])
+        }
+        gate.route(api, .get, "tenants/:tenant/calls", .importsRead, tenant: .path) { call in
+            let limit = call.request.uri.queryParameters["limit"].flatMap { Int($0) } ?? 50
+            return try JSONFailure.encoded(.ok, try await pipeline.store.importedCalls(tenant: try call.requiredTenant(), limit: limit))
+        }
     }
 }

@@ -227,8 +227,102 @@ public enum SchemaMigrations {
             CREATE TRIGGER routing_rule_changes_no_truncate BEFORE TRUNCATE ON routing_rule_changes
                 FOR EACH STATEMENT EXECUTE FUNCTION switchboard_audit_append_only();
             """),
+        Migration(11, "users, roles, API tokens, the hash-chained log of user actions", """
+            -- People who sign in to the console (FR48–FR51). Tenant admins and read-only users belong
+            -- to one tenant; operators (our customer success) to none. Removed users are kept (the
+            -- audit log names them) but can no longer sign in or use their tokens.
+            CREATE TABLE users (
+                id bigserial PRIMARY KEY,
+                username text NOT NULL UNIQUE CHECK (username ~ '^[a-z0-9][a-z0-9._@+-]{2,253}$'),
+                role text NOT NULL CHECK (role IN ('admin', 'read-only', 'operator')),
+                tenant_id text REFERENCES tenants (id),
+                password_hash text,                  -- bcrypt; NULL: cannot sign in (tokens only)
+                failed_signins integer NOT NULL DEFAULT 0,
+                locked_until timestamptz,
+                created_by text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                removed_at timestamptz,
+                CHECK ((role = 'operator') = (tenant_id IS NULL)));
+            CREATE INDEX users_tenant ON users (tenant_id) WHERE removed_at IS NULL;
+            -- Per-user API tokens: `sb_<id>_<secret>`; only the SHA-256 of the secret is kept.
+            CREATE TABLE api_tokens (
+                id text PRIMARY KEY CHECK (id ~ '^[0-9a-f]{16}$'),
+                user_id bigint NOT NULL REFERENCES users (id),
+                name text NOT NULL,
+                role text NOT NULL CHECK (role IN ('admin', 'read-only', 'operator')),
+                tenant_id text,
+                secret_sha256 text NOT NULL,
+                expires_at timestamptz NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                last_used_at timestamptz,
+                revoked_at timestamptz);
+            CREATE INDEX api_tokens_user ON api_tokens (user_id);
+            -- Every user action (SOC 2 access logging): sign-ins, user, role, token, rules,
+            -- integration and import changes, denied attempts. One hash chain per tenant ('' for
+            -- actions about no tenant): `hash` = SHA-256(prev_hash, canonical fields) (AuditChain).
+            CREATE TABLE user_actions (
+                id bigserial PRIMARY KEY,
+                tenant_id text NOT NULL,
+                seq bigint NOT NULL CHECK (seq > 0),
+                at timestamptz NOT NULL,
+                actor text NOT NULL,
+                actor_id bigint,
+                action text NOT NULL,
+                target text NOT NULL DEFAULT '',
+                outcome text NOT NULL CHECK (outcome IN ('ok', 'denied', 'failed')),
+                detail text NOT NULL,                -- canonical JSON as hashed (text, not jsonb, so it stays byte-exact)
+                source text NOT NULL DEFAULT '',
+                prev_hash text NOT NULL,
+                hash text NOT NULL,
+                UNIQUE (tenant_id, seq));
+            CREATE INDEX user_actions_time ON user_actions (tenant_id, at);
+            CREATE INDEX user_actions_actor ON user_actions (actor, at);
+            CREATE TRIGGER user_actions_append_only BEFORE UPDATE OR DELETE ON user_actions
+                FOR EACH ROW EXECUTE FUNCTION switchboard_audit_append_only();
+            CREATE TRIGGER user_actions_no_truncate BEFORE TRUNCATE ON user_actions
+                FOR EACH STATEMENT EXECUTE FUNCTION switchboard_audit_append_only();
+            """),
     ]
 
     /// A migrator over every migration.
     public static var migrator: Migrator { Migrator(all) }
+
+    /// The tables only ever added to and read: the application's role may INSERT and SELECT
+    /// them, never UPDATE, DELETE or TRUNCATE (and the triggers of migrations 10-11 refuse those
+    /// for everyone but the retention job).
+    public static let auditTables = ["routing_audit", "routing_rule_changes", "user_actions"]
+
+    /// Whether `role` is a name `grantApplication` accepts (it is spliced into SQL).
+    public static func isRoleName(_ role: String) -> Bool {
+        let bytes = Array(role.utf8)
+        return (1...63).contains(bytes.count) && (bytes[0] == 95 || (97...122).contains(bytes[0]))
+            && bytes.allSatisfy { $0 == 95 || (97...122).contains($0) || (48...57).contains($0) }
+    }
+
+    /// Gives the application's database role (SB_POSTGRES_APP_ROLE, default `switchboard_app`,
+    /// created by ops/lib.sh) what the processes need on the current schema: read and write every
+    /// table, but only INSERT and SELECT on the audit tables. The owner (who migrates) keeps the
+    /// rest. Returns false when the role does not exist (then nothing is granted).
+    @discardableResult
+    public static func grantApplication(role: String, _ client: PostgresClient) async throws -> Bool {
+        guard isRoleName(role) else { throw PostgresError(.query, "'\(role)' is not a plain role name (a-z, 0-9, _)") }
+        let exists = try await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])
+        guard !exists.rows.isEmpty else { return false }
+        let audit = auditTables.joined(separator: ", ")
+        try await client.withConnection { db in
+            try db.execute(script: """
+                DO $$
+                DECLARE s text := current_schema();
+                BEGIN
+                    EXECUTE format('GRANT USAGE ON SCHEMA %I TO \(role)', s);
+                    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO \(role)', s);
+                    EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO \(role)', s);
+                    EXECUTE 'REVOKE UPDATE, DELETE, TRUNCATE ON \(audit) FROM \(role)';
+                    EXECUTE 'REVOKE ALL ON schema_migrations FROM \(role)';
+                    EXECUTE 'GRANT SELECT ON schema_migrations TO \(role)';
+                END $$;
+                """)
+        }
+        return true
+    }
 }

@@ -70,7 +70,6 @@ struct ImportCommand: AsyncParsableCommand {
         @Option(help: "standard (night window), onboarding, deal or retention (start at once).") var urgency = "standard"
         @Option(help: "Date the customer needs it by (YYYY-MM-DD).") var requestedBy: String?
         @Option(help: "URL that receives signed JSON events.") var callbackUrl: String?
-        @Option(help: "Who asks (for the record).") var createdBy = ProcessInfo.processInfo.environment["USER"] ?? "cs"
 
         func run() async throws {
             guard let level = Urgency(rawValue: urgency) else {
@@ -81,8 +80,12 @@ struct ImportCommand: AsyncParsableCommand {
             guard let data else { throw ValidationError("cannot read credentials file \(credentialsFile)") }
             let request = NewImportRequest(tenant: tenant, platform: platform, credentials: String(decoding: data, as: UTF8.self),
                                            fromDate: from, toDate: to, estimatedCalls: estimatedCalls, urgency: level,
-                                           requestedCompletion: requestedBy, callbackURL: callbackUrl, createdBy: createdBy)
-            let submitted = try await withPipeline(options) { try await $0.submit(request) }
+                                           requestedCompletion: requestedBy, callbackURL: callbackUrl, createdBy: CLIIdentity.principal.name)
+            let submitted = try await withPipeline(options) { pipeline in
+                let submitted = try await pipeline.submit(request)
+                try await CLIIdentity.record(pipeline.store.postgres, "import.create", tenant: tenant, target: "import \(submitted.request.id)")
+                return submitted
+            }
             let created = submitted.request
             if options.json { return try options.printJSON(created) }
             print("created import request #\(created.id) (\(created.platform) for \(created.tenant)); validating the credentials now")
@@ -102,14 +105,16 @@ struct ImportCommand: AsyncParsableCommand {
         @Option(help: "The platform the calls come from (switchboard matrix).") var platform: String
         @Option(help: "The upload folder or .zip file.") var path: String
         @Option(help: "Where media files are kept.") var mediaDir = ProcessInfo.processInfo.environment["SB_MEDIA_DIR"] ?? ".run/media"
-        @Option(help: "Who uploads (for the record).") var createdBy = ProcessInfo.processInfo.environment["USER"] ?? "cs"
 
         func run() async throws {
             let upload: ManualUpload
             do { upload = try ManualUpload.read(path: path) } catch let error as ImportError { throw ValidationError(error.message) }
             defer { upload.discard() } // the unpacked zip: its media are copied by now
-            let request = try await withPipeline(options) {
-                try await $0.importUpload(upload, tenant: tenant, platform: platform, createdBy: createdBy, mediaDirectory: mediaDir)
+            let request = try await withPipeline(options) { pipeline in
+                let request = try await pipeline.importUpload(upload, tenant: tenant, platform: platform, createdBy: CLIIdentity.principal.name,
+                                                              mediaDirectory: mediaDir)
+                try await CLIIdentity.record(pipeline.store.postgres, "import.upload", tenant: tenant, target: "import \(request.id)")
+                return request
             }
             if options.json { return try options.printJSON(request) }
             print("import request #\(request.id): \(request.doneCalls) call(s) imported, \(upload.rejected.count) line(s) rejected — \(request.state.rawValue)")
@@ -193,7 +198,11 @@ struct ImportCommand: AsyncParsableCommand {
         @Argument(help: "Request id.") var id: Int
 
         func run() async throws {
-            let r = try await withPipeline(options) { try await $0.store.cancel(id) }
+            let r = try await withPipeline(options) { pipeline in
+                let r = try await pipeline.store.cancel(id)
+                try await CLIIdentity.record(pipeline.store.postgres, "import.cancel", tenant: r.tenant, target: "import \(id)")
+                return r
+            }
             if options.json { return try options.printJSON(r) }
             print("cancelled import request #\(r.id)")
         }
@@ -205,7 +214,12 @@ struct ImportCommand: AsyncParsableCommand {
         @Argument(help: "Request id.") var id: Int
 
         func run() async throws {
-            let n = try await withPipeline(options) { try await $0.retryFailed(id) }
+            let n = try await withPipeline(options) { pipeline in
+                let n = try await pipeline.retryFailed(id)
+                try await CLIIdentity.record(pipeline.store.postgres, "import.retry-failed", tenant: try await pipeline.store.request(id).tenant,
+                                             target: "import \(id)")
+                return n
+            }
             if options.json { return try options.printJSON(["retrying": n]) }
             print("retrying \(n) failed call(s) of import request #\(id)")
         }
@@ -221,7 +235,12 @@ struct ImportCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let resumed = try await withPipeline(options) { try await $0.resume(id) }
+            let resumed = try await withPipeline(options) { pipeline in
+                let resumed = try await pipeline.resume(id)
+                try await CLIIdentity.record(pipeline.store.postgres, "import.resume", tenant: try await pipeline.store.request(id).tenant,
+                                             target: "import \(id)")
+                return resumed
+            }
             if options.json { return try options.printJSON(resumed) }
             print("import request #\(id) is \(resumed.state.rawValue) again: \(resumed.deadJobsRetried) dead job(s) retried, "
                   + "\(resumed.chainsRestarted) listing chain(s) restarted, \(resumed.transcriptJobs) transcript job(s) queued")
@@ -265,7 +284,11 @@ struct KeysCommand: AsyncParsableCommand {
         @OptionGroup var options: GlobalOptions
 
         func run() async throws {
-            let n = try await ImportCommand.withPipeline(options) { try await $0.store.vault.rotate() }
+            let n = try await ImportCommand.withPipeline(options) { pipeline in
+                let n = try await pipeline.store.vault.rotate()
+                try await CLIIdentity.record(pipeline.store.postgres, "keys.rotate", tenant: nil, detail: ["rewrapped": String(n)])
+                return n
+            }
             if options.json { return try options.printJSON(["rewrapped": n]) }
             print("re-wrapped \(n) tenant data key(s)")
         }

@@ -32,7 +32,14 @@ struct RoutingCommand: AsyncParsableCommand {
         }
     }
 
-    static var defaultActor: String { "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown") }
+    /// Records a change made from the CLI in the user action log (needs Postgres).
+    static func audit(_ store: RoutingStores, _ action: String, tenant: String, target: String = "") async throws {
+        guard let postgres = store.postgres else { return }
+        try await CLIIdentity.record(postgres, action, tenant: tenant, target: target)
+    }
+
+    /// Who the CLI acts as: the operating-system login (never a name given on the command line).
+    static var actor: String { CLIIdentity.principal.name }
 
     struct Rules: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Routing rules: validate, save, activate, show, history.",
@@ -58,11 +65,14 @@ struct RoutingCommand: AsyncParsableCommand {
         @Option(help: "Tenant id.") var tenant: String
         @Option(help: "Rules file.") var file: String
         @Option(help: "Why this change (kept with the version).") var note: String?
-        @Option(help: "Who makes the change (default cli:$USER).") var actor: String = RoutingCommand.defaultActor
 
         func run() async throws {
             let rules = try RoutingCommand.readRules(file)
-            let version = try await RoutingCommand.withStore(options) { try await $0.rules.save(rules, tenant: tenant, actor: actor, note: note) }
+            let version = try await RoutingCommand.withStore(options) { store in
+                let version = try await store.rules.save(rules, tenant: tenant, actor: RoutingCommand.actor, note: note)
+                try await RoutingCommand.audit(store, "rules.save", tenant: tenant, target: "v\(version)")
+                return version
+            }
             if options.json { return try options.printJSON(["tenant": tenant, "version": String(version)]) }
             print("saved rules version \(version) for \(tenant) (activate with: switchboard routing rules activate --tenant \(tenant) --version \(version))")
         }
@@ -73,10 +83,12 @@ struct RoutingCommand: AsyncParsableCommand {
         @OptionGroup var options: GlobalOptions
         @Option(help: "Tenant id.") var tenant: String
         @Option(help: "Version to activate.") var version: Int
-        @Option(help: "Who makes the change (default cli:$USER).") var actor: String = RoutingCommand.defaultActor
 
         func run() async throws {
-            try await RoutingCommand.withStore(options) { try await $0.rules.activate(tenant: tenant, version: version, actor: actor) }
+            try await RoutingCommand.withStore(options) { store in
+                try await store.rules.activate(tenant: tenant, version: version, actor: RoutingCommand.actor)
+                try await RoutingCommand.audit(store, "rules.activate", tenant: tenant, target: "v\(version)")
+            }
             if options.json { return try options.printJSON(["tenant": tenant, "version": String(version)]) }
             print("rules version \(version) active for \(tenant)")
         }
@@ -125,13 +137,14 @@ struct RoutingCommand: AsyncParsableCommand {
         @Option(help: "Tenant id.") var tenant: String
         @Option(help: "Rules file (see ops/demo/routing-rules.json).") var file: String
         @Option(help: "Why this change.") var note: String?
-        @Option(help: "Who makes the change (default cli:$USER).") var actor: String = RoutingCommand.defaultActor
         @Flag(help: "Keep the active version when the file holds the same rules.") var ifChanged = false
 
         func run() async throws {
             let rules = try RoutingCommand.readRules(file)
-            let version = try await RoutingCommand.withStore(options) {
-                try await $0.rules.publish(rules, tenant: tenant, actor: actor, note: note, ifChanged: ifChanged)
+            let version = try await RoutingCommand.withStore(options) { store in
+                let version = try await store.rules.publish(rules, tenant: tenant, actor: RoutingCommand.actor, note: note, ifChanged: ifChanged)
+                try await RoutingCommand.audit(store, "rules.publish", tenant: tenant, target: "v\(version)")
+                return version
             }
             if options.json { return try options.printJSON(["tenant": tenant, "version": String(version)]) }
             print("rules version \(version) active for \(tenant)")
@@ -144,7 +157,11 @@ struct RoutingCommand: AsyncParsableCommand {
         @Option(help: "Tenant id.") var tenant: String
 
         func run() async throws {
-            let key = try await RoutingCommand.withStore(options) { try await $0.access.createAPIKey(tenant: tenant) }
+            let key = try await RoutingCommand.withStore(options) { store in
+                let key = try await store.access.createAPIKey(tenant: tenant)
+                try await RoutingCommand.audit(store, "api-key.create", tenant: tenant)
+                return key
+            }
             if options.json { return try options.printJSON(["tenant": tenant, "apiKey": key]) }
             print(key)
         }

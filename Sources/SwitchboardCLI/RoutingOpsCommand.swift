@@ -25,7 +25,10 @@ extension RoutingCommand {
 
         func run() async throws {
             if let key = telnyxPublicKey {
-                try await RoutingCommand.withStore(options) { try await $0.access.setTelnyxPublicKey(tenant: tenant, publicKey: key) }
+                try await RoutingCommand.withStore(options) { store in
+                    try await store.access.setTelnyxPublicKey(tenant: tenant, publicKey: key)
+                    try await RoutingCommand.audit(store, "voice-key.set", tenant: tenant)
+                }
                 if token == nil {
                     if options.json { return try options.printJSON(["tenant": tenant, "telnyxPublicKey": "set"]) }
                     return print("Telnyx public key set for \(tenant)")
@@ -33,7 +36,10 @@ extension RoutingCommand {
             }
             let value = token ?? Hex.random(bytes: 20)
             let ring = try RoutingCommand.keyRing(options)
-            try await RoutingCommand.withStore(options) { try await $0.access.setVoiceToken(tenant: tenant, token: value, keyRing: ring) }
+            try await RoutingCommand.withStore(options) { store in
+                try await store.access.setVoiceToken(tenant: tenant, token: value, keyRing: ring)
+                try await RoutingCommand.audit(store, "voice-token.set", tenant: tenant)
+            }
             if options.json { return try options.printJSON(["tenant": tenant, "token": token == nil ? value : "(as given)"]) }
             print(token == nil ? value : "voice token set for \(tenant)")
         }
@@ -71,6 +77,7 @@ extension RoutingCommand {
             let ring = try RoutingCommand.keyRing(options)
             try await RoutingCommand.withStore(options) { store in
                 try await store.access.setIntegration(integration, credentials: secret, vault: CredentialVault(keyRing: ring, postgres: store.postgres!))
+                try await RoutingCommand.audit(store, "integration.set", tenant: integration.tenant, target: integration.id)
             }
             if options.json { return try options.printJSON(integration) }
             print("integration \(id) (\(kind.rawValue)) set for \(tenant)")

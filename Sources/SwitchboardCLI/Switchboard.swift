@@ -8,5 +8,5 @@ struct Switchboard: AsyncParsableCommand {
         abstract: "Operate Switchboard: platform matrix and quotes, queues, dead jobs, limits, database.",
         discussion: "Connection settings come from the same environment variables as the processes (see README).",
         subcommands: [MatrixCommand.self, QuoteCommand.self, ImportCommand.self, RoutingCommand.self, QueueCommand.self, KeysCommand.self, QuarantineCommand.self,
-                      DatabaseCommand.self])
+                      UsersCommand.self, TokensCommand.self, AuditCommand.self, DatabaseCommand.self])
 }

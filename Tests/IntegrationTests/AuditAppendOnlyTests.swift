@@ -37,4 +37,36 @@ import Testing
         await #expect(throws: (any Error).self) { try await pg.query("DELETE FROM routing_audit") }
         try await TestServers.dropSchema(pg)
     }
+
+    @Test func theApplicationRoleMayOnlyAddToAndReadTheAuditTables() async throws {
+        let pg = try await TestServers.postgres()
+        try await SchemaMigrations.migrator.migrate(pg)
+        #expect(try await SchemaMigrations.grantApplication(role: "switchboard_app", pg), "ops/lib.sh made the role")
+        #expect(try await !SchemaMigrations.grantApplication(role: "no_such_role", pg))
+        await #expect(throws: PostgresError.self) { try await SchemaMigrations.grantApplication(role: "x; DROP TABLE users", pg) }
+        let app = PostgresClient(PostgresConfiguration(url: TestServers.postgresURL.replacingOccurrences(of: "://switchboard@", with: "://switchboard_app@"),
+                                                       poolSize: 1, schema: pg.configuration.schema))
+        try await app.query("""
+            INSERT INTO routing_audit (entry_id, tenant_id, kind, call_id, caller, at, detail) VALUES ('1-0', 'acme', 'decision', 'c1', '+15550000001', now(), '{}')
+            """)
+        try await app.query("INSERT INTO tenants (id, name) VALUES ('acme', 'Acme')")
+        try await app.query("UPDATE tenants SET name = 'Acme Inc' WHERE id = 'acme'")
+        #expect(try await app.query("SELECT count(*) AS n FROM routing_audit").value(0, "n") == "1")
+        // Not even with the retention flag: the privilege is missing before any trigger runs.
+        for statement in ["UPDATE routing_audit SET caller = 'x'", "DELETE FROM routing_audit", "TRUNCATE routing_audit", "DELETE FROM user_actions",
+                          "ALTER TABLE user_actions DISABLE TRIGGER user_actions_append_only", "DROP TABLE routing_rule_changes",
+                          "DELETE FROM schema_migrations"] {
+            do {
+                try await app.transaction { tx in
+                    _ = try tx.query("SET LOCAL switchboard.audit_retention = 'on'")
+                    _ = try tx.query(statement)
+                }
+                Issue.record("the application role could: \(statement)")
+            } catch let error as PostgresError {
+                #expect(error.sqlState == "42501", "\(statement): \(error)")
+            }
+        }
+        await app.shutdown()
+        try await TestServers.dropSchema(pg)
+    }
 }

@@ -1,3 +1,4 @@
+import Access
 import Foundation
 import Curl
 import Postgres
@@ -11,7 +12,10 @@ import Vault
     struct Console {
         let pg: PostgresClient
         let prefix: String
+        /// An operator's API token (imports of every tenant).
         let token: String
+        /// An API token of `admin@demo`, admin of tenant demo.
+        let adminToken: String
         let process: ChildProcess
         let http: HTTPClient
         let base: String
@@ -21,15 +25,21 @@ import Vault
             try await SchemaMigrations.migrator.migrate(pg)
             let prefix = TestServers.uniquePrefix()
             let port = try TestServers.freePort()
-            let token = "console-token-\(UUID().uuidString)"
+            let users = UserStore(postgres: pg, hasher: PasswordHasher(cost: 4))
+            let cli = Principal.cli(login: "test")
+            let cs = try await users.add(username: "cs@switchboard", role: .operator, tenant: nil, password: nil, by: cli)
+            let admin = try await users.add(username: "admin@demo", role: .admin, tenant: "demo", password: "demo admin password", by: cli)
+            let tokens = APITokens(postgres: pg)
+            let token = try await tokens.create(for: cs, name: "tests").text
+            let adminToken = try await tokens.create(for: admin, name: "tests").text
             let process = try ChildProcess("console", environment: [
                 "SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_POSTGRES_URL": TestServers.postgresURL,
                 "SB_POSTGRES_SCHEMA": pg.configuration.schema!, "SB_MASTER_KEYS": MasterKeyRing.generateEntry(id: "k1"),
-                "SB_CONSOLE_TOKEN": token, "SB_HTTP_PORT": String(port)])
+                "SB_BCRYPT_COST": "4", "SB_HTTP_PORT": String(port)])
             let http = HTTPClient(maxConnections: 2)
             let base = "http://127.0.0.1:\(port)"
             #expect(try await TestServers.eventually(20) { (try? await http.send(HTTPRequest(url: base + "/health")))?.status == 200 }, "\(process.log)")
-            return Console(pg: pg, prefix: prefix, token: token, process: process, http: http, base: base)
+            return Console(pg: pg, prefix: prefix, token: token, adminToken: adminToken, process: process, http: http, base: base)
         }
     }
 
@@ -85,10 +95,10 @@ import Vault
 
     @Test func routingRulesAreValidatedVersionedActivatedAndTraced() async throws {
         let fixture = try await Console.start()
-        let (pg, prefix, token, console, http, base) = (fixture.pg, fixture.prefix, fixture.token, fixture.process, fixture.http, fixture.base)
+        let (pg, prefix, token, console, http, base) = (fixture.pg, fixture.prefix, fixture.adminToken, fixture.process, fixture.http, fixture.base)
         func send(_ method: String, _ path: String, _ body: String? = nil, auth: Bool = true) async throws -> HTTPResponse {
             try await http.send(HTTPRequest(method: method, url: base + path,
-                                            headers: (auth ? [("Authorization", "Bearer \(token)")] : []) + [("Content-Type", "application/json"), ("X-Actor", "ana@cs")],
+                                            headers: (auth ? [("Authorization", "Bearer \(token)")] : []) + [("Content-Type", "application/json"), ("X-Actor", "mallory")],
                                             body: body.map { Array($0.utf8) }))
         }
         let rules = String(decoding: FileManager.default.contents(atPath: "ops/demo/routing-rules.json") ?? Data(), as: UTF8.self)
@@ -128,7 +138,8 @@ import Vault
         #expect(!wrongType.text.contains("CodingKeys") && !wrongType.text.contains("debugDescription"), "\(wrongType.text)")
         let changes = try await send("GET", "/v1/tenants/demo/routing/changes")
         #expect(changes.text.contains("tier 'warm': zendesk → dialfire"), "\(changes.text)")
-        #expect(changes.text.contains(#""actor":"ana@cs""#))
+        #expect(changes.text.contains(#""actor":"admin@demo""#), "the authenticated user, never a header's claim")
+        #expect(!changes.text.contains("mallory"))
 
         #expect(try await send("GET", "/v1/tenants/demo/routing/calls/nope").status == 404)
         let search = try await send("GET", "/v1/tenants/demo/routing/calls?caller=%2B15551230001")

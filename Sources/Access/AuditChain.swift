@@ -1,0 +1,75 @@
+import Basics
+import Crypto
+
+/// The hash chain that makes an audit log tamper-evident: each row carries the SHA-256 of the
+/// previous row's hash and its own canonical content, so changing, removing or inserting a row
+/// anywhere breaks every later link. Pure; the stores decide what a row's fields are.
+public enum AuditChain {
+    /// The `previous` of a chain's first row.
+    public static let genesis = String(repeating: "0", count: 64)
+
+    /// The canonical bytes of a row's fields: each field as its UTF-8 length, `:`, the bytes,
+    /// and a newline, so no two different field lists share a form (`["ab","c"]` ≠ `["a","bc"]`).
+    public static func canonical(_ fields: [String]) -> [UInt8] {
+        var out: [UInt8] = []
+        for field in fields {
+            out.append(contentsOf: Array(String(field.utf8.count).utf8))
+            out.append(UInt8(ascii: ":"))
+            out.append(contentsOf: Array(field.utf8))
+            out.append(UInt8(ascii: "\n"))
+        }
+        return out
+    }
+
+    /// The hash of a row: hex SHA-256 of `previous` then the row's canonical content.
+    public static func hash(previous: String, fields: [String]) -> String {
+        var hasher = SHA256()
+        hasher.update(data: Array(previous.utf8))
+        hasher.update(data: canonical(fields))
+        return Hex.encode(hasher.finalize())
+    }
+
+    /// One stored row as the verifier sees it.
+    public struct Link: Sendable, Equatable {
+        public let id: Int
+        public let seq: Int
+        public let fields: [String]
+        public let previous: String
+        public let hash: String
+
+        public init(id: Int, seq: Int, fields: [String], previous: String, hash: String) {
+            self.id = id
+            self.seq = seq
+            self.fields = fields
+            self.previous = previous
+            self.hash = hash
+        }
+    }
+
+    /// Where a chain stops matching.
+    public struct Break: Sendable, Equatable, Codable {
+        public let id: Int
+        public let seq: Int
+        public let reason: String
+    }
+
+    /// Checks `links` (in order) continue a chain whose last verified row had `seq` `afterSeq`
+    /// and hash `afterHash`. Returns the first row that does not match, or nil.
+    public static func firstBreak(_ links: [Link], afterSeq: Int, afterHash: String) -> Break? {
+        var seq = afterSeq, last = afterHash
+        for link in links {
+            if link.seq != seq + 1 {
+                return Break(id: link.id, seq: link.seq, reason: "row \(seq + 1) is missing (found \(link.seq) next)")
+            }
+            if link.previous != last {
+                return Break(id: link.id, seq: link.seq, reason: "its previous-hash does not match the row before it")
+            }
+            if hash(previous: link.previous, fields: link.fields) != link.hash {
+                return Break(id: link.id, seq: link.seq, reason: "its content does not match its hash (changed after it was written)")
+            }
+            seq = link.seq
+            last = link.hash
+        }
+        return nil
+    }
+}

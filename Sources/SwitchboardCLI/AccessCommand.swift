@@ -1,0 +1,298 @@
+import Access
+import ArgumentParser
+import Foundation
+import Postgres
+import Settings
+
+/// Who the CLI acts as, and the record of what it changed. The CLI holds the installation's
+/// database credentials and master key, so `AccessPolicy` lets it do anything; every change it
+/// makes still lands in the user action log under the operating-system login.
+enum CLIIdentity {
+    /// `cli:<login>` (from USER, else LOGNAME).
+    static var principal: Principal {
+        let env = ProcessInfo.processInfo.environment
+        return .cli(login: env["USER"] ?? env["LOGNAME"] ?? "unknown")
+    }
+
+    /// Records one change made from the CLI.
+    static func record(_ postgres: PostgresClient, _ action: String, tenant: String?, target: String = "", detail: [String: String] = [:]) async throws {
+        let args = CommandLine.arguments.dropFirst().prefix(3).joined(separator: " ")
+        try await UserActionLog(postgres: postgres).record(principal, action, tenant: tenant, target: target, detail: detail.merging(["command": args]) { a, _ in a },
+                                                           source: "cli")
+    }
+}
+
+/// Runs `body` with the access stores on the environment's Postgres and Redis; access errors
+/// become clean messages.
+func withAccess<R>(_ options: GlobalOptions, _ body: (AccessStores) async throws -> R) async throws -> R {
+    let settings = try options.settings()
+    let postgres = PostgresClient(settings.postgres)
+    defer { Task { await postgres.shutdown() } }
+    let cost = try options.environment().int("SB_BCRYPT_COST", default: 12, range: 4...16)
+    return try await withRedis(options) { redis, settings in
+        do {
+            return try await body(AccessStores(postgres: postgres, users: UserStore(postgres: postgres, hasher: PasswordHasher(cost: UInt8(cost))),
+                                               tokens: APITokens(postgres: postgres), sessions: SessionStore(redis: redis, prefix: settings.keyPrefix),
+                                               actions: UserActionLog(postgres: postgres)))
+        } catch let error as AccessError {
+            throw ValidationError(error.message)
+        } catch let error as PostgresError {
+            throw CLIFailure("database: \(error)")
+        }
+    }
+}
+
+/// The stores `users`, `tokens` and `audit` commands use.
+struct AccessStores {
+    let postgres: PostgresClient
+    let users: UserStore
+    let tokens: APITokens
+    let sessions: SessionStore
+    let actions: UserActionLog
+}
+
+/// Reads a password from a file (first line) or, without one, makes a strong one.
+private func password(file: String?) throws -> (text: String, generated: Bool) {
+    guard let file else {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        return (String((0..<20).map { _ in alphabet.randomElement(using: &generator)! }), true)
+    }
+    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
+    return (String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""), false)
+}
+
+/// `switchboard users`: the console's users.
+struct UsersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "users", abstract: "Console users: add, list, change role, remove, set password.",
+        subcommands: [Add.self, List.self, SetRole.self, Remove.self, Password.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a user; prints the password when it was generated (shown once).")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Username (an email address fits).") var username: String
+        @Option(help: "admin, read-only (both need --tenant) or operator.") var role: String
+        @Option(help: "The tenant of an admin or read-only user.") var tenant: String?
+        @Option(help: "File whose first line is the password (default: generate one).") var passwordFile: String?
+        @Flag(help: "Do nothing when the user already exists (for setup scripts).") var ifMissing = false
+
+        func run() async throws {
+            let role = try Role.parse(role)
+            let pw = try password(file: passwordFile)
+            let made: User? = try await withAccess(options) { stores in
+                if ifMissing, (try? await stores.users.find(username)) != nil { return nil }
+                let user = try await stores.users.add(username: username, role: role, tenant: tenant, password: pw.text, by: CLIIdentity.principal)
+                try await CLIIdentity.record(stores.postgres, "user.add", tenant: user.tenant, target: user.username, detail: ["role": role.rawValue])
+                return user
+            }
+            guard let made else { return print("user \(username) already exists") }
+            if options.json {
+                struct Added: Encodable { let user: User; let password: String? }
+                return try options.printJSON(Added(user: made, password: pw.generated ? pw.text : nil))
+            }
+            print("added \(made.username) (\(made.role.rawValue)\(made.tenant.map { " of \($0)" } ?? ""))")
+            if pw.generated { print("password: \(pw.text)") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Users, of one tenant or all.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Only this tenant's users.") var tenant: String?
+        @Flag(help: "Include removed users.") var all = false
+
+        func run() async throws {
+            let users = try await withAccess(options) { try await $0.users.list(tenant: tenant, includeRemoved: all) }
+            if options.json { return try options.printJSON(users) }
+            for u in users {
+                print("\(u.id)  \(u.username)  \(u.role.rawValue)  \(u.tenant ?? "(all tenants)")\(u.lockedUntil.map { "  locked until \($0)" } ?? "")\(u.removed ? "  removed" : "")")
+            }
+        }
+    }
+
+    struct SetRole: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "role", abstract: "Change a tenant user's role (admin or read-only).")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Username or id.") var user: String
+        @Argument(help: "admin or read-only.") var role: String
+
+        func run() async throws {
+            let role = try Role.parse(role)
+            let changed = try await withAccess(options) { stores in
+                let changed = try await stores.users.setRole(try await stores.users.find(user), to: role)
+                try await stores.sessions.endAll(userId: changed.id)
+                try await CLIIdentity.record(stores.postgres, "user.role", tenant: changed.tenant, target: changed.username, detail: ["role": role.rawValue])
+                return changed
+            }
+            if options.json { return try options.printJSON(changed) }
+            print("\(changed.username) is now \(changed.role.rawValue)")
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a user: sign-in, sessions and tokens stop at once.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Username or id.") var user: String
+
+        func run() async throws {
+            let removed = try await withAccess(options) { stores in
+                let found = try await stores.users.find(user)
+                try await stores.users.remove(found)
+                try await stores.sessions.endAll(userId: found.id)
+                try await CLIIdentity.record(stores.postgres, "user.remove", tenant: found.tenant, target: found.username)
+                return found
+            }
+            if options.json { return try options.printJSON(["removed": removed.username]) }
+            print("removed \(removed.username)")
+        }
+    }
+
+    struct Password: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set a user's password (and unlock them); prints it when generated.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "Username or id.") var user: String
+        @Option(help: "File whose first line is the password (default: generate one).") var passwordFile: String?
+
+        func run() async throws {
+            let pw = try password(file: passwordFile)
+            let found = try await withAccess(options) { stores in
+                let found = try await stores.users.find(user)
+                try await stores.users.setPassword(found, to: pw.text)
+                try await stores.sessions.endAll(userId: found.id)
+                try await CLIIdentity.record(stores.postgres, "password.set", tenant: found.tenant, target: found.username)
+                return found
+            }
+            if options.json { return try options.printJSON(["user": found.username, "password": pw.generated ? pw.text : nil]) }
+            print("password of \(found.username) set\(pw.generated ? ": \(pw.text)" : "")")
+        }
+    }
+}
+
+/// `switchboard tokens`: per-user API tokens.
+struct TokensCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokens", abstract: "Per-user API tokens: create (shown once), list, revoke.",
+        subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make an API token for a user; prints it once.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Username or id.") var user: String
+        @Option(help: "What the token is for.") var name: String
+        @Option(help: "The token's role (default: the user's; never more).") var role: String?
+        @Option(help: "Days until it expires (1-365).") var days = 90
+
+        func run() async throws {
+            let role = try role.map(Role.parse)
+            let made = try await withAccess(options) { stores in
+                let made = try await stores.tokens.create(for: try await stores.users.find(user), name: name, role: role, days: days)
+                try await CLIIdentity.record(stores.postgres, "token.create", tenant: made.token.tenant, target: made.token.id,
+                                             detail: ["user": made.token.username, "role": made.token.role.rawValue])
+                return made
+            }
+            if options.json {
+                struct Created: Encodable { let token: APITokens.Token; let secret: String }
+                return try options.printJSON(Created(token: made.token, secret: made.text))
+            }
+            print(made.text)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Tokens of one user, one tenant, or all (never their secrets).")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Username or id.") var user: String?
+        @Option(help: "Tenant id.") var tenant: String?
+
+        func run() async throws {
+            let tokens = try await withAccess(options) { stores in
+                let userId = try await user.asyncMap { try await stores.users.find($0).id }
+                return try await stores.tokens.list(userId: userId, tenant: tenant)
+            }
+            if options.json { return try options.printJSON(tokens) }
+            for t in tokens {
+                print("\(t.id)  \(t.username)  \(t.role.rawValue)  \(t.name)  expires \(t.expiresAt)\(t.revoked ? "  revoked" : "")\(t.lastUsedAt.map { "  used \($0)" } ?? "")")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a token: its next use is refused.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The token's id (16 hex digits, from `tokens list`).") var id: String
+
+        func run() async throws {
+            let token = try await withAccess(options) { stores in
+                let token = try await stores.tokens.revoke(id)
+                try await CLIIdentity.record(stores.postgres, "token.revoke", tenant: token.tenant, target: token.id, detail: ["user": token.username])
+                return token
+            }
+            if options.json { return try options.printJSON(token) }
+            print("revoked \(token.id) (\(token.username), \(token.name))")
+        }
+    }
+}
+
+/// `switchboard audit`: checks and searches of the user action log.
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "The user action log: verify its hash chains, search it.",
+        subcommands: [Verify.self, Actions.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the hash chain of one tenant (or every chain); names the first row that does not match. Exits 1 on a break.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Only this tenant's chain (default: every chain).") var tenant: String?
+
+        func run() async throws {
+            let results = try await withAccess(options) { try await $0.actions.verify(tenant: tenant, all: tenant == nil) }
+            if options.json { try options.printJSON(results) } else {
+                for r in results {
+                    let name = r.tenant ?? "(installation)"
+                    if let b = r.firstBreak { print("\(name): BROKEN at row id \(b.id) (position \(b.seq)): \(b.reason); \(r.rows) rows before it match") }
+                    else { print("\(name): \(r.rows) rows, chain intact") }
+                }
+            }
+            if results.contains(where: { $0.firstBreak != nil }) { throw ExitCode(1) }
+        }
+    }
+
+    struct Actions: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "User actions of a tenant, newest first, by time, actor and action.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id (omit for actions about no tenant).") var tenant: String?
+        @Option(help: "From (ISO 8601).") var from: String?
+        @Option(help: "To (ISO 8601).") var to: String?
+        @Option(help: "Only this actor (a username, or cli:<login>).") var actor: String?
+        @Option(help: "Only this action (e.g. signin, rules.save, user.add).") var action: String?
+        @Option(help: "Continue after this id (the 'next' of a previous page).") var cursor: Int?
+        @Option(help: "Most rows (1-1000).") var limit = 100
+
+        func run() async throws {
+            let iso = ISO8601DateFormatter()
+            func date(_ text: String?, _ name: String) throws -> Date? {
+                guard let text else { return nil }
+                guard let d = iso.date(from: text) else { throw ValidationError("--\(name) must be ISO 8601 like 2026-11-22T08:00:00Z") }
+                return d
+            }
+            let query = UserActionLog.Query(tenant: tenant, from: try date(from, "from"), to: try date(to, "to"), actor: actor, action: action,
+                                            before: cursor, limit: limit)
+            let page = try await withAccess(options) { try await $0.actions.search(query) }
+            if options.json { return try options.printJSON(page) }
+            for e in page.entries {
+                print("\(e.id)  \(e.at)  \(e.actor)  \(e.action)  \(e.outcome.rawValue)  \(e.target)  \(e.detail.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+            }
+            if let next = page.next { print("more: --cursor \(next)") }
+        }
+    }
+}
+
+extension Optional {
+    /// `map` with an async transform.
+    fileprivate func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
+    }
+}
