@@ -82,7 +82,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .target(name: "Schema", dependencies: ["Postgres"]),
-        .target(name: "Vault", dependencies: ["Postgres", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Vault", dependencies: ["Basics", "Postgres", .product(name: "Crypto", package: "swift-crypto")]),
         // Pure routing logic: rules, decision, call flow, TwiML, phone numbers, signatures, key
         // names, routing job payloads. Links no C library, so its tests need no servers.
         .target(name: "RoutingCore", dependencies: ["Basics", .product(name: "Crypto", package: "swift-crypto")]),
@@ -95,7 +95,7 @@ let package = Package(
         // People and access: users, roles, API tokens, sessions, the access policy (the one place
         // that decides), and the hash-chained log of user actions. Console and CLI share it.
         .target(name: "Access", dependencies: [
-            "Basics", "Postgres", "Redis",
+            "Basics", "Postgres", "Redis", "Vault",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -160,7 +160,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
         ], path: "Workers/CRMWorker"),
         .executableTarget(name: "AuditWorker", dependencies: [
-            "Observability", "Settings", "Postgres", "Redis", "Routing", "RoutingCore",
+            "Access", "Curl", "Queue", "Vault", "Observability", "Settings", "Postgres", "Redis", "Routing", "RoutingCore",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -174,7 +174,7 @@ let package = Package(
                                                       .product(name: "NIOHTTP1", package: "swift-nio"),
                                                       .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "VendorClientsTests", dependencies: ["VendorClients"]),
-        .testTarget(name: "AccessTests", dependencies: ["Access"]),
+        .testTarget(name: "AccessTests", dependencies: ["Access", "Vault"]),
         .testTarget(name: "QueueTests", dependencies: ["Queue", "Basics"]),
         .testTarget(name: "ImportTests", dependencies: ["Basics", "Imports", "Queue"]),
         // Integration tests against the real Redis and Postgres that ops/test starts.

@@ -1,6 +1,7 @@
 import Basics
 import Foundation
 import Postgres
+import Vault
 
 /// The SOC 2 access log: every user action (sign-ins, user, role, token, rules, integration and
 /// import changes, refused attempts) with the authenticated identity, in Postgres, append-only
@@ -60,24 +61,20 @@ public struct UserActionLog: Sendable {
         }
     }
 
-    /// The result of checking one chain.
-    public struct Verification: Sendable, Codable, Equatable {
-        public let tenant: String?
-        public let rows: Int
-        public let firstBreak: AuditChain.Break?
-    }
-
     /// Checks the chain of one tenant (`tenant` nil: every chain), page by page.
-    public func verify(tenant: String? = nil, all: Bool = false) async throws -> [Verification] {
+    public func verify(tenant: String? = nil, all: Bool = false) async throws -> [AuditChain.Verification] {
         let chains: [String]
         if all {
             chains = try await postgres.query("SELECT DISTINCT tenant_id FROM user_actions ORDER BY tenant_id").rows.compactMap { $0.first ?? nil }
         } else {
             chains = [tenant ?? ""]
         }
-        var out: [Verification] = []
+        var out: [AuditChain.Verification] = []
         for chain in chains {
-            var seq = 0, hash = AuditChain.genesis, rows = 0, broken: AuditChain.Break?
+            // After a retention cut the chain goes on from the last row removed (its anchor).
+            let anchor = try await postgres.query("SELECT seq, hash FROM audit_chain_anchors WHERE chain = 'user_actions' AND tenant_id = $1", [chain])
+            var seq = anchor.value(0, "seq").flatMap { Int($0) } ?? 0, hash = anchor.value(0, "hash") ?? AuditChain.genesis
+            var rows = 0, broken: AuditChain.Break?
             while broken == nil {
                 let page = try await postgres.query("""
                     SELECT id, seq, (extract(epoch FROM at) * 1000000)::bigint AS micros, actor, actor_id, action, target, outcome, detail,
@@ -99,7 +96,7 @@ public struct UserActionLog: Sendable {
                 seq = links.last!.seq
                 hash = links.last!.hash
             }
-            out.append(Verification(tenant: chain.isEmpty ? nil : chain, rows: rows, firstBreak: broken))
+            out.append(AuditChain.Verification(tenant: chain.isEmpty ? nil : chain, rows: rows, firstBreak: broken))
         }
         return out
     }

@@ -43,7 +43,8 @@ func buildConsole(_ settings: ConsoleSettings, registry: MetricsRegistry,
     ConsoleAccessAPI(gate: gate, secureCookies: !settings.insecureCookies).routes(into: router)
     let keys = RoutingKeys(prefix: common.keyPrefix)
     let stores = RoutingStores(redis: redis, postgres: postgres, keys: keys)
-    ConsoleRoutingAPI(rules: stores.rules, access: stores.access, audit: AuditLog(redis: redis, postgres: postgres, keys: keys),
+    ConsoleRoutingAPI(rules: stores.rules, access: stores.access, audit: AuditLog(redis: redis, postgres: postgres, keys: keys,
+                                                                                       vault: CredentialVault(keyRing: imports.keyRing, postgres: postgres)),
                       gate: gate).routes(into: router)
     let app = Application(router: router, configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
                           onServerRunning: { channel in

@@ -93,6 +93,12 @@ public final class QueueWorker: Service {
 
     /// Runs until graceful shutdown (SIGTERM through the ServiceGroup), then drains.
     public func run() async throws {
+        // Cancelled (an in-process app torn down) is treated as a drain: without this, every
+        // sleep would throw at once and the loops would spin.
+        await withTaskCancellationHandler { await runUntilStopped() } onCancel: { self.stop() }
+    }
+
+    private func runUntilStopped() async {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.acknowledgeLoop() }
@@ -349,9 +355,10 @@ public final class QueueWorker: Service {
     }
 
     private func everyInterval(_ ms: Int, _ body: @Sendable () async -> Void) async {
-        while !stopped.isSet {
+        while !stopped.isSet && !Task.isCancelled {
             var waited = 0
             while waited < ms && !stopped.isSet {
+                if Task.isCancelled { return }
                 try? await Task.sleep(for: .milliseconds(min(100, ms)))
                 waited += min(100, ms)
             }

@@ -3,6 +3,7 @@ import Foundation
 import Postgres
 import Redis
 import RoutingCore
+import Vault
 
 /// The routing audit trail: the Redis stream every decision, call step and breaker transition is
 /// appended to, and the Postgres table the audit-worker copies it into. Drain reads a batch
@@ -13,12 +14,15 @@ public struct AuditLog: Sendable {
     public let redis: RedisClient
     public let postgres: PostgresClient
     public let keys: RoutingKeys
+    /// Seals personal data and makes the caller's blind index (tenant data keys).
+    public let vault: CredentialVault
     public static let group = "audit-writers"
 
-    public init(redis: RedisClient, postgres: PostgresClient, keys: RoutingKeys) {
+    public init(redis: RedisClient, postgres: PostgresClient, keys: RoutingKeys, vault: CredentialVault) {
         self.redis = redis
         self.postgres = postgres
         self.keys = keys
+        self.vault = vault
     }
 
     /// Creates the consumer group (idempotent).
@@ -48,9 +52,11 @@ public struct AuditLog: Sendable {
     @discardableResult
     public func drain(consumer: String, count: Int = 1000, blockMs: Int = 1000, claimIdleMs: Int = 60_000) async throws -> Drained {
         var entries = try await read(["XREADGROUP", "GROUP", Self.group, consumer, "COUNT", String(count), "STREAMS", keys.auditStream, "0"])
+        var redelivered = !entries.isEmpty
         if entries.isEmpty {
             let claimed = try await redis.send(["XAUTOCLAIM", keys.auditStream, Self.group, consumer, String(claimIdleMs), "0-0", "COUNT", String(count)])
             entries = RedisStreamEntry.fromList(claimed.array?.count ?? 0 > 1 ? claimed.array![1] : .null)
+            redelivered = !entries.isEmpty
         }
         if entries.isEmpty {
             let reply = try await redis.withConnection { connection in
@@ -63,7 +69,7 @@ public struct AuditLog: Sendable {
             entries = RedisStreamEntry.fromRead(reply)
         }
         guard !entries.isEmpty else { return Drained(stored: 0, quarantined: 0) }
-        let drained = try await store(entries)
+        let drained = try await store(entries, redelivered: redelivered)
         let ids = entries.map(\.id)
         _ = try await redis.pipeline([["XACK", keys.auditStream, Self.group] + ids, ["XDEL", keys.auditStream] + ids])
         return drained
@@ -73,24 +79,26 @@ public struct AuditLog: Sendable {
         RedisStreamEntry.fromRead(try await redis.send(command))
     }
 
-    static func timestamp(streamId: String) -> String {
-        timestamp(ms: streamId.split(separator: "-").first.flatMap { Int($0) } ?? 0)
+    static func milliseconds(streamId: String) -> Int {
+        streamId.split(separator: "-").first.flatMap { Int($0) } ?? 0
     }
 
-    static func timestamp(ms: Int) -> String {
-        let date = Date(timeIntervalSince1970: Double(ms) / 1000)
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
-    }
-
-    /// One row of `routing_audit`, with the stream entry it came from (for the quarantine).
+    /// One row of `routing_audit` before it joins its chain, with the stream entry it came from
+    /// (for the quarantine).
     struct Row {
-        let values: [String?]
+        let entryId: String
+        let tenant: String
+        let kind: String
+        let callId: String?
+        let caller: String?
+        let atMs: Int
+        let micros: Int?
+        let dialer: String?
+        let rule: String?
+        let fallbacks: [String]?
+        let detail: String
         let entry: Entry
         let index: Int
-        var entryId: String { values[0] ?? entry.id }
-        var tenant: String? { values[1] }
     }
 
     /// One row per stream entry; a `decisions` entry (a batch from the router) gives one row
@@ -102,31 +110,34 @@ public struct AuditLog: Sendable {
             for (n, chain) in chains.enumerated() {
                 let object = try? JSONDecoder().decode(ChainHead.self, from: Data(chain.utf8))
                 let kind = e.fields["kind"] == "decisions" ? "decision" : (e.fields["kind"] ?? "decision")
-                let id = e.fields["kind"] == "decisions" ? "\(e.id)/\(n)" : e.id
-                let call = object?.callId ?? e.fields["call"].flatMap { $0.isEmpty ? nil : $0 }
-                let caller = object?.caller ?? e.fields["caller"].flatMap { $0.isEmpty ? nil : $0 }
-                let tenant = object?.tenant ?? e.fields["tenant"] ?? ""
-                let at = object?.at.map { timestamp(ms: $0) } ?? timestamp(streamId: e.id)
-                rows.append(Row(values: [id, tenant, kind, call, caller, at, object?.micros.map(String.init),
-                                         object == nil ? #"{"unparsed": true}"# : chain], entry: e, index: n))
+                rows.append(Row(entryId: e.fields["kind"] == "decisions" ? "\(e.id)/\(n)" : e.id,
+                                tenant: object?.tenant ?? e.fields["tenant"] ?? "", kind: kind,
+                                callId: object?.callId ?? e.fields["call"].flatMap { $0.isEmpty ? nil : $0 },
+                                caller: object?.caller ?? e.fields["caller"].flatMap { $0.isEmpty ? nil : $0 },
+                                atMs: object?.at ?? milliseconds(streamId: e.id), micros: object?.micros,
+                                dialer: object?.answer?.dialer, rule: object?.answer?.rule, fallbacks: object?.answer?.fallbacks,
+                                detail: object == nil ? #"{"unparsed": true}"# : chain, entry: e, index: n))
             }
         }
         return rows
     }
 
-    private func store(_ entries: [Entry]) async throws -> Drained {
-        let rows = Self.rows(entries)
+    private func store(_ entries: [Entry], redelivered: Bool) async throws -> Drained {
+        try await store(rowsOf: Self.rows(entries), redelivered: redelivered)
+    }
+
+    private func store(rowsOf rows: [Row], redelivered: Bool) async throws -> Drained {
         do {
-            try await insert(rows[...])
+            try await insert(rows[...], redelivered: redelivered)
             return Drained(stored: rows.count, quarantined: 0)
         } catch let error as PostgresError where error.code != .connection {
-            return try await isolate(rows[...], error)
+            return try await isolate(rows[...], error, redelivered: redelivered)
         }
     }
 
     /// Stores the rows Postgres accepts and quarantines the ones it refuses, by halving the batch
     /// until each refusal is one row. Connection errors end the isolation (the batch stays pending).
-    private func isolate(_ rows: ArraySlice<Row>, _ failure: PostgresError) async throws -> Drained {
+    private func isolate(_ rows: ArraySlice<Row>, _ failure: PostgresError, redelivered: Bool) async throws -> Drained {
         if rows.count == 1, let row = rows.first {
             guard Self.refusesData(failure) else { throw failure }
             try await quarantine(row, reason: failure.description)
@@ -136,10 +147,10 @@ public struct AuditLog: Sendable {
         var stored = 0, quarantined = 0
         for half in [rows[..<middle], rows[middle...]] {
             do {
-                try await insert(half)
+                try await insert(half, redelivered: redelivered)
                 stored += half.count
             } catch let error as PostgresError where error.code != .connection {
-                let inner = try await isolate(half, error)
+                let inner = try await isolate(half, error, redelivered: redelivered)
                 stored += inner.stored
                 quarantined += inner.quarantined
             }
@@ -154,13 +165,142 @@ public struct AuditLog: Sendable {
         return state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("54")
     }
 
-    private func insert(_ rows: ArraySlice<Row>) async throws {
-        let values = rows.map(\.values)
-        try await postgres.transaction { db in
-            _ = try db.query("CREATE TEMP TABLE IF NOT EXISTS audit_batch (LIKE routing_audit) ON COMMIT DELETE ROWS")
-            _ = try db.copy(into: "audit_batch", columns: ["entry_id", "tenant_id", "kind", "call_id", "caller", "at", "micros", "detail"], rows: values)
-            _ = try db.query("INSERT INTO routing_audit SELECT * FROM audit_batch ON CONFLICT (entry_id) DO NOTHING")
+    /// `{"caller": …, "detail": …}` as JSON text, written directly (two per row at ingest rates).
+    static func sealedJSON(caller: String?, detail: String) -> String {
+        var out = "{\"caller\":"
+        if let caller { appendJSONString(caller, to: &out) } else { out += "null" }
+        out += ",\"detail\":"
+        appendJSONString(detail, to: &out)
+        return out + "}"
+    }
+
+    private static func appendJSONString(_ text: String, to out: inout String) {
+        out.unicodeScalars.append("\"")
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
         }
+        out.unicodeScalars.append("\"")
+    }
+
+    /// The name of the routing audit's chains in `audit_chain_heads` and `audit_chain_anchors`.
+    public static let chain = "routing_audit"
+
+    /// The fields a row's hash covers, in order (what `verify` recomputes from the stored row).
+    static func fields(tenant: String, seq: Int, storedMicros: Int64, entryId: String, kind: String, callId: String?, callerIndex: String?,
+                       atMicros: Int64, micros: Int?, dialer: String?, rule: String?, fallbacks: [String]?, sealed: String) -> [String] {
+        [tenant, String(seq), String(storedMicros), entryId, kind, callId ?? "", callerIndex ?? "", String(atMicros), micros.map(String.init) ?? "",
+         dialer ?? "", rule ?? "", fallbacks.map(PostgresArray.text) ?? "", sealed]
+    }
+
+    /// Appends rows to their tenants' chains in one transaction: the chain heads of the batch's
+    /// tenants are locked (in tenant order, so concurrent writers never deadlock), entries a
+    /// previous attempt already stored are left out (`redelivered`), each row gets the next
+    /// position and its hash, the personal data is sealed and the caller blind-indexed, and the
+    /// rows go in with one COPY. `storedAt` is for tests; it never goes back within a tenant.
+    func insert(_ rows: ArraySlice<Row>, redelivered: Bool, storedAt: Date = Date()) async throws {
+        let tenants = Array(Set(rows.map(\.tenant))).sorted()
+        var keys: [String: PersonalDataKeys] = [:]
+        for tenant in tenants where TenantID.isValid(tenant) { keys[tenant] = try await vault.personalDataKeys(tenant: tenant) }
+        // Sealing and indexing do not depend on the chain: done before any lock is taken.
+        let prepared: [(row: Row, sealed: String, index: String?)] = try rows.map { row in
+            let personal = Self.sealedJSON(caller: row.caller, detail: row.detail)
+            // A row without a valid tenant has no data key: sealed by the master key instead.
+            let sealed = try keys[row.tenant].map { try $0.seal(personal) } ?? vault.keyRing.sealDirect(personal, context: "audit:\(row.tenant)")
+            return (row, sealed, row.caller.flatMap { caller in keys[row.tenant].map { $0.index(caller) } })
+        }
+        let nowMs = Int64(storedAt.timeIntervalSince1970 * 1000)
+        try await postgres.transaction { db in
+            var candidates = prepared
+            if redelivered {
+                let stored = Set(try db.query("SELECT entry_id FROM routing_audit WHERE entry_id = ANY($1::text[])",
+                                              [PostgresArray.text(candidates.map(\.row.entryId))]).rows.compactMap { $0[0] })
+                candidates.removeAll { stored.contains($0.row.entryId) }
+            }
+            guard !candidates.isEmpty else { return }
+            _ = try db.query("""
+                INSERT INTO audit_chain_heads (chain, tenant_id, seq, hash, stored_at)
+                SELECT $1, t, 0, $2, timestamptz 'epoch' FROM unnest($3::text[]) AS t ON CONFLICT DO NOTHING
+                """, [Self.chain, AuditChain.genesis, PostgresArray.text(tenants)])
+            let heads = try db.query("""
+                SELECT tenant_id, seq, hash, (extract(epoch FROM stored_at) * 1000)::bigint AS ms FROM audit_chain_heads
+                WHERE chain = $1 AND tenant_id = ANY($2::text[]) ORDER BY tenant_id FOR UPDATE
+                """, [Self.chain, PostgresArray.text(tenants)])
+            var head: [String: (seq: Int, hash: String, ms: Int64)] = [:]
+            for r in heads.records {
+                guard let t = r["tenant_id"] ?? nil, let seq = (r["seq"] ?? nil).flatMap({ Int($0) }), let hash = r["hash"] ?? nil else { continue }
+                head[t] = (seq, hash, max(nowMs, (r["ms"] ?? nil).flatMap { Int64($0) } ?? nowMs))
+            }
+            var out: [[String?]] = []
+            out.reserveCapacity(candidates.count)
+            for (row, sealed, index) in candidates {
+                guard var h = head[row.tenant] else { throw PostgresError(.query, "no chain head for tenant \(row.tenant)") }
+                let seq = h.seq + 1
+                let atMicros = Int64(row.atMs) * 1000, storedMicros = h.ms * 1000
+                let fields = Self.fields(tenant: row.tenant, seq: seq, storedMicros: storedMicros, entryId: row.entryId, kind: row.kind, callId: row.callId,
+                                         callerIndex: index, atMicros: atMicros, micros: row.micros, dialer: row.dialer, rule: row.rule,
+                                         fallbacks: row.fallbacks, sealed: sealed)
+                let hash = AuditChain.hash(previous: h.hash, fields: fields)
+                out.append([row.tenant, String(seq), Timestamp.utcText(ms: h.ms), row.entryId, row.kind, row.callId, index, Timestamp.utcText(ms: Int64(row.atMs)),
+                            row.micros.map(String.init), row.dialer, row.rule, row.fallbacks.map(PostgresArray.text), sealed, h.hash, hash])
+                h.seq = seq
+                h.hash = hash
+                head[row.tenant] = h
+            }
+            _ = try db.copy(into: "routing_audit", columns: ["tenant_id", "seq", "stored_at", "entry_id", "kind", "call_id", "caller_index", "at", "micros",
+                                                             "dialer", "rule", "fallbacks", "sealed", "prev_hash", "hash"], rows: out)
+            let touched = Set(candidates.map(\.row.tenant))
+            let moved = head.filter { touched.contains($0.key) }.sorted { $0.key < $1.key }
+            _ = try db.query("""
+                UPDATE audit_chain_heads h SET seq = n.seq, hash = n.hash, stored_at = timestamptz 'epoch' + n.ms * interval '1 millisecond'
+                FROM unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[]) AS n (tenant_id, seq, hash, ms)
+                WHERE h.chain = $1 AND h.tenant_id = n.tenant_id
+                """, [Self.chain, PostgresArray.text(moved.map(\.key)), PostgresArray.text(moved.map { String($0.value.seq) }),
+                      PostgresArray.text(moved.map(\.value.hash)), PostgresArray.text(moved.map { String($0.value.ms) })])
+        }
+    }
+
+    /// Moves the rows of the table migration 12 set aside (plain, unchained) through the chained,
+    /// sealed writer, oldest first, then drops it; idempotent (rows already moved are skipped by
+    /// their entry id). Returns how many rows were moved.
+    public func migrateLegacy(batch: Int = 5000) async throws -> Int {
+        guard try await postgres.query("SELECT to_regclass('routing_audit_legacy') IS NOT NULL AS present").value(0, "present") == "t" else { return 0 }
+        var moved = 0, after = ("", "")
+        while true {
+            let page = try await postgres.query("""
+                SELECT entry_id, tenant_id, kind, call_id, caller, (extract(epoch FROM at) * 1000)::bigint AS ms, micros, detail::text AS detail,
+                       to_char(at, 'YYYYMMDDHH24MISSUS') AS sort FROM routing_audit_legacy
+                WHERE (to_char(at, 'YYYYMMDDHH24MISSUS'), entry_id) > ($1, $2) ORDER BY 9, entry_id LIMIT $3
+                """, [after.0, after.1, String(batch)])
+            if page.rows.isEmpty { break }
+            let rows = page.records.enumerated().map { n, r -> Row in
+                let detail = (r["detail"] ?? nil) ?? "{}"
+                let answer = (try? JSONDecoder().decode(ChainHead.self, from: Data(detail.utf8)))?.answer
+                let id = (r["entry_id"] ?? nil) ?? "", tenant = (r["tenant_id"] ?? nil) ?? "", kind = (r["kind"] ?? nil) ?? "decision"
+                let entry = Entry(id: id, fields: ["kind": kind, "tenant": tenant, "call": (r["call_id"] ?? nil) ?? "", "caller": (r["caller"] ?? nil) ?? "", "chain": detail])
+                return Row(entryId: id, tenant: tenant, kind: kind, callId: r["call_id"] ?? nil, caller: r["caller"] ?? nil,
+                           atMs: (r["ms"] ?? nil).flatMap { Int($0) } ?? 0, micros: (r["micros"] ?? nil).flatMap { Int($0) },
+                           dialer: answer?.dialer, rule: answer?.rule, fallbacks: answer?.fallbacks, detail: detail, entry: entry, index: n)
+            }
+            let drained = try await store(rowsOf: rows, redelivered: true)
+            moved += drained.stored
+            after = ((page.records.last?["sort"] ?? nil) ?? "", rows.last?.entryId ?? "")
+        }
+        guard try await postgres.query("SELECT switchboard_audit_drop_legacy() AS dropped").value(0, "dropped") == "t" else {
+            throw RoutingError(.invalidInput, "some legacy audit rows could not be moved (see switchboard quarantine list --source audit)")
+        }
+        return moved
     }
 
     /// What the quarantine keeps of an audit row: its stream entry and the row's index in it.
@@ -181,10 +321,10 @@ public struct AuditLog: Sendable {
         let kept = try JSONDecoder().decode(QuarantinedRow.self, from: Data(item.payload.utf8))
         let rows = Self.rows([Entry(id: kept.streamId, fields: kept.fields)]).filter { $0.index == kept.index }
         guard !rows.isEmpty else { throw RoutingError(.invalidInput, "quarantined audit row \(item.id) names no row of its entry") }
-        try await insert(rows[...])
+        try await insert(rows[...], redelivered: true)
     }
 
-    /// One stored entry.
+    /// One stored entry, opened.
     public struct Record: Sendable, Encodable {
         public let id: String
         public let kind: String
@@ -195,35 +335,103 @@ public struct AuditLog: Sendable {
         public let detail: String
     }
 
-    func records(_ sql: String, _ parameters: [String?]) async throws -> [Record] {
+    func records(tenant: String, _ sql: String, _ parameters: [String?]) async throws -> [Record] {
         let rows = try await postgres.query("""
-            SELECT entry_id, kind, call_id, caller, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, micros, detail::text AS detail
-            FROM routing_audit \(sql)
-            """, parameters)
+            SELECT entry_id, kind, call_id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, micros, sealed
+            FROM routing_audit WHERE tenant_id = $1 AND \(sql)
+            """, [tenant] + parameters)
+        let keys = try await vault.personalDataKeys(tenant: tenant)
         return rows.records.map { r in
-            Record(id: (r["entry_id"] ?? nil) ?? "", kind: (r["kind"] ?? nil) ?? "", callId: r["call_id"] ?? nil, caller: r["caller"] ?? nil,
-                   at: (r["at"] ?? nil) ?? "", micros: (r["micros"] ?? nil).flatMap { Int($0) }, detail: (r["detail"] ?? nil) ?? "{}")
+            let opened = (r["sealed"] ?? nil).flatMap { try? keys.open($0) }.flatMap { try? JSONDecoder().decode(SealedAuditData.self, from: Data($0.utf8)) }
+            return Record(id: (r["entry_id"] ?? nil) ?? "", kind: (r["kind"] ?? nil) ?? "", callId: r["call_id"] ?? nil, caller: opened?.caller,
+                          at: (r["at"] ?? nil) ?? "", micros: (r["micros"] ?? nil).flatMap { Int($0) },
+                          detail: opened?.detail ?? #"{"sealed": "cannot be opened with the current keys"}"#)
         }
     }
 
     /// Everything recorded for one call, in order (FR36): the decision and every step after it.
     public func trace(tenant: String, callId: String) async throws -> [Record] {
         // Same millisecond: the decision comes before the steps it led to.
-        try await records("WHERE tenant_id = $1 AND call_id = $2 ORDER BY at, (kind <> 'decision'), entry_id", [tenant, callId])
+        try await records(tenant: tenant, "call_id = $2 ORDER BY at, (kind <> 'decision'), entry_id", [callId])
     }
 
-    /// Decisions in a time range, optionally for one caller (FR60–FR61), newest first.
+    /// Decisions in a time range, optionally for one caller (FR60–FR61), newest first. The
+    /// caller is found by its blind index: no plain number is stored.
     public func search(tenant: String, from: Date, to: Date, caller: PhoneNumber? = nil, limit: Int = 100) async throws -> [Record] {
-        let formatter = ISO8601DateFormatter()
-        return try await records("""
-            WHERE tenant_id = $1 AND kind = 'decision' AND at >= $2::timestamptz AND at < $3::timestamptz AND ($4::text IS NULL OR caller = $4)
+        var index: String?
+        if let caller { index = try await vault.personalDataKeys(tenant: tenant).index(caller.e164) }
+        return try await records(tenant: tenant, """
+            kind = 'decision' AND at >= $2::timestamptz AND at < $3::timestamptz AND ($4::text IS NULL OR caller_index = $4)
             ORDER BY at DESC, entry_id DESC LIMIT $5
-            """, [tenant, formatter.string(from: from), formatter.string(from: to), caller?.e164, String(max(1, min(limit, 10_000)))])
+            """, [Timestamp.utcText(ms: Int64(from.timeIntervalSince1970 * 1000)), Timestamp.utcText(ms: Int64(to.timeIntervalSince1970 * 1000)),
+                  index, String(max(1, min(limit, 10_000)))])
     }
 
     /// The tenant's breaker transitions recorded in Postgres, newest first.
     public func transitions(tenant: String, limit: Int = 100) async throws -> [Record] {
-        try await records("WHERE tenant_id = $1 AND kind = 'breaker' ORDER BY at DESC LIMIT $2", [tenant, String(max(1, min(limit, 10_000)))])
+        try await records(tenant: tenant, "kind = 'breaker' ORDER BY at DESC LIMIT $2", [String(max(1, min(limit, 10_000)))])
+    }
+
+    /// Checks the hash chain of one tenant (or of every tenant), from its retention anchor on,
+    /// page by page; names the first row that does not match.
+    public func verify(tenant: String? = nil) async throws -> [AuditChain.Verification] {
+        var tenants = tenant.map { [$0] } ?? []
+        if tenant == nil {
+            tenants = try await postgres.query("SELECT tenant_id FROM audit_chain_heads WHERE chain = $1 ORDER BY tenant_id", [Self.chain]).rows.compactMap { $0[0] }
+        }
+        var out: [AuditChain.Verification] = []
+        for t in tenants {
+            let anchor = try await postgres.query("SELECT seq, hash FROM audit_chain_anchors WHERE chain = $1 AND tenant_id = $2", [Self.chain, t])
+            var seq = anchor.value(0, "seq").flatMap { Int($0) } ?? 0, hash = anchor.value(0, "hash") ?? AuditChain.genesis
+            var rows = 0, broken: AuditChain.Break?
+            while broken == nil {
+                let page = try await postgres.query("""
+                    SELECT seq, entry_id, (extract(epoch FROM stored_at) * 1000000)::bigint AS stored, kind, call_id, caller_index,
+                           (extract(epoch FROM at) * 1000000)::bigint AS at, micros, dialer, rule, fallbacks::text AS fallbacks, sealed, prev_hash, hash
+                    FROM routing_audit WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT 10000
+                    """, [t, String(seq)])
+                if page.rows.isEmpty { break }
+                let links = page.records.map { r -> AuditChain.Link in
+                    let s = (r["seq"] ?? nil).flatMap { Int($0) } ?? 0
+                    let fallbacks = (r["fallbacks"] ?? nil).map { PostgresArray.parseText($0) }
+                    return AuditChain.Link(
+                        id: s, seq: s,
+                        fields: Self.fields(tenant: t, seq: s, storedMicros: (r["stored"] ?? nil).flatMap { Int64($0) } ?? 0, entryId: (r["entry_id"] ?? nil) ?? "",
+                                            kind: (r["kind"] ?? nil) ?? "", callId: r["call_id"] ?? nil, callerIndex: r["caller_index"] ?? nil,
+                                            atMicros: (r["at"] ?? nil).flatMap { Int64($0) } ?? 0, micros: (r["micros"] ?? nil).flatMap { Int($0) },
+                                            dialer: r["dialer"] ?? nil, rule: r["rule"] ?? nil, fallbacks: fallbacks, sealed: (r["sealed"] ?? nil) ?? ""),
+                        previous: (r["prev_hash"] ?? nil) ?? "", hash: (r["hash"] ?? nil) ?? "")
+                }
+                broken = AuditChain.firstBreak(links, afterSeq: seq, afterHash: hash)
+                rows += broken.map { b in links.prefix { $0.seq < b.seq }.count } ?? links.count
+                seq = links.last!.seq
+                hash = links.last!.hash
+            }
+            out.append(AuditChain.Verification(tenant: t, rows: rows, firstBreak: broken))
+        }
+        return out
+    }
+}
+
+/// What `routing_audit.sealed` holds once opened.
+struct SealedAuditData: Codable {
+    let caller: String?
+    let detail: String
+}
+
+/// The parts of a decision's answer that become plain columns (no personal data).
+struct ChainAnswer: Decodable {
+    let dialer: String?
+    let rule: String?
+    let fallbacks: [String]?
+
+    private enum CodingKeys: String, CodingKey { case dialer, rule, fallbacks }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dialer = try? c.decode(String.self, forKey: .dialer)
+        rule = try? c.decode(String.self, forKey: .rule)
+        fallbacks = try? c.decode([String].self, forKey: .fallbacks)
     }
 }
 
@@ -234,8 +442,9 @@ struct ChainHead: Decodable {
     let tenant: String?
     let at: Int?
     let micros: Int?
+    let answer: ChainAnswer?
 
-    private enum CodingKeys: String, CodingKey { case callId, caller, tenant, at, micros }
+    private enum CodingKeys: String, CodingKey { case callId, caller, tenant, at, micros, answer }
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -244,5 +453,6 @@ struct ChainHead: Decodable {
         tenant = try? c.decode(String.self, forKey: .tenant)
         at = try? c.decode(Int.self, forKey: .at)
         micros = try? c.decode(Int.self, forKey: .micros)
+        answer = try? c.decode(ChainAnswer.self, forKey: .answer)
     }
 }

@@ -282,6 +282,173 @@ public enum SchemaMigrations {
             CREATE TRIGGER user_actions_no_truncate BEFORE TRUNCATE ON user_actions
                 FOR EACH STATEMENT EXECUTE FUNCTION switchboard_audit_append_only();
             """),
+        Migration(12, "routing audit: hash-chained per tenant, personal data sealed, partitioned by month, retained", """
+            -- The routing audit before this migration, kept aside until `switchboard audit migrate-legacy`
+            -- has moved its rows through the chained, sealed writer (then it is dropped).
+            ALTER TABLE routing_audit RENAME TO routing_audit_legacy;
+            ALTER INDEX routing_audit_pkey RENAME TO routing_audit_legacy_pkey;
+            ALTER INDEX routing_audit_call RENAME TO routing_audit_legacy_call;
+            ALTER INDEX routing_audit_caller RENAME TO routing_audit_legacy_caller;
+            ALTER INDEX routing_audit_time RENAME TO routing_audit_legacy_time;
+            -- One row per decision, call step or breaker transition, in its tenant's hash chain
+            -- (seq 1, 2, …; hash = SHA-256(prev_hash, canonical fields), AuditChain). The caller
+            -- number, lead fields and the whole chain are sealed with the tenant's personal-data key;
+            -- the caller is found by its blind index (HMAC of the E.164 number). Partitioned by the
+            -- month the row joined its chain (stored_at: never goes back within a tenant), so
+            -- retention drops whole months.
+            CREATE TABLE routing_audit (
+                tenant_id text NOT NULL,
+                seq bigint NOT NULL,
+                stored_at timestamptz NOT NULL,
+                entry_id text NOT NULL,              -- the Redis stream id (`/n` for a batch's n-th decision)
+                kind text NOT NULL,                  -- decision | step | breaker | outcome
+                call_id text,
+                caller_index text,                   -- blind index of the caller's E.164 number
+                at timestamptz NOT NULL,             -- when it happened (the router's clock)
+                micros integer,
+                dialer text,                         -- the decision's answer, for counts (no personal data)
+                rule text,
+                fallbacks text[],
+                sealed text NOT NULL,                -- {"caller": …, "detail": …} sealed (AES-256-GCM)
+                prev_hash text NOT NULL,
+                hash text NOT NULL
+            ) PARTITION BY RANGE (stored_at);
+            CREATE TABLE routing_audit_default PARTITION OF routing_audit DEFAULT;
+            CREATE INDEX routing_audit_chain ON routing_audit (tenant_id, seq);
+            CREATE INDEX routing_audit_entry ON routing_audit (entry_id);
+            CREATE INDEX routing_audit_call ON routing_audit (tenant_id, call_id);
+            CREATE INDEX routing_audit_caller ON routing_audit (tenant_id, caller_index, at);
+            CREATE INDEX routing_audit_time ON routing_audit (tenant_id, at);
+            CREATE TRIGGER routing_audit_append_only BEFORE UPDATE OR DELETE ON routing_audit
+                FOR EACH ROW EXECUTE FUNCTION switchboard_audit_append_only();
+            CREATE TRIGGER routing_audit_no_truncate BEFORE TRUNCATE ON routing_audit
+                FOR EACH STATEMENT EXECUTE FUNCTION switchboard_audit_append_only();
+
+            -- The last link of each tenant's chain, locked by the writer that extends it.
+            CREATE TABLE audit_chain_heads (
+                chain text NOT NULL,
+                tenant_id text NOT NULL,
+                seq bigint NOT NULL,
+                hash text NOT NULL,
+                stored_at timestamptz NOT NULL,
+                PRIMARY KEY (chain, tenant_id));
+            -- Where retention cut a chain: verification starts after this row. Written only by the
+            -- retention functions below.
+            CREATE TABLE audit_chain_anchors (
+                chain text NOT NULL,
+                tenant_id text NOT NULL,
+                seq bigint NOT NULL,
+                hash text NOT NULL,
+                cut_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (chain, tenant_id));
+            -- How long a tenant's audit is kept (FR58: never below 90 days; 365 without a row).
+            CREATE TABLE audit_retention (
+                tenant_id text PRIMARY KEY,
+                days integer NOT NULL CHECK (days BETWEEN 90 AND 36500),
+                set_by text NOT NULL,
+                set_at timestamptz NOT NULL DEFAULT now());
+            -- What every retention run removed.
+            CREATE TABLE audit_retention_runs (
+                id bigserial PRIMARY KEY,
+                at timestamptz NOT NULL DEFAULT now(),
+                chain text NOT NULL,
+                tenant_id text,
+                partition text,
+                rows bigint NOT NULL,
+                before timestamptz NOT NULL);
+
+            -- Monthly partitions from `first`'s month on, `months` of them (idempotent). Runs with
+            -- the owner's rights so the application's role can ask for partitions ahead.
+            CREATE FUNCTION switchboard_audit_partitions(first date, months integer) RETURNS integer
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+            DECLARE m date; made integer := 0; name text;
+            BEGIN
+                FOR i IN 0..greatest(0, least(months, 36)) - 1 LOOP
+                    m := (date_trunc('month', first) + make_interval(months => i))::date;
+                    name := 'routing_audit_' || to_char(m, 'YYYY_MM');
+                    IF to_regclass(name) IS NULL THEN
+                        EXECUTE format('CREATE TABLE %I PARTITION OF routing_audit FOR VALUES FROM (%L) TO (%L)',
+                                       name, m, (m + interval '1 month')::date);
+                        made := made + 1;
+                    END IF;
+                END LOOP;
+                RETURN made;
+            END $$;
+
+            -- Retention: rows older than their tenant's retention (never under 90 days) go, whole
+            -- months at once when every tenant's retention has passed them, else row by row; each
+            -- cut chain keeps its boundary (anchor), and each removal is recorded.
+            CREATE FUNCTION switchboard_audit_retain() RETURNS bigint
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+            DECLARE
+                longest integer; p record; t record; cutoff timestamptz; removed bigint; total bigint := 0; upper_bound timestamptz;
+            BEGIN
+                PERFORM set_config('switchboard.audit_retention', 'on', true);
+                SELECT greatest(90, coalesce(max(days), 365), 365) INTO longest FROM audit_retention;
+                -- Whole months past every tenant's retention.
+                FOR p IN SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                         WHERE i.inhparent = 'routing_audit'::regclass AND c.relname <> 'routing_audit_default' LOOP
+                    upper_bound := substring(p.bound FROM 'TO \\(''([^'']+)''\\)')::timestamptz;
+                    IF upper_bound <= now() - make_interval(days => longest) THEN
+                        FOR t IN EXECUTE format('SELECT DISTINCT ON (tenant_id) tenant_id, seq, hash FROM %I ORDER BY tenant_id, seq DESC', p.relname) LOOP
+                            INSERT INTO audit_chain_anchors (chain, tenant_id, seq, hash) VALUES ('routing_audit', t.tenant_id, t.seq, t.hash)
+                            ON CONFLICT (chain, tenant_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, cut_at = now()
+                            WHERE audit_chain_anchors.seq < EXCLUDED.seq;
+                        END LOOP;
+                        EXECUTE format('SELECT count(*) FROM %I', p.relname) INTO removed;
+                        EXECUTE format('ALTER TABLE routing_audit DETACH PARTITION %I', p.relname);
+                        EXECUTE format('DROP TABLE %I', p.relname);
+                        INSERT INTO audit_retention_runs (chain, partition, rows, before) VALUES ('routing_audit', p.relname, removed, upper_bound);
+                        total := total + removed;
+                    END IF;
+                END LOOP;
+                -- Tenants whose retention is shorter: their oldest rows, row by row.
+                FOR t IN SELECT DISTINCT h.tenant_id, coalesce(r.days, 365) AS days FROM audit_chain_heads h
+                         LEFT JOIN audit_retention r ON r.tenant_id = h.tenant_id WHERE h.chain = 'routing_audit' LOOP
+                    cutoff := now() - make_interval(days => greatest(90, t.days));
+                    INSERT INTO audit_chain_anchors (chain, tenant_id, seq, hash)
+                        SELECT 'routing_audit', tenant_id, seq, hash FROM routing_audit WHERE tenant_id = t.tenant_id AND stored_at < cutoff
+                        ORDER BY seq DESC LIMIT 1
+                    ON CONFLICT (chain, tenant_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, cut_at = now()
+                        WHERE audit_chain_anchors.seq < EXCLUDED.seq;
+                    DELETE FROM routing_audit WHERE tenant_id = t.tenant_id AND stored_at < cutoff;
+                    GET DIAGNOSTICS removed = ROW_COUNT;
+                    IF removed > 0 THEN
+                        INSERT INTO audit_retention_runs (chain, tenant_id, rows, before) VALUES ('routing_audit', t.tenant_id, removed, cutoff);
+                        total := total + removed;
+                    END IF;
+                END LOOP;
+                -- The user action log, row by row (small), same rule.
+                FOR t IN SELECT DISTINCT a.tenant_id, coalesce(r.days, 365) AS days FROM (SELECT DISTINCT tenant_id FROM user_actions) a
+                         LEFT JOIN audit_retention r ON r.tenant_id = a.tenant_id LOOP
+                    cutoff := now() - make_interval(days => greatest(90, t.days));
+                    INSERT INTO audit_chain_anchors (chain, tenant_id, seq, hash)
+                        SELECT 'user_actions', tenant_id, seq, hash FROM user_actions WHERE tenant_id = t.tenant_id AND at < cutoff
+                        ORDER BY seq DESC LIMIT 1
+                    ON CONFLICT (chain, tenant_id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, cut_at = now()
+                        WHERE audit_chain_anchors.seq < EXCLUDED.seq;
+                    DELETE FROM user_actions WHERE tenant_id = t.tenant_id AND at < cutoff;
+                    GET DIAGNOSTICS removed = ROW_COUNT;
+                    IF removed > 0 THEN
+                        INSERT INTO audit_retention_runs (chain, tenant_id, rows, before) VALUES ('user_actions', t.tenant_id, removed, cutoff);
+                        total := total + removed;
+                    END IF;
+                END LOOP;
+                RETURN total;
+            END $$;
+            -- Drops the pre-migration table once every one of its rows is in the chained table.
+            CREATE FUNCTION switchboard_audit_drop_legacy() RETURNS boolean
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+            BEGIN
+                IF to_regclass('routing_audit_legacy') IS NULL THEN RETURN true; END IF;
+                IF EXISTS (SELECT 1 FROM routing_audit_legacy l WHERE NOT EXISTS (SELECT 1 FROM routing_audit a WHERE a.entry_id = l.entry_id)) THEN
+                    RETURN false;
+                END IF;
+                DROP TABLE routing_audit_legacy;
+                RETURN true;
+            END $$;
+            SELECT switchboard_audit_partitions(current_date, 3);
+            """),
     ]
 
     /// A migrator over every migration.
@@ -290,7 +457,9 @@ public enum SchemaMigrations {
     /// The tables only ever added to and read: the application's role may INSERT and SELECT
     /// them, never UPDATE, DELETE or TRUNCATE (and the triggers of migrations 10-11 refuse those
     /// for everyone but the retention job).
-    public static let auditTables = ["routing_audit", "routing_rule_changes", "user_actions"]
+    public static let auditTables = ["routing_audit", "routing_rule_changes", "user_actions", "routing_audit_legacy"]
+    /// Tables the application may only read: written by the retention functions alone.
+    public static let retentionTables = ["audit_chain_anchors", "audit_retention_runs"]
 
     /// Whether `role` is a name `grantApplication` accepts (it is spliced into SQL).
     public static func isRoleName(_ role: String) -> Bool {
@@ -308,17 +477,24 @@ public enum SchemaMigrations {
         guard isRoleName(role) else { throw PostgresError(.query, "'\(role)' is not a plain role name (a-z, 0-9, _)") }
         let exists = try await client.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role])
         guard !exists.rows.isEmpty else { return false }
-        let audit = auditTables.joined(separator: ", ")
         try await client.withConnection { db in
             try db.execute(script: """
                 DO $$
-                DECLARE s text := current_schema();
+                DECLARE s text := current_schema(); t text;
                 BEGIN
                     EXECUTE format('GRANT USAGE ON SCHEMA %I TO \(role)', s);
                     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO \(role)', s);
                     EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO \(role)', s);
-                    EXECUTE 'REVOKE UPDATE, DELETE, TRUNCATE ON \(audit) FROM \(role)';
-                    EXECUTE 'REVOKE ALL ON schema_migrations FROM \(role)';
+                    FOR t IN SELECT unnest(ARRAY['\(auditTables.joined(separator: "', '"))']) LOOP
+                        IF to_regclass(t) IS NOT NULL THEN EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON %I FROM \(role)', t); END IF;
+                    END LOOP;
+                    -- Partitions are reached through their parent only.
+                    FOR t IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                             WHERE to_regclass('routing_audit') IS NOT NULL AND i.inhparent = to_regclass('routing_audit') LOOP
+                        EXECUTE format('REVOKE ALL ON %I FROM \(role)', t);
+                    END LOOP;
+                    EXECUTE 'REVOKE ALL ON schema_migrations, \(retentionTables.joined(separator: ", ")) FROM \(role)';
+                    EXECUTE 'GRANT SELECT ON \(retentionTables.joined(separator: ", ")) TO \(role)';
                     EXECUTE 'GRANT SELECT ON schema_migrations TO \(role)';
                 END $$;
                 """)

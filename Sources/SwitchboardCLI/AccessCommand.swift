@@ -1,8 +1,11 @@
 import Access
 import ArgumentParser
+import Basics
 import Foundation
 import Postgres
+import Routing
 import Settings
+import Vault
 
 /// Who the CLI acts as, and the record of what it changed. The CLI holds the installation's
 /// database credentials and master key, so `AccessPolicy` lets it do anything; every change it
@@ -237,25 +240,83 @@ struct TokensCommand: AsyncParsableCommand {
 /// `switchboard audit`: checks and searches of the user action log.
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "audit", abstract: "The user action log: verify its hash chains, search it.",
-        subcommands: [Verify.self, Actions.self])
+        commandName: "audit", abstract: "The audit trail: verify its hash chains, search user actions, retention.",
+        subcommands: [Verify.self, Actions.self, Retention.self, Retain.self, MigrateLegacy.self])
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check the hash chain of one tenant (or every chain); names the first row that does not match. Exits 1 on a break.")
+            abstract: "Check the hash chains of the routing audit and the user action log (one tenant, or all); names the first row that does not match. Exits 1 on a break.")
         @OptionGroup var options: GlobalOptions
-        @Option(help: "Only this tenant's chain (default: every chain).") var tenant: String?
+        @Option(help: "Only this tenant's chains (default: every chain).") var tenant: String?
 
         func run() async throws {
-            let results = try await withAccess(options) { try await $0.actions.verify(tenant: tenant, all: tenant == nil) }
-            if options.json { try options.printJSON(results) } else {
-                for r in results {
-                    let name = r.tenant ?? "(installation)"
-                    if let b = r.firstBreak { print("\(name): BROKEN at row id \(b.id) (position \(b.seq)): \(b.reason); \(r.rows) rows before it match") }
-                    else { print("\(name): \(r.rows) rows, chain intact") }
+            let actions = try await withAccess(options) { try await $0.actions.verify(tenant: tenant, all: tenant == nil) }
+            let routing = try await RoutingCommand.withAudit(options) { try await $0.verify(tenant: tenant) }
+            struct Report: Encodable { let routing: [AuditChain.Verification]; let userActions: [AuditChain.Verification] }
+            if options.json { try options.printJSON(Report(routing: routing, userActions: actions)) } else {
+                for (label, results) in [("routing audit", routing), ("user actions", actions)] {
+                    for r in results {
+                        let name = "\(label) of \(r.tenant ?? "(installation)")"
+                        if let b = r.firstBreak { print("\(name): BROKEN at position \(b.seq) (row id \(b.id)): \(b.reason); \(r.rows) rows before it match") }
+                        else { print("\(name): \(r.rows) rows, chain intact") }
+                    }
                 }
             }
-            if results.contains(where: { $0.firstBreak != nil }) { throw ExitCode(1) }
+            if (routing + actions).contains(where: { $0.firstBreak != nil }) { throw ExitCode(1) }
+        }
+    }
+
+    struct Retention: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set (or show) how many days a tenant's audit is kept: at least 90 (FR58); 365 by default.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id.") var tenant: String
+        @Option(help: "Days to keep (90-36500); omit to show.") var days: Int?
+
+        func validate() throws {
+            if let problem = TenantID.problem(tenant) { throw ValidationError(problem) }
+            if let days, !(90...36_500).contains(days) { throw ValidationError("--days must be 90-36500: the audit is kept at least 90 days") }
+        }
+
+        func run() async throws {
+            let kept: Int = try await withAccess(options) { stores in
+                if let days {
+                    try await stores.postgres.query("""
+                        INSERT INTO audit_retention (tenant_id, days, set_by) VALUES ($1, $2, $3)
+                        ON CONFLICT (tenant_id) DO UPDATE SET days = EXCLUDED.days, set_by = EXCLUDED.set_by, set_at = now()
+                        """, [tenant, String(days), CLIIdentity.principal.name])
+                    try await CLIIdentity.record(stores.postgres, "audit.retention", tenant: tenant, detail: ["days": String(days)])
+                }
+                return try await stores.postgres.query("SELECT days FROM audit_retention WHERE tenant_id = $1", [tenant]).value(0, "days").flatMap { Int($0) } ?? 365
+            }
+            if options.json { return try options.printJSON(["tenant": tenant, "days": String(kept)]) }
+            print("the audit of \(tenant) is kept \(kept) days")
+        }
+    }
+
+    struct Retain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove audit rows past their tenant's retention now (the scheduler runs this daily); prints how many went.")
+        @OptionGroup var options: GlobalOptions
+
+        func run() async throws {
+            let removed = try await withAccess(options) { stores in
+                try await AuditRetention(postgres: stores.postgres).run()
+            }
+            if options.json { return try options.printJSON(["removed": removed]) }
+            print("removed \(removed) audit row(s) past retention")
+        }
+    }
+
+    struct MigrateLegacy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "migrate-legacy",
+            abstract: "Move the routing audit rows written before migration 12 into the chained, sealed table (idempotent; ops/setup-and-run runs it).")
+        @OptionGroup var options: GlobalOptions
+
+        func run() async throws {
+            let moved = try await RoutingCommand.withAudit(options) { try await $0.migrateLegacy() }
+            if options.json { return try options.printJSON(["moved": moved]) }
+            if moved > 0 { print("moved \(moved) legacy audit row(s)") }
         }
     }
 

@@ -97,7 +97,10 @@ extension RoutingCommand {
     }
 
     static func withAudit<R>(_ options: GlobalOptions, _ body: (AuditLog) async throws -> R) async throws -> R {
-        try await withStore(options) { store in try await body(AuditLog(redis: store.redis, postgres: store.postgres!, keys: store.keys)) }
+        let ring = try keyRing(options)
+        return try await withStore(options) { store in
+            try await body(AuditLog(redis: store.redis, postgres: store.postgres!, keys: store.keys, vault: CredentialVault(keyRing: ring, postgres: store.postgres!)))
+        }
     }
 
     static func printRecords(_ records: [AuditLog.Record], _ options: GlobalOptions) throws {

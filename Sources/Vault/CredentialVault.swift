@@ -1,3 +1,4 @@
+import Basics
 import Crypto
 import Foundation
 import Postgres
@@ -9,6 +10,8 @@ import Postgres
 public struct CredentialVault: Sendable {
     public let keyRing: MasterKeyRing
     public let postgres: PostgresClient
+    /// Personal-data keys by tenant, for a minute (a rotated data key is picked up within it).
+    private let personal = TTLCache<String, PersonalDataKeys>(ttlMs: 60_000, capacity: 100_000)
 
     public init(keyRing: MasterKeyRing, postgres: PostgresClient) {
         self.keyRing = keyRing
@@ -51,9 +54,21 @@ public struct CredentialVault: Sendable {
         return rotated
     }
 
+    /// The tenant's personal-data keys (creating its data key on first use), kept in memory for
+    /// a minute so a busy writer does not read Postgres per row.
+    public func personalDataKeys(tenant: String) async throws -> PersonalDataKeys {
+        if let cached = personal.value(for: tenant) { return cached }
+        let key = try await dataKey(tenant: tenant)
+        let keys = PersonalDataKeys(tenant: tenant, dataKey: key.withUnsafeBytes { Array($0) })
+        personal.set(keys, for: tenant)
+        return keys
+    }
+
     private func dataKey(tenant: String) async throws -> SymmetricKey {
         if let key = try await existingKey(tenant: tenant) { return key }
         let (keyId, wrapped) = try keyRing.wrap(SymmetricKey(size: .bits256))
+        // The key belongs to a tenant row (a tenant first seen by the routing audit has none yet).
+        try await postgres.query("INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT (id) DO NOTHING", [tenant])
         // Two processes may race to create the key: the first insert wins, both use the stored one.
         try await postgres.query("INSERT INTO tenant_keys (tenant_id, master_key_id, wrapped_key) VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO NOTHING",
                                  [tenant, keyId, wrapped])

@@ -1,4 +1,4 @@
-import Access
+import Vault
 import Testing
 
 /// The audit hash chain: canonical form, links, and what a verifier reports.

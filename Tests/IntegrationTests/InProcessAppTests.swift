@@ -7,6 +7,7 @@ import RoutingCore
 import Schema
 import Settings
 import Testing
+import Vault
 
 @testable import AuditWorker
 @testable import Scheduler
@@ -17,7 +18,7 @@ import Testing
     /// The settings a process reads, pointed at the test servers, a fresh key prefix and port 0.
     static func environment(prefix: String, schema: String?, _ extra: [String: String] = [:]) -> EnvironmentVariables {
         var values = ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_POSTGRES_URL": TestServers.postgresURL,
-                      "SB_KEY_PREFIX": prefix, "SB_HTTP_PORT": "0"]
+                      "SB_KEY_PREFIX": prefix, "SB_HTTP_PORT": "0", "SB_MASTER_KEYS": MasterKeyRing.generateEntry(id: "k1")]
         if let schema { values["SB_POSTGRES_SCHEMA"] = schema }
         return EnvironmentVariables(values.merging(extra) { $1 })
     }
@@ -45,7 +46,7 @@ import Testing
         let prefix = TestServers.uniquePrefix()
         let settings = try AuditWorkerSettings(Self.environment(prefix: prefix, schema: postgres.configuration.schema))
         let http = HTTPClient()
-        try await Self.running({ buildAuditWorker(settings, registry: MetricsRegistry(), onBound: $0) }) { (port: Int) async throws in
+        try await Self.running({ try buildAuditWorker(settings, registry: MetricsRegistry(), onBound: $0) }) { (port: Int) async throws in
             #expect(try await http.send(HTTPRequest(url: "http://127.0.0.1:\(port)/health")).status == 200)
             let keys = RoutingKeys(prefix: prefix)
             try await redis.send(["XADD", keys.auditStream, "*", "kind", "step", "tenant", "acme", "call", "c-in-process", "caller", "+15551230001",

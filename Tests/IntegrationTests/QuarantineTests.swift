@@ -5,6 +5,7 @@ import Routing
 import RoutingCore
 import Schema
 import Testing
+import Vault
 
 /// No poison pill: a stream entry Postgres refuses is quarantined with its reason, the good rows
 /// of its batch and the entries behind it are stored, and a replay after a fix stores it.
@@ -15,7 +16,8 @@ import Testing
         let redis = TestServers.redis()
         let prefix = TestServers.uniquePrefix()
         let keys = RoutingKeys(prefix: prefix)
-        let log = AuditLog(redis: redis, postgres: postgres, keys: keys)
+        let log = AuditLog(redis: redis, postgres: postgres, keys: keys,
+                           vault: CredentialVault(keyRing: try MasterKeyRing(keys: MasterKeyRing.generateEntry(id: "k1"), activeId: "k1"), postgres: postgres))
         try await log.prepare()
         func chain(_ call: String, tenant: String = "acme") -> String {
             #"{"kind":"decision","tenant":"\#(tenant)","callId":"\#(call)","at":1700000000000,"micros":12}"#
@@ -30,7 +32,7 @@ import Testing
 
         let drained = try await log.drain(consumer: "c1", count: 100, blockMs: 10)
         #expect(drained == AuditLog.Drained(stored: 4, quarantined: 2))
-        let stored = try await postgres.query("SELECT call_id FROM routing_audit ORDER BY entry_id").rows.map { $0[0] ?? "" }
+        let stored = try await postgres.query("SELECT call_id FROM routing_audit ORDER BY tenant_id, seq").rows.map { $0[0] ?? "" }
         #expect(stored == ["before", "d-1", "d-3", "after"])
         // Nothing is left pending: the stream moves on.
         #expect(try await redis.send(["XLEN", keys.auditStream]).int == 0)

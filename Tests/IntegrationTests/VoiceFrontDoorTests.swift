@@ -148,7 +148,8 @@ let voiceTenant = "acme-eu_1.x"
         #expect(unknown?["ended"] as? String == "connected:sip:support@acme.sip.zendesk.com")                  // pressed 2
 
         // The audit-worker has every decision and step in Postgres; the trace shows the whole call.
-        let log = AuditLog(redis: fleet.redis, postgres: fleet.postgres, keys: fleet.store.keys)
+        let log = AuditLog(redis: fleet.redis, postgres: fleet.postgres, keys: fleet.store.keys,
+                           vault: CredentialVault(keyRing: try MasterKeyRing(keys: fleet.masterKeys, activeId: "k1"), postgres: fleet.postgres))
         let sid = byCaller["+15559999999"]?["callSid"] as? String ?? ""
         var trace: [AuditLog.Record] = []
         _ = try await TestServers.eventually(15) {
@@ -248,7 +249,8 @@ let voiceTenant = "acme-eu_1.x"
         #expect(try await TestServers.eventually(10) { try await fleet.redis.send(["HGET", fleet.store.keys.health(voiceTenant), "zendesk"]).string == "up" })
         let transitions = try await CircuitBreaker(keys: fleet.store.keys).transitions(tenant: voiceTenant, redis: fleet.redis)
         #expect(transitions.map { "\($0.integration):\($0.to)" }.prefix(2) == ["zendesk:up", "zendesk:down"])
-        let log = AuditLog(redis: fleet.redis, postgres: fleet.postgres, keys: fleet.store.keys)
+        let log = AuditLog(redis: fleet.redis, postgres: fleet.postgres, keys: fleet.store.keys,
+                           vault: CredentialVault(keyRing: try MasterKeyRing(keys: fleet.masterKeys, activeId: "k1"), postgres: fleet.postgres))
         #expect(try await TestServers.eventually(15) { try await log.transitions(tenant: voiceTenant).count >= 2 })
 
         // On-call got an email when zendesk's failure rate passed 5 % and one when it recovered.

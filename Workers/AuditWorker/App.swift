@@ -1,5 +1,6 @@
 import Observability
 import Settings
+import Vault
 
 /// The `audit-worker` process: copies the routing audit stream into Postgres in batches,
 /// acknowledging only after commit. Reads its settings here; `AuditWorker+build.swift` wires
@@ -17,9 +18,16 @@ struct AuditWorkerSettings: Sendable {
     let common: CommonSettings
     /// SB_AUDIT_BATCH (1000): stream entries stored per transaction.
     let batch: Int
+    /// SB_MASTER_KEYS / SB_MASTER_KEY_ID: the tenants' data keys seal the personal data of each row.
+    let keyRing: MasterKeyRing
+    /// SB_SLACK_WEBHOOK_URL: where a broken audit chain is announced (unset: log and metric only).
+    let slackWebhookURL: String?
 
     init(_ env: EnvironmentVariables) throws {
+        guard let keys = env.optional("SB_MASTER_KEYS") else { throw SettingsError("SB_MASTER_KEYS is not set: audit rows cannot be sealed") }
+        keyRing = try MasterKeyRing(keys: keys, activeIdSetting: env.optional("SB_MASTER_KEY_ID"))
         common = try CommonSettings(env, defaultPort: 9106)
+        slackWebhookURL = env.optional("SB_SLACK_WEBHOOK_URL")
         batch = try env.int("SB_AUDIT_BATCH", default: 1000, range: 1...50_000)
     }
 }

@@ -8,6 +8,8 @@ import ServiceLifecycle
 /// holds the backlog. Rows Postgres refuses are quarantined (`switchboard quarantine list`).
 struct AuditDrain: Service {
     let log: AuditLog
+    /// Asked for this month's and the coming months' partitions at start and every hour.
+    let retention: AuditRetention
     let consumer: String
     let batch: Int
     let logger: Logger
@@ -17,9 +19,14 @@ struct AuditDrain: Service {
 
     func run() async throws {
         var backoffMs = 200
+        var partitionsChecked: ContinuousClock.Instant?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 try await log.prepare()
+                if partitionsChecked.map({ ContinuousClock.now - $0 > .seconds(3600) }) ?? true {
+                    try await retention.preparePartitions()
+                    partitionsChecked = .now
+                }
                 let drained = try await log.drain(consumer: consumer, count: batch)
                 stored.increment(by: drained.stored)
                 if drained.quarantined > 0 {

@@ -1,29 +1,41 @@
+import Access
+import Curl
 import Foundation
 import Logging
 import Observability
 import Postgres
+import Queue
 import Redis
 import Routing
 import RoutingCore
+import Vault
 
-/// Builds the audit-worker: the drain loop and the health / metrics server. `onBound` learns
-/// the HTTP port.
+/// Builds the audit-worker: the drain loop, the worker of the `audit` queue (retention and chain
+/// checks the scheduler fires), and the health / metrics server. `onBound` learns the HTTP port.
 func buildAuditWorker(_ settings: AuditWorkerSettings, registry: MetricsRegistry,
-                      onBound: @escaping @Sendable (Int) -> Void = { _ in }) -> ProcessApp {
+                      onBound: @escaping @Sendable (Int) -> Void = { _ in }) throws -> ProcessApp {
     let common = settings.common
     let logger = Logger(label: "switchboard.audit-worker")
     let redis = RedisClient(common.redis)
     let postgres = PostgresClient(common.postgres)
-    let log = AuditLog(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: common.keyPrefix))
-    let drain = AuditDrain(log: log, consumer: common.consumerName, batch: settings.batch, logger: logger)
+    let log = AuditLog(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: common.keyPrefix),
+                       vault: CredentialVault(keyRing: settings.keyRing, postgres: postgres))
+    let retention = AuditRetention(postgres: postgres)
+    let drain = AuditDrain(log: log, retention: retention, consumer: common.consumerName, batch: settings.batch, logger: logger)
+    let http = HTTPClient(maxConnections: 1, policy: common.outbound)
+    let jobs = AuditJobs(log: log, actions: UserActionLog(postgres: postgres), retention: retention, http: http,
+                         slackWebhookURL: settings.slackWebhookURL, logger: logger)
+    let worker = QueueWorker(queue: try JobQueue(name: AuditJobs.queue, prefix: common.keyPrefix, redis: redis), registry: JobRegistry(jobs.definitions),
+                             configuration: QueueWorkerConfiguration(concurrency: 1), logger: logger)
     let ops = OpsServer.make(host: common.httpHost, port: common.httpPort, registry: registry, logger: logger,
                              health: { do { _ = try await redis.send(["PING"]); return nil } catch { return "redis: \(error)" } },
                              onBound: { port in
                                  logger.info("audit-worker ready", metadata: ["port": "\(port)"])
                                  onBound(port)
                              })
-    return ProcessApp(services: [drain, ops], logger: logger, onStop: {
+    return ProcessApp(services: [drain, worker, ops], logger: logger, onStop: {
         await redis.shutdown()
         await postgres.shutdown()
+        await http.shutdown()
     })
 }

@@ -53,6 +53,20 @@ public enum AuditChain {
         public let reason: String
     }
 
+    /// The result of checking one tenant's chain.
+    public struct Verification: Sendable, Codable, Equatable {
+        public let tenant: String?
+        /// Rows that matched before the first break (all of them when there is none).
+        public let rows: Int
+        public let firstBreak: Break?
+
+        public init(tenant: String?, rows: Int, firstBreak: Break?) {
+            self.tenant = tenant
+            self.rows = rows
+            self.firstBreak = firstBreak
+        }
+    }
+
     /// Checks `links` (in order) continue a chain whose last verified row had `seq` `afterSeq`
     /// and hash `afterHash`. Returns the first row that does not match, or nil.
     public static func firstBreak(_ links: [Link], afterSeq: Int, afterHash: String) -> Break? {

@@ -1,0 +1,48 @@
+import Basics
+import Crypto
+import Foundation
+
+/// A tenant's keys for personal data (caller numbers, lead fields, call chains), derived from
+/// its data key with HKDF-SHA256: one to seal (AES-256-GCM, bound to the tenant), one for the
+/// blind index (HMAC-SHA256 of a normalised value, so a phone number can be found without being
+/// stored). Neither key is stored; both change when the data key does.
+public struct PersonalDataKeys: Sendable {
+    public let tenant: String
+    private let sealing: [UInt8]
+    private let indexing: [UInt8]
+
+    /// Derives both keys from the tenant's data key bytes.
+    public init(tenant: String, dataKey: [UInt8]) {
+        self.tenant = tenant
+        let key = SymmetricKey(data: dataKey)
+        func derive(_ info: String) -> [UInt8] {
+            HKDF<SHA256>.deriveKey(inputKeyMaterial: key, salt: Array(tenant.utf8), info: Array(info.utf8), outputByteCount: 32)
+                .withUnsafeBytes { Array($0) }
+        }
+        sealing = derive("switchboard personal data v1")
+        indexing = derive("switchboard blind index v1")
+    }
+
+    /// `plaintext` sealed: base64 of nonce, ciphertext and tag.
+    public func seal(_ plaintext: String) throws -> String {
+        let box = try AES.GCM.seal(Array(plaintext.utf8), using: SymmetricKey(data: sealing), authenticating: Array(tenant.utf8))
+        return box.combined!.base64EncodedString()
+    }
+
+    /// Opens what `seal` produced.
+    public func open(_ sealed: String) throws -> String {
+        guard let combined = Data(base64Encoded: sealed) else { throw VaultError("sealed personal data is not base64") }
+        do {
+            let box = try AES.GCM.SealedBox(combined: combined)
+            return String(decoding: try AES.GCM.open(box, using: SymmetricKey(data: sealing), authenticating: Array(tenant.utf8)), as: UTF8.self)
+        } catch {
+            throw VaultError("cannot open personal data of tenant \(tenant): wrong key or tampered data")
+        }
+    }
+
+    /// The blind index of a normalised value (an E.164 number): 32 hex digits of its HMAC.
+    public func index(_ value: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(value.utf8), using: SymmetricKey(data: indexing))
+        return String(Hex.encode(mac).prefix(32))
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import Postgres
+import Redis
+@testable import Routing
+import RoutingCore
+import Schema
+import Testing
+import Vault
+
+/// The routing audit in Postgres: one hash chain per tenant, personal data sealed and found by
+/// its blind index, re-delivered entries stored once, tampering found, retention that keeps the
+/// chains verifiable, and the move of pre-migration rows.
+@Suite(.needsServers) struct RoutingAuditChainTests {
+    struct Fixture {
+        let postgres: PostgresClient
+        let redis: RedisClient
+        let prefix: String
+        let log: AuditLog
+
+        static func make() async throws -> Fixture {
+            let postgres = try await TestServers.postgres()
+            try await SchemaMigrations.migrator.migrate(postgres)
+            let redis = TestServers.redis()
+            let prefix = TestServers.uniquePrefix()
+            let ring = try MasterKeyRing(keys: MasterKeyRing.generateEntry(id: "k1"), activeId: "k1")
+            let log = AuditLog(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: prefix), vault: CredentialVault(keyRing: ring, postgres: postgres))
+            try await log.prepare()
+            return Fixture(postgres: postgres, redis: redis, prefix: prefix, log: log)
+        }
+
+        func close() async throws {
+            try await TestServers.cleanup(prefix: prefix, redis: redis)
+            await redis.shutdown()
+            try await TestServers.dropSchema(postgres)
+        }
+
+        /// Every stored byte of the table as text (what a dump would hold).
+        func dump() async throws -> String {
+            try await postgres.query("SELECT coalesce(string_agg(t::text, E'\\n'), '') AS all FROM routing_audit t").value(0, "all") ?? ""
+        }
+    }
+
+    static func chain(_ tenant: String, _ call: String, caller: String, at: Int = 1_764_600_000_000, dialer: String = "zendesk") -> String {
+        #"{"kind":"decision","tenant":"\#(tenant)","callId":"\#(call)","caller":"\#(caller)","lead":{"lead_owner":"alice@acme.example"},"answer":{"dialer":"\#(dialer)","rule":"owner","fallbacks":["braze_timeout"]},"at":\#(at),"micros":40}"#
+    }
+
+    @Test func eachTenantsRowsFormOneSealedChainFoundByTheCallersBlindIndex() async throws {
+        let f = try await Fixture.make()
+        let stream = f.log.keys.auditStream
+        for n in 0..<30 {
+            let tenant = n % 3 == 0 ? "globex" : "acme"
+            try await f.redis.send(["XADD", stream, "*", "kind", "decisions", "chains",
+                                    [Self.chain(tenant, "c\(n)a", caller: "+1555123\(String(format: "%04d", n))"),
+                                     Self.chain(tenant, "c\(n)b", caller: "+15559990000", dialer: "dialfire")].joined(separator: "\n")])
+            try await f.redis.send(["XADD", stream, "*", "kind", "step", "tenant", tenant, "call", "c\(n)a", "caller", "+1555123\(String(format: "%04d", n))",
+                                    "chain", #"{"kind":"step","tenant":"\#(tenant)","callId":"c\#(n)a","step":"dial:zendesk","at":1764600000100}"#])
+        }
+        var stored = 0, quarantined = 0
+        for _ in 0..<20 where stored + quarantined < 90 {
+            let drained = try await f.log.drain(consumer: "c1", count: 17, blockMs: 10)
+            stored += drained.stored
+            quarantined += drained.quarantined
+        }
+        #expect(stored == 90)
+        #expect(quarantined == 0)
+
+        let verified = try await f.log.verify()
+        #expect(verified.map(\.tenant) == ["acme", "globex"])
+        #expect(verified.map(\.rows) == [60, 30])
+        #expect(verified.allSatisfy { $0.firstBreak == nil })
+        // No plain phone number, lead field or chain anywhere in the table.
+        let dump = try await f.dump()
+        #expect(!dump.contains("+1555") && !dump.contains("5551230") && !dump.contains("alice@"), "\(dump.prefix(500))")
+        #expect(dump.contains("dialfire") && dump.contains("braze_timeout"), "the answer's dialer, rule and fallbacks stay readable for counts")
+
+        // Search by caller and trace still work, opened with the tenant's key.
+        let day = Date(timeIntervalSince1970: 1_764_600_000)
+        let found = try await f.log.search(tenant: "acme", from: day.addingTimeInterval(-60), to: day.addingTimeInterval(60),
+                                           caller: try PhoneNumber(parsing: "+15551230001"))
+        #expect(found.map(\.callId) == ["c1a"])
+        #expect(found.first?.caller == "+15551230001")
+        #expect(found.first?.detail.contains("alice@acme.example") == true)
+        #expect(try await f.log.search(tenant: "globex", from: day.addingTimeInterval(-60), to: day.addingTimeInterval(60),
+                                       caller: try PhoneNumber(parsing: "+15551230001")).isEmpty, "another tenant's index never matches")
+        let trace = try await f.log.trace(tenant: "acme", callId: "c1a")
+        #expect(trace.map(\.kind) == ["decision", "step"])
+
+        // Entries delivered again after their batch was stored are not stored twice.
+        let entries = [RedisStreamEntry(id: "1764600000000-0", fields: ["kind": "decisions", "chains": Self.chain("acme", "again", caller: "+15550001111")])]
+        try await f.log.insert(AuditLog.rows(entries)[...], redelivered: true)
+        try await f.log.insert(AuditLog.rows(entries)[...], redelivered: true)
+        #expect(try await f.postgres.query("SELECT count(*) AS n FROM routing_audit WHERE call_id = 'again'").value(0, "n") == "1")
+        #expect(try await f.log.verify(tenant: "acme").first?.firstBreak == nil)
+
+        // A superuser's edit of one row is found, by position.
+        let superuser = PostgresClient(PostgresConfiguration(url: TestServers.postgresURL.replacingOccurrences(of: "://switchboard@", with: "://postgres@"),
+                                                             poolSize: 1, schema: f.postgres.configuration.schema))
+        try await superuser.transaction { db in
+            _ = try db.query("SET LOCAL session_replication_role = replica")
+            _ = try db.query("UPDATE routing_audit SET dialer = 'dialfire' WHERE tenant_id = 'acme' AND seq = 7")
+        }
+        await superuser.shutdown()
+        let tampered = try await f.log.verify(tenant: "acme")
+        #expect(tampered.first?.firstBreak?.seq == 7)
+        #expect(tampered.first?.rows == 6)
+        #expect(try await f.log.verify(tenant: "globex").first?.firstBreak == nil)
+        try await f.close()
+    }
+
+    @Test func theSealedTextIsJSONWhateverTheDetailHolds() throws {
+        for (caller, detail) in [("+15550001111", #"{"a":"b"}"#), ("a\"b\\c", "x\n\u{1}\u{1F}\t\r\"\\é😀"), ("", "")] {
+            let text = AuditLog.sealedJSON(caller: caller, detail: detail)
+            let back = try JSONDecoder().decode(SealedAuditData.self, from: Data(text.utf8))
+            #expect(back.caller == caller && back.detail == detail, "\(text)")
+        }
+        #expect(try JSONDecoder().decode(SealedAuditData.self, from: Data(AuditLog.sealedJSON(caller: nil, detail: "d").utf8)).caller == nil)
+    }
+
+    @Test func retentionRemovesWhatIsPastItAndTheChainsStillVerify() async throws {
+        let f = try await Fixture.make()
+        let day = 86_400.0, now = Date()
+        try await f.postgres.query("SELECT switchboard_audit_partitions($1::date, 1)", [String(ISO8601DateFormatter().string(from: now.addingTimeInterval(-400 * day)).prefix(10))])
+        try await f.postgres.query("INSERT INTO audit_retention (tenant_id, days, set_by) VALUES ('short', 90, 'test')")
+        await #expect(throws: PostgresError.self) { try await f.postgres.query("INSERT INTO audit_retention (tenant_id, days, set_by) VALUES ('tiny', 30, 'test')") }
+        var n = 0
+        func store(_ tenant: String, daysAgo: Double, count: Int) async throws {
+            let entries = (0..<count).map { _ -> RedisStreamEntry in
+                n += 1
+                return RedisStreamEntry(id: "\(1_700_000_000_000 + n)-0", fields: ["kind": "decisions", "chains": Self.chain(tenant, "r\(n)", caller: "+15550002222")])
+            }
+            try await f.log.insert(AuditLog.rows(entries)[...], redelivered: false, storedAt: now.addingTimeInterval(-daysAgo * day))
+        }
+        // Oldest first: a chain's stored_at never goes back.
+        for tenant in ["short", "long"] {
+            try await store(tenant, daysAgo: 400, count: 5)
+            try await store(tenant, daysAgo: 100, count: 4)
+            try await store(tenant, daysAgo: 89, count: 3)
+        }
+        let retention = AuditRetention(postgres: f.postgres)
+        let removed = try await retention.run()
+        #expect(removed == 10 + 4, "both tenants' 400-day rows (a whole month, dropped) and short's 100-day rows")
+        let left = try await f.postgres.query("SELECT tenant_id, count(*) AS n FROM routing_audit GROUP BY 1 ORDER BY 1")
+        #expect(left.records.map { "\(($0["tenant_id"] ?? nil) ?? ""):\(($0["n"] ?? nil) ?? "")" } == ["long:7", "short:3"])
+        let runs = try await f.postgres.query("SELECT coalesce(partition, tenant_id) AS what, rows FROM audit_retention_runs ORDER BY id")
+        #expect(runs.rows.count == 2, "\(runs.records)")
+        #expect(runs.records.first.flatMap { ($0["what"] ?? nil)?.hasPrefix("routing_audit_") } == true)
+        // The chains verify from their anchors; nothing younger than 90 days went.
+        let verified = try await f.log.verify()
+        #expect(verified.allSatisfy { $0.firstBreak == nil }, "\(verified)")
+        #expect(verified.map(\.rows) == [7, 3])
+        #expect(try await retention.run() == 0, "idempotent")
+        // New rows still chain on after the cut.
+        try await store("short", daysAgo: 0, count: 2)
+        #expect(try await f.log.verify(tenant: "short").first == AuditChain.Verification(tenant: "short", rows: 5, firstBreak: nil))
+        try await f.close()
+    }
+
+    @Test func rowsFromBeforeTheChainAreMovedInAndTheOldTableDropped() async throws {
+        let f = try await Fixture.make()
+        try await f.postgres.query("""
+            INSERT INTO routing_audit_legacy (entry_id, tenant_id, kind, call_id, caller, at, micros, detail) VALUES
+            ('1-0/0', 'acme', 'decision', 'old-1', '+15551230001', now() - interval '2 days', 10, '{"answer": {"dialer": "zendesk", "rule": "owner", "fallbacks": []}}'),
+            ('2-0', 'acme', 'step', 'old-1', '+15551230001', now() - interval '2 days' + interval '1 second', NULL, '{"step": "dial"}'),
+            ('3-0/0', 'globex', 'decision', 'old-2', '+15559870000', now() - interval '1 day', 12, '{}')
+            """)
+        #expect(try await f.log.migrateLegacy() == 3)
+        #expect(try await f.postgres.query("SELECT to_regclass('routing_audit_legacy') IS NULL AS gone").value(0, "gone") == "t")
+        #expect(try await f.log.migrateLegacy() == 0)
+        #expect(try await f.log.verify().map(\.rows) == [2, 1])
+        let found = try await f.log.search(tenant: "acme", from: Date().addingTimeInterval(-3 * 86_400), to: Date(), caller: try PhoneNumber(parsing: "+15551230001"))
+        #expect(found.map(\.callId) == ["old-1"])
+        #expect(!(try await f.dump()).contains("+1555"))
+        try await f.close()
+    }
+}
