@@ -4,13 +4,16 @@ public enum Hex {
 
     /// Two lower-case hex digits per byte.
     public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.underestimatedCount * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 15)])
+        let input = Array(bytes)
+        return String(unsafeUninitializedCapacity: input.count * 2) { out in
+            var i = 0
+            for byte in input {
+                out[i] = digits[Int(byte >> 4)]
+                out[i + 1] = digits[Int(byte & 15)]
+                i += 2
+            }
+            return i
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// `count` random bytes from the system's generator, as hex (`2 × count` digits).

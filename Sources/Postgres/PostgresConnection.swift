@@ -138,8 +138,13 @@ public final class PostgresConnection: PooledConnection, @unchecked Sendable {
     }
 
     private static func appendCopyField(_ field: String?, to buffer: inout [UInt8]) {
-        guard let field else { buffer.append(contentsOf: [0x5C, 0x4E]); return } // \N
-        for byte in field.utf8 {
+        guard let field else { buffer.append(0x5C); buffer.append(0x4E); return } // \N
+        let utf8 = field.utf8
+        if !utf8.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
+            buffer.append(contentsOf: utf8)
+            return
+        }
+        for byte in utf8 {
             switch byte {
             case 0x5C: buffer.append(contentsOf: [0x5C, 0x5C])
             case 0x09: buffer.append(contentsOf: [0x5C, 0x74])

@@ -106,9 +106,11 @@ public struct AuditLog: Sendable {
     static func rows(_ entries: [Entry]) -> [Row] {
         var rows: [Row] = []
         for e in entries {
-            let chains: [String] = e.fields["kind"] == "decisions" ? (e.fields["chains"] ?? "").split(separator: "\n").map(String.init) : [e.fields["chain"] ?? "{}"]
+            // Split on the newline byte (a Character split walks grapheme clusters: slow at ingest rates).
+            let chains: [String] = e.fields["kind"] == "decisions"
+                ? (e.fields["chains"] ?? "").utf8.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) } : [e.fields["chain"] ?? "{}"]
             for (n, chain) in chains.enumerated() {
-                let object = try? JSONDecoder().decode(ChainHead.self, from: Data(chain.utf8))
+                let object = ChainScanner.head(chain) ?? (try? JSONDecoder().decode(ChainHead.self, from: Data(chain.utf8)))
                 let kind = e.fields["kind"] == "decisions" ? "decision" : (e.fields["kind"] ?? "decision")
                 rows.append(Row(entryId: e.fields["kind"] == "decisions" ? "\(e.id)/\(n)" : e.id,
                                 tenant: object?.tenant ?? e.fields["tenant"] ?? "", kind: kind,
@@ -175,23 +177,30 @@ public struct AuditLog: Sendable {
     }
 
     private static func appendJSONString(_ text: String, to out: inout String) {
-        out.unicodeScalars.append("\"")
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+        let utf8 = text.utf8
+        // The usual case: nothing to escape, one copy of the bytes.
+        if !utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            out += "\""
+            out += text
+            out += "\""
+            return
+        }
+        var bytes: [UInt8] = [0x22]
+        bytes.reserveCapacity(utf8.count + 16)
+        let hex = Array("0123456789abcdef".utf8)
+        for b in utf8 {
+            switch b {
+            case 0x22: bytes += [0x5C, 0x22]
+            case 0x5C: bytes += [0x5C, 0x5C]
+            case 0x0A: bytes += [0x5C, 0x6E]
+            case 0x0D: bytes += [0x5C, 0x72]
+            case 0x09: bytes += [0x5C, 0x74]
+            case 0..<0x20: bytes += [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
+            default: bytes.append(b)
             }
         }
-        out.unicodeScalars.append("\"")
+        bytes.append(0x22)
+        out += String(decoding: bytes, as: UTF8.self)
     }
 
     /// The name of the routing audit's chains in `audit_chain_heads` and `audit_chain_anchors`.
@@ -420,10 +429,16 @@ struct SealedAuditData: Codable {
 }
 
 /// The parts of a decision's answer that become plain columns (no personal data).
-struct ChainAnswer: Decodable {
-    let dialer: String?
-    let rule: String?
-    let fallbacks: [String]?
+struct ChainAnswer: Decodable, Equatable {
+    var dialer: String?
+    var rule: String?
+    var fallbacks: [String]?
+
+    init(dialer: String?, rule: String?, fallbacks: [String]?) {
+        self.dialer = dialer
+        self.rule = rule
+        self.fallbacks = fallbacks
+    }
 
     private enum CodingKeys: String, CodingKey { case dialer, rule, fallbacks }
 
@@ -436,13 +451,22 @@ struct ChainAnswer: Decodable {
 }
 
 /// The members of an audit chain that become columns; any member may be missing or of another type.
-struct ChainHead: Decodable {
-    let callId: String?
-    let caller: String?
-    let tenant: String?
-    let at: Int?
-    let micros: Int?
-    let answer: ChainAnswer?
+struct ChainHead: Decodable, Equatable {
+    var callId: String?
+    var caller: String?
+    var tenant: String?
+    var at: Int?
+    var micros: Int?
+    var answer: ChainAnswer?
+
+    init(callId: String?, caller: String?, tenant: String?, at: Int?, micros: Int?, answer: ChainAnswer?) {
+        self.callId = callId
+        self.caller = caller
+        self.tenant = tenant
+        self.at = at
+        self.micros = micros
+        self.answer = answer
+    }
 
     private enum CodingKeys: String, CodingKey { case callId, caller, tenant, at, micros, answer }
 

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import Postgres
 import Redis
@@ -171,5 +172,53 @@ import Vault
         #expect(found.map(\.callId) == ["old-1"])
         #expect(!(try await f.dump()).contains("+1555"))
         try await f.close()
+    }
+}
+
+/// The audit-worker's chain scanner reads what Foundation's decoder reads, or declines (and the
+/// decoder is asked): checked on the router's chains, odd but valid JSON, and hostile bytes.
+@Suite struct ChainScannerTests {
+    static func decoded(_ text: String) -> ChainHead? { try? JSONDecoder().decode(ChainHead.self, from: Data(text.utf8)) }
+
+    @Test func agreesWithTheFullDecoder() {
+        let samples = [
+            RoutingAuditChainTests.chain("acme", "c1", caller: "+15551230001"),
+            #"{"kind":"step","tenant":"acme","callId":"c\"1\\2\n","step":"dial","at":1700000000000}"#,
+            #" { "tenant" : "a" , "at" : -5, "micros": 12, "answer": {"dialer": "z", "fallbacks": ["x", 1]}, "nested": {"a": [1, {"b": null}], "c": true} } "#,
+            #"{"caller": "\u00e9\ud83d\ude00", "callId": "\u0041\/", "tenant": 5, "at": 1.5, "micros": "7", "answer": []}"#,
+            #"{"answer": {"dialer": null, "rule": "r", "fallbacks": []}, "at": 12345678901234567890}"#,
+            #"{"tenant":"a","tenant":"b"}"#, "{}", #"{"a":1e5,"b":-0.5,"c":false}"#,
+        ]
+        for text in samples {
+            let fast = ChainScanner.head(text)
+            #expect(fast != nil, "\(text)")
+            if let fast { #expect(fast == Self.decoded(text), "\(text)") }
+        }
+    }
+
+    @Test func declinesWhatIsNotOneJSONObject() {
+        for text in ["", "[]", "not json", #"{"a":}"#, #"{"a":1"#, #"{"a":1}x"#, #"{"a":"b\"#, "{\"a\":\"\u{1}\"}", #"{"a":tru}"#,
+                     #"{"a":"\u12"}"#, #"{"callId":"x"} {"b":1}"#, #"{"answer":{"fallbacks":["a",]}}"#, #"{"caller":"\ud800"}"#,
+                     #"{"caller":"\udc00x"}"#, #"{"a":01}"#, #"{"a":.5}"#, #"{"a":NaN}"#] {
+            #expect(ChainScanner.head(text) == nil, "\(text)")
+        }
+    }
+
+    @Test func randomMutationsNeverDisagree() {
+        var random = SeededRandom(seed: 11)
+        let base = Array(RoutingAuditChainTests.chain("acme", "c9", caller: "+15551230009").utf8)
+        for _ in 0..<3000 {
+            var bytes = base
+            for _ in 0..<(1 + Int(random.next() % 3)) {
+                let at = Int(random.next() % UInt64(bytes.count))
+                switch random.next() % 3 {
+                case 0: bytes[at] = UInt8(truncatingIfNeeded: random.next())
+                case 1: bytes.remove(at: at)
+                default: bytes.insert(Array(#"{}[]",:\0"#.utf8)[Int(random.next() % 9)], at: at)
+                }
+            }
+            let text = String(decoding: bytes, as: UTF8.self)
+            if let fast = ChainScanner.head(text) { #expect(fast == Self.decoded(text), "\(text)") }
+        }
     }
 }

@@ -18,6 +18,9 @@ struct AuditWorkerSettings: Sendable {
     let common: CommonSettings
     /// SB_AUDIT_BATCH (1000): stream entries stored per transaction.
     let batch: Int
+    /// SB_AUDIT_DRAINS (2): drain loops in this process, each its own stream consumer, so one
+    /// prepares (parses, seals) a batch while another's is being written.
+    let drains: Int
     /// SB_MASTER_KEYS / SB_MASTER_KEY_ID: the tenants' data keys seal the personal data of each row.
     let keyRing: MasterKeyRing
     /// SB_SLACK_WEBHOOK_URL: where a broken audit chain is announced (unset: log and metric only).
@@ -29,5 +32,6 @@ struct AuditWorkerSettings: Sendable {
         common = try CommonSettings(env, defaultPort: 9106)
         slackWebhookURL = env.optional("SB_SLACK_WEBHOOK_URL")
         batch = try env.int("SB_AUDIT_BATCH", default: 1000, range: 1...50_000)
+        drains = try env.int("SB_AUDIT_DRAINS", default: 2, range: 1...16)
     }
 }

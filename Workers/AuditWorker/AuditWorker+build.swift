@@ -21,7 +21,11 @@ func buildAuditWorker(_ settings: AuditWorkerSettings, registry: MetricsRegistry
     let log = AuditLog(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: common.keyPrefix),
                        vault: CredentialVault(keyRing: settings.keyRing, postgres: postgres))
     let retention = AuditRetention(postgres: postgres)
-    let drain = AuditDrain(log: log, retention: retention, consumer: common.consumerName, batch: settings.batch, logger: logger)
+    // Consumer names stay stable across restarts (the first keeps the process's name), so each
+    // loop finishes what it had read before.
+    let drains = (0..<settings.drains).map { i in
+        AuditDrain(log: log, retention: retention, consumer: i == 0 ? common.consumerName : "\(common.consumerName)-\(i)", batch: settings.batch, logger: logger)
+    }
     let http = HTTPClient(maxConnections: 1, policy: common.outbound)
     let jobs = AuditJobs(log: log, actions: UserActionLog(postgres: postgres), retention: retention, http: http,
                          slackWebhookURL: settings.slackWebhookURL, logger: logger)
@@ -33,7 +37,7 @@ func buildAuditWorker(_ settings: AuditWorkerSettings, registry: MetricsRegistry
                                  logger.info("audit-worker ready", metadata: ["port": "\(port)"])
                                  onBound(port)
                              })
-    return ProcessApp(services: [drain, worker, ops], logger: logger, onStop: {
+    return ProcessApp(services: drains + [worker, ops], logger: logger, onStop: {
         await redis.shutdown()
         await postgres.shutdown()
         await http.shutdown()
