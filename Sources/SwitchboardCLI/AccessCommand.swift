@@ -61,7 +61,9 @@ private func password(file: String?) throws -> (text: String, generated: Bool) {
         let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
         return (String((0..<20).map { _ in alphabet.randomElement(using: &generator)! }), true)
     }
-    guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
+    // "-" (or /dev/stdin) reads standard input: a pipe, which String(contentsOfFile:) cannot read.
+    let data = file == "-" || file == "/dev/stdin" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
+    guard let data, let text = String(data: data, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
     return (String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? ""), false)
 }
 
@@ -77,7 +79,7 @@ struct UsersCommand: AsyncParsableCommand {
         @Option(help: "Username (an email address fits).") var username: String
         @Option(help: "admin, read-only (both need --tenant) or operator.") var role: String
         @Option(help: "The tenant of an admin or read-only user.") var tenant: String?
-        @Option(help: "File whose first line is the password (default: generate one).") var passwordFile: String?
+        @Option(help: "File whose first line is the password, - for standard input (default: generate one).") var passwordFile: String?
         @Flag(help: "Do nothing when the user already exists (for setup scripts).") var ifMissing = false
 
         func run() async throws {
