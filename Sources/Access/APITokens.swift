@@ -108,17 +108,10 @@ public struct APITokens: Sendable {
         guard let r = rows.records.first, let stored = r["secret_sha256"] ?? nil,
               let role = (r["role"] ?? nil).flatMap(Role.init(rawValue:)), let userRole = (r["user_role"] ?? nil).flatMap(Role.init(rawValue:)),
               let userId = (r["user_id"] ?? nil).flatMap({ Int($0) }), let name = r["username"] ?? nil,
-              Self.constantTimeEqual(stored, Self.digest(secret)) else { throw refused }
+              Hex.constantTimeEqual(stored, Self.digest(secret)) else { throw refused }
         // A token never outranks its user today (the user may have been demoted since).
         let effective = userRole.mayGrant(role) ? role : userRole
         if (r["stale"] ?? nil) == "t" { try await postgres.query("UPDATE api_tokens SET last_used_at = now() WHERE id = $1", [id]) }
         return Principal(userId: userId, name: name, role: effective, tenant: r["tenant_id"] ?? nil, via: .token, tokenId: id)
-    }
-
-    /// Compares two hex digests without an early exit.
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }

@@ -71,17 +71,11 @@ public struct UserActionLog: Sendable {
         }
         var out: [AuditChain.Verification] = []
         for chain in chains {
-            // After a retention cut the chain goes on from the last row removed (its anchor).
-            let anchor = try await postgres.query("SELECT seq, hash FROM audit_chain_anchors WHERE chain = 'user_actions' AND tenant_id = $1", [chain])
-            var seq = anchor.value(0, "seq").flatMap { Int($0) } ?? 0, hash = anchor.value(0, "hash") ?? AuditChain.genesis
-            var rows = 0, broken: AuditChain.Break?
-            while broken == nil {
-                let page = try await postgres.query("""
+            out.append(try await AuditChain.verify(chain: "user_actions", tenant: chain, postgres: postgres) { after in
+                try await postgres.query("""
                     SELECT id, seq, (extract(epoch FROM at) * 1000000)::bigint AS micros, actor, actor_id, action, target, outcome, detail,
                            source, prev_hash, hash FROM user_actions WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT 5000
-                    """, [chain, String(seq)])
-                if page.rows.isEmpty { break }
-                let links = page.records.map { r -> AuditChain.Link in
+                    """, [chain, String(after)]).records.map { r -> AuditChain.Link in
                     let s = (r["seq"] ?? nil).flatMap { Int($0) } ?? 0
                     return AuditChain.Link(
                         id: (r["id"] ?? nil).flatMap { Int($0) } ?? 0, seq: s,
@@ -91,12 +85,7 @@ public struct UserActionLog: Sendable {
                                             detail: (r["detail"] ?? nil) ?? "", source: (r["source"] ?? nil) ?? ""),
                         previous: (r["prev_hash"] ?? nil) ?? "", hash: (r["hash"] ?? nil) ?? "")
                 }
-                broken = AuditChain.firstBreak(links, afterSeq: seq, afterHash: hash)
-                rows += broken == nil ? links.count : links.prefix { $0.seq < broken!.seq }.count
-                seq = links.last!.seq
-                hash = links.last!.hash
-            }
-            out.append(AuditChain.Verification(tenant: chain.isEmpty ? nil : chain, rows: rows, firstBreak: broken))
+            })
         }
         return out
     }

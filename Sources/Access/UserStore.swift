@@ -155,11 +155,3 @@ public struct UserStore: Sendable {
 private enum DecoyHash {
     static let value = Mutex<String?>(nil)
 }
-
-extension Optional {
-    /// `map` with an async transform.
-    fileprivate func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let self else { return nil }
-        return try await transform(self)
-    }
-}

@@ -21,4 +21,12 @@ public enum Hex {
         var generator = SystemRandomNumberGenerator()
         return encode((0..<max(0, count)).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
+
+    /// Whether two texts (digests, tokens) are equal, compared without an early exit so the
+    /// time taken says nothing about where they differ.
+    public static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
 }

@@ -30,7 +30,16 @@ public enum Timestamp {
     public static func utcText(ms: Int64) -> String {
         let days = ms >= 0 ? ms / 86_400_000 : (ms - 86_399_999) / 86_400_000
         let inDay = ms - days * 86_400_000
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let (year, month, day) = civilDate(daysSince1970: days)
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let millis = inDay % 1000, seconds = inDay / 1000
+        let frac = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
+        return "\(year)-\(two(month))-\(two(day)) \(two(seconds / 3600)):\(two(seconds / 60 % 60)):\(two(seconds % 60)).\(frac)+00"
+    }
+
+    /// The proleptic Gregorian (year, month, day) of a day counted from 1970-01-01 (Howard
+    /// Hinnant's algorithm; negative days are before 1970). HTTP dates and audit times use it.
+    public static func civilDate(daysSince1970 days: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
@@ -39,10 +48,6 @@ public enum Timestamp {
         let mp = (5 * doy + 2) / 153
         let day = doy - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        let millis = inDay % 1000, seconds = inDay / 1000
-        let frac = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
-        return "\(year)-\(two(month))-\(two(day)) \(two(seconds / 3600)):\(two(seconds / 60 % 60)):\(two(seconds % 60)).\(frac)+00"
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }

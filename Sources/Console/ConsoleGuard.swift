@@ -82,9 +82,10 @@ struct ConsoleGuard: Sendable {
             var principal: Principal?
             var tenant: String?
             do {
-                let body = method == .get || method == .head ? ByteBuffer() : try await Self.collect(request)
+                // Who is asking first: an anonymous caller never gets us to read a body.
                 let who = try await authenticate(request)
                 principal = who
+                let body = method == .get || method == .head ? ByteBuffer() : try await Self.collect(request)
                 tenant = try await resolve(source, request: request, context: context, body: body, principal: who)
                 if case .denied(let reason) = AccessPolicy.decide(who, action, tenant: tenant) {
                     throw AccessError(.forbidden, reason)
@@ -131,7 +132,7 @@ struct ConsoleGuard: Sendable {
         }
         if request.method != .get && request.method != .head {
             let sent = request.headers[Self.csrfHeader] ?? ""
-            guard Self.same(sent, session.csrfToken) else { throw AccessError(.forbidden, "missing or wrong X-CSRF-Token for this session") }
+            guard !sent.isEmpty, Hex.constantTimeEqual(sent, session.csrfToken) else { throw AccessError(.forbidden, "missing or wrong X-CSRF-Token for this session") }
         }
         return user.principal(via: .session)
     }
@@ -178,11 +179,6 @@ struct ConsoleGuard: Sendable {
         }
     }
 
-    /// Equal texts, compared without an early exit.
-    static func same(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        return x.count == y.count && !x.isEmpty && zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
-    }
 
     /// Domain errors as HTTP: input errors 4xx with their message; store failures 503 and other
     /// surprises 500, with a generic message (the details are logged).

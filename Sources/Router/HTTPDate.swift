@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import NIOCore
 
@@ -23,16 +24,8 @@ public struct HTTPDate: Sendable {
     /// `Sun, 06 Nov 1994 08:49:37 GMT` for seconds since 1970.
     public static func format(_ seconds: Int) -> String {
         let days = seconds / 86_400, rest = seconds % 86_400
-        // Civil date from days since 1970 (Howard Hinnant's algorithm).
-        let z = days + 719_468
-        let era = z / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let civil = Timestamp.civilDate(daysSince1970: Int64(days))
+        let (year, month, day) = (Int(civil.year), Int(civil.month), Int(civil.day))
         func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
         return "\(Self.days[days % 7]), \(two(day)) \(Self.months[month - 1]) \(year) \(two(rest / 3600)):\(two(rest % 3600 / 60)):\(two(rest % 60)) GMT"
     }

@@ -390,17 +390,13 @@ public struct AuditLog: Sendable {
         }
         var out: [AuditChain.Verification] = []
         for t in tenants {
-            let anchor = try await postgres.query("SELECT seq, hash FROM audit_chain_anchors WHERE chain = $1 AND tenant_id = $2", [Self.chain, t])
-            var seq = anchor.value(0, "seq").flatMap { Int($0) } ?? 0, hash = anchor.value(0, "hash") ?? AuditChain.genesis
-            var rows = 0, broken: AuditChain.Break?
-            while broken == nil {
+            out.append(try await AuditChain.verify(chain: Self.chain, tenant: t, postgres: postgres) { after in
                 let page = try await postgres.query("""
                     SELECT seq, entry_id, (extract(epoch FROM stored_at) * 1000000)::bigint AS stored, kind, call_id, caller_index,
                            (extract(epoch FROM at) * 1000000)::bigint AS at, micros, dialer, rule, fallbacks::text AS fallbacks, sealed, prev_hash, hash
                     FROM routing_audit WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT 10000
-                    """, [t, String(seq)])
-                if page.rows.isEmpty { break }
-                let links = page.records.map { r -> AuditChain.Link in
+                    """, [t, String(after)])
+                return page.records.map { r -> AuditChain.Link in
                     let s = (r["seq"] ?? nil).flatMap { Int($0) } ?? 0
                     let fallbacks = (r["fallbacks"] ?? nil).map { PostgresArray.parseText($0) }
                     return AuditChain.Link(
@@ -411,12 +407,7 @@ public struct AuditLog: Sendable {
                                             dialer: r["dialer"] ?? nil, rule: r["rule"] ?? nil, fallbacks: fallbacks, sealed: (r["sealed"] ?? nil) ?? ""),
                         previous: (r["prev_hash"] ?? nil) ?? "", hash: (r["hash"] ?? nil) ?? "")
                 }
-                broken = AuditChain.firstBreak(links, afterSeq: seq, afterHash: hash)
-                rows += broken.map { b in links.prefix { $0.seq < b.seq }.count } ?? links.count
-                seq = links.last!.seq
-                hash = links.last!.hash
-            }
-            out.append(AuditChain.Verification(tenant: t, rows: rows, firstBreak: broken))
+            })
         }
         return out
     }

@@ -351,11 +351,3 @@ struct AuditCommand: AsyncParsableCommand {
         }
     }
 }
-
-extension Optional {
-    /// `map` with an async transform.
-    fileprivate func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let self else { return nil }
-        return try await transform(self)
-    }
-}

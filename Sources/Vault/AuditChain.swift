@@ -1,5 +1,6 @@
 import Basics
 import Crypto
+import Postgres
 
 /// The hash chain that makes an audit log tamper-evident: each row carries the SHA-256 of the
 /// previous row's hash and its own canonical content, so changing, removing or inserting a row
@@ -85,5 +86,27 @@ public enum AuditChain {
             last = link.hash
         }
         return nil
+    }
+
+    /// Checks one tenant's chain of `chain` (a table), from its retention anchor (or the start)
+    /// on, a page at a time: `page(afterSeq)` returns the next rows in order, empty at the end.
+    /// The tenant's name is reported nil when empty (the installation's chain).
+    public static func verify(chain: String, tenant: String, postgres: PostgresClient,
+                              page: (_ afterSeq: Int) async throws -> [Link]) async throws -> Verification {
+        // After a retention cut the chain goes on from the last row removed (its anchor).
+        let anchor = try await postgres.query("SELECT seq, hash FROM audit_chain_anchors WHERE chain = $1 AND tenant_id = $2", [chain, tenant])
+        var seq = anchor.value(0, "seq").flatMap { Int($0) } ?? 0, hash = anchor.value(0, "hash") ?? genesis, rows = 0
+        let name = tenant.isEmpty ? nil : tenant
+        while true {
+            let links = try await page(seq)
+            guard let last = links.last else { break }
+            if let broken = firstBreak(links, afterSeq: seq, afterHash: hash) {
+                return Verification(tenant: name, rows: rows + links.prefix { $0.seq < broken.seq }.count, firstBreak: broken)
+            }
+            rows += links.count
+            seq = last.seq
+            hash = last.hash
+        }
+        return Verification(tenant: name, rows: rows, firstBreak: nil)
     }
 }
