@@ -43,9 +43,10 @@ func buildConsole(_ settings: ConsoleSettings, registry: MetricsRegistry,
     ConsoleAccessAPI(gate: gate, secureCookies: !settings.insecureCookies).routes(into: router)
     let keys = RoutingKeys(prefix: common.keyPrefix)
     let stores = RoutingStores(redis: redis, postgres: postgres, keys: keys)
-    ConsoleRoutingAPI(rules: stores.rules, access: stores.access, audit: AuditLog(redis: redis, postgres: postgres, keys: keys,
-                                                                                       vault: CredentialVault(keyRing: imports.keyRing, postgres: postgres)),
+    let vault = CredentialVault(keyRing: imports.keyRing, postgres: postgres)
+    ConsoleRoutingAPI(rules: stores.rules, access: stores.access, audit: AuditLog(redis: redis, postgres: postgres, keys: keys, vault: vault),
                       gate: gate).routes(into: router)
+    ConsoleCredentialsAPI(credentials: stores.credentials, vault: vault, gate: gate).routes(into: router)
     let app = Application(router: router, configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
                           onServerRunning: { channel in
                               let port = channel.localAddress?.port ?? 0

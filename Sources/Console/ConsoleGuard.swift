@@ -9,6 +9,7 @@ import Observability
 import Postgres
 import Redis
 import RoutingCore
+import Vault
 
 /// Where a route finds the tenant whose data it touches.
 enum TenantSource: Sendable {
@@ -207,6 +208,10 @@ struct ConsoleGuard: Sendable {
             case .invalidInput: return JSONFailure(.badRequest, e.message)
             case .unknownDialer, .invalidRules: return JSONFailure(.unprocessableContent, e.message)
             }
+        case let e as VaultError:
+            // A missing or wrong master key is configuration, not the caller's fault; never the secret.
+            logger.error("vault failed", metadata: ["path": "\(path)", "error": "\(e)"])
+            return JSONFailure(.serviceUnavailable, "encryption keys unavailable; see the console log")
         case let e as RedisError:
             logger.error("redis failed", metadata: ["path": "\(path)", "error": "\(e)"])
             return JSONFailure(.serviceUnavailable, "Redis unavailable; try again")

@@ -17,7 +17,8 @@ public final class RouteService: Sendable {
     public let keys: RoutingKeys
     /// Capacity older than this is "unknown" (scenario 3).
     public let staleCapacityMs: Int
-    /// How long a resolved API key is trusted before Redis is asked again.
+    /// How long a resolved API key is trusted before Redis is asked again (a revocation reaches
+    /// the router within it).
     public let apiKeyCacheMs: Int
     /// How long a tenant's rules version, dialer health and capacity are reused before Redis is
     /// read again (0: every call reads them).
@@ -35,7 +36,7 @@ public final class RouteService: Sendable {
         var states: [String: TenantState] = [:]
     }
 
-    public init(redis: EventLoopRedisClient, keys: RoutingKeys, staleCapacityMs: Int = 30_000, apiKeyCacheMs: Int = 10_000,
+    public init(redis: EventLoopRedisClient, keys: RoutingKeys, staleCapacityMs: Int = 30_000, apiKeyCacheMs: Int = RouterCredentials.routerCacheMs,
                 stateMaxAgeMs: Int = 100, live: LiveLookup? = nil) {
         self.live = live
         self.stateMaxAgeMs = stateMaxAgeMs
@@ -73,13 +74,20 @@ public final class RouteService: Sendable {
     public func tenant(apiKey: String, on eventLoop: any EventLoop) -> EventLoopFuture<String?> {
         if let known = cachedTenant(apiKey: apiKey) { return eventLoop.makeSucceededFuture(known) }
         return redis.pipeline([["HGET", keys.apiKeys, APIKey.hash(apiKey)]], on: eventLoop).map { replies in
-            guard let tenant = replies.first?.string else { return nil }
+            // "tenant" or "tenant|<expiry, ms>" (RouterCredentials); an expired key is unknown.
+            guard let value = replies.first?.string else { return nil }
+            let parts = value.utf8.split(separator: UInt8(ascii: "|"), maxSplits: 1)
+            guard let first = parts.first, let tenant = String(first) else { return nil }
+            let expiresMs = parts.count == 2 ? String(parts[1]).flatMap { Int64($0) } : nil
+            if parts.count == 2, expiresMs == nil { return nil }
+            if let expiresMs, expiresMs <= Int64(Date().timeIntervalSince1970 * 1000) { return nil }
             self.apiKeys.set(tenant, for: apiKey)
             return tenant
         }
     }
 
     /// The tenant of a key resolved within `apiKeyCacheMs` (no Redis read); nil when not cached.
+    /// A key resolved just before it expires may be trusted up to `apiKeyCacheMs` past its expiry.
     public func cachedTenant(apiKey: String) -> String? { apiKeys.value(for: apiKey) }
 
     /// Routes one call for `tenant` on `eventLoop`; the future fails with `RoutingError` for bad

@@ -19,7 +19,7 @@ public final class VoiceCalls: Sendable {
     public let keyRing: MasterKeyRing?
     /// At most one SMS alert per tenant in this many seconds.
     public let alertQuietSeconds: Int
-    private let tokens = TTLCache<String, String>(ttlMs: 60_000)
+    private let tokens = TTLCache<String, VoiceTokenSet>(ttlMs: RouterCredentials.routerCacheMs)
     private let publicKeys = TTLCache<String, String?>(ttlMs: 60_000)
     private let logger = Logger(label: "switchboard.voice")
 
@@ -32,14 +32,20 @@ public final class VoiceCalls: Sendable {
         self.alertQuietSeconds = alertQuietSeconds
     }
 
-    /// The tenant's voice token; nil when the tenant has none (unknown tenant).
-    public func token(tenant: String) async throws -> String? {
-        if let hit = tokens.value(for: tenant) { return hit }
-        guard let sealed = try await redis.pipeline([["HGET", keys.voiceTokens, tenant]])[0].string else { return nil }
+    /// The voice tokens the tenant's webhooks may be signed with now (more than one during a
+    /// rotation's overlap); empty when the tenant has none. Trusted for at most
+    /// `RouterCredentials.routerCacheMs`, so a revocation is seen within it.
+    public func tokens(tenant: String) async throws -> [String] {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        if let hit = tokens.value(for: tenant) { return hit.live(atMs: now) }
+        guard let sealed = try await redis.pipeline([["HGET", keys.voiceTokens, tenant]])[0].string else {
+            tokens.set(VoiceTokenSet(tokens: []), for: tenant)
+            return []
+        }
         guard let keyRing else { throw VaultError("SB_MASTER_KEYS is not set: voice tokens cannot be opened") }
-        let token = try keyRing.openDirect(sealed, context: "voice:\(tenant)")
-        tokens.set(token, for: tenant)
-        return token
+        let set = try VoiceTokenSet.open(sealed, tenant: tenant, keyRing: keyRing)
+        tokens.set(set, for: tenant)
+        return set.live(atMs: now)
     }
 
     /// The tenant's Telnyx public key; nil when none is set.

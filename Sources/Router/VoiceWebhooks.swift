@@ -55,18 +55,19 @@ struct VoiceWebhooks: Sendable {
                 throw JSONFailure(.forbidden, "telnyx-signature-ed25519 does not match (or telnyx-timestamp is more than 5 minutes off)")
             }
         } else {
-            let token: String?
-            do { token = try await voice.token(tenant: tenant) } catch {
+            let tokens: [String]
+            do { tokens = try await voice.tokens(tenant: tenant) } catch {
                 logger.error("voice token unavailable", metadata: ["tenant": "\(tenant)", "error": "\(error)"])
                 throw JSONFailure(.serviceUnavailable, "voice token of tenant \(tenant) cannot be read")
             }
-            guard let token else { throw JSONFailure(.notFound, "unknown tenant \(tenant) (no voice token configured)") }
+            guard !tokens.isEmpty else { throw JSONFailure(.notFound, "unknown tenant \(tenant) (no live voice token configured)") }
             guard let signature = request.headers[HTTPField.Name("X-Twilio-Signature")!]
                     ?? request.headers[HTTPField.Name("X-SignalWire-Signature")!] else {
                 throw JSONFailure(.forbidden, "X-Twilio-Signature header missing")
             }
             let base = BaseURL.trimmed(publicURL)
-            guard TwilioSignature.isValid(signature, url: base + request.uri.string, parameters: pairs, token: token) else {
+            // During a rotation's overlap, the old and the new token both sign validly.
+            guard tokens.contains(where: { TwilioSignature.isValid(signature, url: base + request.uri.string, parameters: pairs, token: $0) }) else {
                 throw JSONFailure(.forbidden, "X-Twilio-Signature does not match (URL \(base + request.uri.path))")
             }
         }

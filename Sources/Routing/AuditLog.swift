@@ -128,12 +128,24 @@ public struct AuditLog: Sendable {
         try await store(rowsOf: Self.rows(entries), redelivered: redelivered)
     }
 
-    private func store(rowsOf rows: [Row], redelivered: Bool) async throws -> Drained {
+    private func store(rowsOf all: [Row], redelivered: Bool) async throws -> Drained {
+        // A row without a valid tenant has no chain and no data key to seal it with.
+        var rows: [Row] = [], refused = 0
+        for row in all {
+            if let problem = TenantID.problem(row.tenant) {
+                try await quarantine(row, reason: "tenant: \(problem)")
+                refused += 1
+            } else {
+                rows.append(row)
+            }
+        }
+        guard !rows.isEmpty else { return Drained(stored: 0, quarantined: refused) }
         do {
             try await insert(rows[...], redelivered: redelivered)
-            return Drained(stored: rows.count, quarantined: 0)
+            return Drained(stored: rows.count, quarantined: refused)
         } catch let error as PostgresError where error.code != .connection {
-            return try await isolate(rows[...], error, redelivered: redelivered)
+            let isolated = try await isolate(rows[...], error, redelivered: redelivered)
+            return Drained(stored: isolated.stored, quarantined: isolated.quarantined + refused)
         }
     }
 
@@ -221,13 +233,11 @@ public struct AuditLog: Sendable {
     func insert(_ rows: ArraySlice<Row>, redelivered: Bool, storedAt: Date = Date()) async throws {
         let tenants = Array(Set(rows.map(\.tenant))).sorted()
         var keys: [String: PersonalDataKeys] = [:]
-        for tenant in tenants where TenantID.isValid(tenant) { keys[tenant] = try await vault.personalDataKeys(tenant: tenant) }
+        for tenant in tenants { keys[tenant] = try await vault.personalDataKeys(tenant: tenant) }
         // Sealing and indexing do not depend on the chain: done before any lock is taken.
         let prepared: [(row: Row, sealed: String, index: String?)] = try rows.map { row in
-            let personal = Self.sealedJSON(caller: row.caller, detail: row.detail)
-            // A row without a valid tenant has no data key: sealed by the master key instead.
-            let sealed = try keys[row.tenant].map { try $0.seal(personal) } ?? vault.keyRing.sealDirect(personal, context: "audit:\(row.tenant)")
-            return (row, sealed, row.caller.flatMap { caller in keys[row.tenant].map { $0.index(caller) } })
+            guard let key = keys[row.tenant] else { throw PostgresError(.query, "no personal-data key for tenant \(row.tenant)") }
+            return (row, try key.seal(Self.sealedJSON(caller: row.caller, detail: row.detail)), row.caller.map { key.index($0) })
         }
         let nowMs = Int64(storedAt.timeIntervalSince1970 * 1000)
         try await postgres.transaction { db in

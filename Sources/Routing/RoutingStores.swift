@@ -3,18 +3,19 @@ import Redis
 import RoutingCore
 
 /// A tenant's routing configuration as the tools change it (CLI, console, crm-worker, tests):
-/// rule versions and tenant access, on one Redis, one Postgres and one key prefix.
+/// rule versions, tenant access and the router's credentials, on one Redis, one Postgres and one key prefix.
 public struct RoutingStores: Sendable {
     public let rules: RuleVersions
     public let access: TenantAccess
+    public let credentials: RouterCredentials
 
-    /// `postgres` may be nil for Redis-only work (API keys, voice tokens, leads, publishing).
-    public init(redis: RedisClient, postgres: PostgresClient?, keys: RoutingKeys) {
+    public init(redis: RedisClient, postgres: PostgresClient, keys: RoutingKeys) {
         rules = RuleVersions(redis: redis, postgres: postgres, keys: keys)
         access = TenantAccess(redis: redis, postgres: postgres, keys: keys)
+        credentials = RouterCredentials(redis: redis, postgres: postgres, keys: keys)
     }
 
     public var redis: RedisClient { access.redis }
-    public var postgres: PostgresClient? { access.postgres }
+    public var postgres: PostgresClient { credentials.postgres }
     public var keys: RoutingKeys { access.keys }
 }

@@ -6,14 +6,14 @@ import RoutingCore
 import Vault
 
 /// What a tenant's routing is allowed to reach and who may reach it: the integrations (dialers,
-/// SMS, email, Braze) with their credentials sealed in Postgres, the router API keys, the voice
-/// platform's token or public key, and the leads cached for routing.
+/// SMS, email, Braze) with their credentials sealed in Postgres, the Telnyx public key, and the
+/// leads cached for routing (API keys and voice tokens: `RouterCredentials`).
 public struct TenantAccess: Sendable {
     public let redis: RedisClient
     public let postgres: PostgresClient?
     public let keys: RoutingKeys
 
-    /// `postgres` may be nil for Redis-only tools (API keys, voice tokens, leads); integrations need it.
+    /// `postgres` may be nil for Redis-only tools (leads, public keys); integrations need it.
     public init(redis: RedisClient, postgres: PostgresClient?, keys: RoutingKeys) {
         self.redis = redis
         self.postgres = postgres
@@ -68,27 +68,11 @@ public struct TenantAccess: Sendable {
         return try await vault.open(sealed, tenant: integration.tenant)
     }
 
-    /// Sets the tenant's voice-platform token (the auth token its TwiML requests are signed
-    /// with), sealed by a master key so the router can open it without Postgres.
-    public func setVoiceToken(tenant: String, token: String, keyRing: MasterKeyRing) async throws {
-        try TenantID.check(tenant)
-        guard token.count >= 16 else { throw RoutingError(.invalidInput, "the voice token must be at least 16 characters") }
-        try await redis.send(["HSET", keys.voiceTokens, tenant, try keyRing.sealDirect(token, context: "voice:\(tenant)")])
-    }
-
     /// Sets the Telnyx account public key the tenant's TeXML requests are verified with.
     public func setTelnyxPublicKey(tenant: String, publicKey: String) async throws {
         try TenantID.check(tenant)
         guard TelnyxSignature.isPublicKey(publicKey) else { throw RoutingError(.invalidInput, "the Telnyx public key must be base64 of 32 bytes (Ed25519)") }
         try await redis.send(["HSET", keys.voicePublicKeys, tenant, publicKey])
-    }
-
-    /// Creates an API key for a tenant; only its hash is stored, the key is returned once.
-    public func createAPIKey(tenant: String) async throws -> String {
-        try TenantID.check(tenant)
-        let key = APIKey.generate()
-        try await redis.send(["HSET", keys.apiKeys, APIKey.hash(key), tenant])
-        return key
     }
 
     /// Caches one lead's CRM fields (what the Braze refresh writes).

@@ -50,3 +50,13 @@ public struct CallbackJob: Sendable, Codable, Equatable {
     /// At most one pending request per call.
     public var uniqueKey: String { "callback:\(tenant):\(callId)" }
 }
+
+/// `routing.access-sync`: rebuild the router's Redis copy of API keys, voice tokens and Braze
+/// access from Postgres (scheduled every minute; the payload only says why).
+public struct AccessSyncJob: Sendable, Codable, Equatable {
+    /// The job's type (its handler's name).
+    public static let type = "routing.access-sync"
+    public let why: String?
+
+    public init(why: String? = nil) { self.why = why }
+}

@@ -449,11 +449,68 @@ public enum SchemaMigrations {
             END $$;
             SELECT switchboard_audit_partitions(current_date, 3);
             """),
+        Migration(13, "router API keys and voice tokens in Postgres; tenant data keys in versions", """
+            -- The router's API keys: Postgres is the source of truth, Redis (`routing:apikeys`) the
+            -- router's cache, rebuilt from here by `switchboard routing access sync`. Only the SHA-256
+            -- of a key is kept. Revoked keys stay (the audit names them); expired keys stop working.
+            CREATE TABLE router_api_keys (
+                id text PRIMARY KEY CHECK (id ~ '^ak_[0-9a-f]{12}$'),
+                tenant_id text NOT NULL REFERENCES tenants (id),
+                key_sha256 text NOT NULL UNIQUE,
+                label text NOT NULL DEFAULT '',
+                created_by text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                expires_at timestamptz,
+                revoked_at timestamptz,
+                revoked_by text);
+            CREATE INDEX router_api_keys_tenant ON router_api_keys (tenant_id);
+            -- The voice platform's auth tokens (what TwiML requests are signed with), sealed with the
+            -- tenant's data key. More than one is live during a rotation's overlap window.
+            CREATE TABLE voice_tokens (
+                id text PRIMARY KEY CHECK (id ~ '^vt_[0-9a-f]{12}$'),
+                tenant_id text NOT NULL REFERENCES tenants (id),
+                sealed text NOT NULL,
+                label text NOT NULL DEFAULT '',
+                created_by text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                expires_at timestamptz,
+                revoked_at timestamptz,
+                revoked_by text);
+            CREATE INDEX voice_tokens_tenant ON voice_tokens (tenant_id);
+            -- A tenant's data key has versions: a rotation adds one, re-seals the tenant's secrets
+            -- with it (sealed text names its version: `v<n>:`, none for 1) and then deletes the old.
+            ALTER TABLE tenant_keys ADD COLUMN version integer NOT NULL DEFAULT 1 CHECK (version > 0);
+            ALTER TABLE tenant_keys DROP CONSTRAINT tenant_keys_pkey;
+            ALTER TABLE tenant_keys ADD PRIMARY KEY (tenant_id, version);
+            -- The keys personal data in the audit is sealed and blind-indexed with (derived once from
+            -- the first data key), wrapped by the current data key version: the audit rows are
+            -- immutable, so a data-key rotation re-wraps these instead of rewriting the rows.
+            CREATE TABLE tenant_personal_keys (
+                tenant_id text PRIMARY KEY REFERENCES tenants (id),
+                key_version integer NOT NULL,
+                wrapped text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                rewrapped_at timestamptz);
+            -- Each data-key rotation: started, resumed until finished.
+            CREATE TABLE tenant_key_rotations (
+                tenant_id text NOT NULL REFERENCES tenants (id),
+                to_version integer NOT NULL,
+                started_by text NOT NULL,
+                started_at timestamptz NOT NULL DEFAULT now(),
+                resealed integer NOT NULL DEFAULT 0,
+                finished_at timestamptz,
+                PRIMARY KEY (tenant_id, to_version));
+            """),
     ]
 
     /// A migrator over every migration.
     public static var migrator: Migrator { Migrator(all) }
 
+    /// Every column sealed with its row's tenant's data key (`table`, `column`; the tenant is
+    /// `tenant_id`): what a tenant's data-key rotation re-seals.
+    public static let sealedColumns: [(table: String, column: String)] = [
+        ("import_requests", "credentials"), ("import_requests", "callback_secret"), ("routing_integrations", "credentials"), ("voice_tokens", "sealed"),
+    ]
     /// The tables only ever added to and read: the application's role may INSERT and SELECT
     /// them, never UPDATE, DELETE or TRUNCATE (and the triggers of migrations 10-11 refuse those
     /// for everyone but the retention job).

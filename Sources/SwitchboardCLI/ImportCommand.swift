@@ -261,36 +261,3 @@ struct ImportCommand: AsyncParsableCommand {
         }
     }
 }
-
-/// `switchboard keys …`: master-key operations.
-struct KeysCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "keys", abstract: "Master keys of credential encryption.",
-                                                    subcommands: [Generate.self, Rotate.self])
-
-    struct Generate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a new random master key entry for SB_MASTER_KEYS.")
-        @Argument(help: "Key id, e.g. k2.") var id: String
-        @Flag(help: "Print JSON.") var json = false
-        func run() throws {
-            let entry = MasterKeyRing.generateEntry(id: id)
-            print(json ? try JSONEncoder.sortedText(["id": id, "entry": entry], pretty: true) : entry)
-        }
-    }
-
-    struct Rotate: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Re-wrap every tenant data key with the active master key (SB_MASTER_KEY_ID).",
-            discussion: "Put the new key first in SB_MASTER_KEYS, keep the old one listed, set SB_MASTER_KEY_ID to the new id, run this, then drop the old key.")
-        @OptionGroup var options: GlobalOptions
-
-        func run() async throws {
-            let n = try await ImportCommand.withPipeline(options) { pipeline in
-                let n = try await pipeline.store.vault.rotate()
-                try await CLIIdentity.record(pipeline.store.postgres, "keys.rotate", tenant: nil, detail: ["rewrapped": String(n)])
-                return n
-            }
-            if options.json { return try options.printJSON(["rewrapped": n]) }
-            print("re-wrapped \(n) tenant data key(s)")
-        }
-    }
-}

@@ -10,7 +10,7 @@ import RoutingCore
 /// of the call router.
 struct RoutingCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "routing", abstract: "Call-router configuration.",
-                                                    subcommands: [Rules.self, Publish.self, ApiKey.self, Lead.self, VoiceToken.self, Integration.self,
+                                                    subcommands: [Rules.self, Publish.self, ApiKey.self, Lead.self, VoiceToken.self, Access.self, Integration.self,
                                                                   Trace.self, Search.self, Breakers.self])
 
     /// Runs `body` with the routing stores (Redis and Postgres from the environment).
@@ -34,8 +34,7 @@ struct RoutingCommand: AsyncParsableCommand {
 
     /// Records a change made from the CLI in the user action log (needs Postgres).
     static func audit(_ store: RoutingStores, _ action: String, tenant: String, target: String = "") async throws {
-        guard let postgres = store.postgres else { return }
-        try await CLIIdentity.record(postgres, action, tenant: tenant, target: target)
+        try await CLIIdentity.record(store.postgres, action, tenant: tenant, target: target)
     }
 
     /// Who the CLI acts as: the operating-system login (never a name given on the command line).
@@ -152,18 +151,88 @@ struct RoutingCommand: AsyncParsableCommand {
     }
 
     struct ApiKey: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "api-key", abstract: "Create an API key for a tenant's dialers (shown once).")
+        static let configuration = CommandConfiguration(commandName: "api-key", abstract: "The API keys a tenant's dialers call the router with.",
+                                                        subcommands: [CreateKey.self, ListKeys.self, RevokeKey.self, RotateKey.self],
+                                                        defaultSubcommand: CreateKey.self)
+    }
+
+    struct CreateKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Create an API key (printed once; only its hash is kept).")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id.") var tenant: String
+        @Option(help: "What the key is for (e.g. the dialer that uses it).") var label = ""
+        @Option(help: "Days until it expires (default: until revoked).") var expiresInDays: Int?
+
+        func run() async throws {
+            if let days = expiresInDays, !(1...3650).contains(days) { throw ValidationError("--expires-in-days must be 1 to 3650") }
+            let expires = expiresInDays.map { Date().addingTimeInterval(Double($0) * 86_400) }
+            let (info, key) = try await RoutingCommand.withStore(options) { store in
+                let made = try await store.credentials.createAPIKey(tenant: tenant, label: label, createdBy: RoutingCommand.actor, expiresAt: expires)
+                try await RoutingCommand.audit(store, "api-key.create", tenant: tenant, target: made.info.id)
+                return made
+            }
+            if options.json { return try options.printJSON(["tenant": tenant, "id": info.id, "apiKey": key]) }
+            print(key)
+        }
+    }
+
+    struct ListKeys: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "A tenant's API keys (never the keys themselves).")
         @OptionGroup var options: GlobalOptions
         @Option(help: "Tenant id.") var tenant: String
 
         func run() async throws {
-            let key = try await RoutingCommand.withStore(options) { store in
-                let key = try await store.access.createAPIKey(tenant: tenant)
-                try await RoutingCommand.audit(store, "api-key.create", tenant: tenant)
-                return key
+            let keys = try await RoutingCommand.withStore(options) { try await $0.credentials.apiKeys(tenant: tenant) }
+            try RoutingCommand.printCredentials(keys, options: options, none: "no API keys for \(tenant)")
+        }
+    }
+
+    struct RevokeKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke an API key at once (every router refuses it within a second).")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id.") var tenant: String
+        @Option(help: "The key's id (ak_…, from `api-key list`).") var id: String
+
+        func run() async throws {
+            let info = try await RoutingCommand.withStore(options) { store in
+                let info = try await store.credentials.revokeAPIKey(tenant: tenant, id: id, by: RoutingCommand.actor)
+                if info != nil { try await RoutingCommand.audit(store, "api-key.revoke", tenant: tenant, target: id) }
+                return info
             }
-            if options.json { return try options.printJSON(["tenant": tenant, "apiKey": key]) }
-            print(key)
+            guard let info else { throw ValidationError("tenant \(tenant) has no API key \(id)") }
+            if options.json { return try options.printJSON(info) }
+            print("revoked \(id) of \(tenant)")
+        }
+    }
+
+    struct RotateKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rotate",
+                                                        abstract: "Replace an API key: a new one is printed, the old one keeps working for the overlap.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id.") var tenant: String
+        @Option(help: "The key's id (ak_…).") var id: String
+        @Option(help: "Minutes the old key keeps working (0: revoked at once; at most 30 days).") var overlapMinutes = 60
+
+        func run() async throws {
+            guard (0...43_200).contains(overlapMinutes) else { throw ValidationError("--overlap-minutes must be 0 to 43200") }
+            let made = try await RoutingCommand.withStore(options) { store in
+                let made = try await store.credentials.rotateAPIKey(tenant: tenant, id: id, overlapSeconds: overlapMinutes * 60, by: RoutingCommand.actor)
+                if let made { try await RoutingCommand.audit(store, "api-key.rotate", tenant: tenant, target: "\(id) -> \(made.info.id)") }
+                return made
+            }
+            guard let made else { throw ValidationError("tenant \(tenant) has no active API key \(id)") }
+            if options.json { return try options.printJSON(["tenant": tenant, "id": made.info.id, "apiKey": made.key, "replaces": id]) }
+            print(made.key)
+        }
+    }
+
+    /// Prints credentials as a table (or JSON).
+    static func printCredentials(_ items: [RouterCredentials.Info], options: GlobalOptions, none: String) throws {
+        if options.json { return try options.printJSON(items) }
+        if items.isEmpty { return print(none) }
+        for i in items {
+            let until = i.revokedAt.map { "revoked \($0) by \(i.revokedBy ?? "?")" } ?? i.expiresAt.map { "expires \($0)" } ?? "no expiry"
+            print("\(i.id)  \(i.state.padding(toLength: 8, withPad: " ", startingAt: 0))  created \(i.createdAt) by \(i.createdBy)  \(until)\(i.label.isEmpty ? "" : "  \(i.label)")")
         }
     }
 

@@ -17,13 +17,23 @@ extension RoutingCommand {
 
     struct VoiceToken: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "voice-token",
-                                                        abstract: "Set what the tenant's voice platform signs with: an auth token (Twilio, SignalWire) or a Telnyx public key.")
+                                                        abstract: "What the tenant's voice platform signs with: auth tokens (Twilio, SignalWire) or a Telnyx public key.",
+                                                        subcommands: [SetVoiceToken.self, ListVoiceTokens.self, RevokeVoiceToken.self],
+                                                        defaultSubcommand: SetVoiceToken.self)
+    }
+
+    struct SetVoiceToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "set",
+                                                        abstract: "Set the auth token (or the Telnyx public key); the tokens it replaces stop after the overlap.")
         @OptionGroup var options: GlobalOptions
         @Option(help: "Tenant id.") var tenant: String
         @Option(help: "The platform's auth token (default: generate one and print it).") var token: String?
+        @Option(help: "Minutes the tokens replaced keep being accepted (0: at once; at most 30 days).") var overlapMinutes = 0
         @Option(help: "For Telnyx TeXML: the account's public key (base64), which checks its Ed25519 signatures.") var telnyxPublicKey: String?
+        @Flag(help: "Keep the current token when it is the one given.") var ifChanged = false
 
         func run() async throws {
+            guard (0...43_200).contains(overlapMinutes) else { throw ValidationError("--overlap-minutes must be 0 to 43200") }
             if let key = telnyxPublicKey {
                 try await RoutingCommand.withStore(options) { store in
                     try await store.access.setTelnyxPublicKey(tenant: tenant, publicKey: key)
@@ -36,12 +46,71 @@ extension RoutingCommand {
             }
             let value = token ?? Hex.random(bytes: 20)
             let ring = try RoutingCommand.keyRing(options)
-            try await RoutingCommand.withStore(options) { store in
-                try await store.access.setVoiceToken(tenant: tenant, token: value, keyRing: ring)
-                try await RoutingCommand.audit(store, "voice-token.set", tenant: tenant)
+            let info = try await RoutingCommand.withStore(options) { store in
+                let info = try await store.credentials.setVoiceToken(tenant: tenant, token: value, overlapSeconds: overlapMinutes * 60,
+                                                                     by: RoutingCommand.actor, vault: CredentialVault(keyRing: ring, postgres: store.postgres),
+                                                                     ifChanged: ifChanged)
+                if info.changed { try await RoutingCommand.audit(store, "voice-token.set", tenant: tenant, target: info.token.id) }
+                return info.token
             }
-            if options.json { return try options.printJSON(["tenant": tenant, "token": token == nil ? value : "(as given)"]) }
-            print(token == nil ? value : "voice token set for \(tenant)")
+            if options.json { return try options.printJSON(["tenant": tenant, "id": info.id, "token": token == nil ? value : "(as given)"]) }
+            print(token == nil ? value : "voice token \(info.id) set for \(tenant)")
+        }
+    }
+
+    struct ListVoiceTokens: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "A tenant's voice tokens (never the tokens themselves).")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id.") var tenant: String
+
+        func run() async throws {
+            let tokens = try await RoutingCommand.withStore(options) { try await $0.credentials.voiceTokens(tenant: tenant) }
+            try RoutingCommand.printCredentials(tokens, options: options, none: "no voice tokens for \(tenant)")
+        }
+    }
+
+    struct RevokeVoiceToken: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "revoke", abstract: "Revoke a voice token at once.")
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Tenant id.") var tenant: String
+        @Option(help: "The token's id (vt_…, from `voice-token list`).") var id: String
+
+        func run() async throws {
+            let ring = try RoutingCommand.keyRing(options)
+            let info = try await RoutingCommand.withStore(options) { store in
+                let info = try await store.credentials.revokeVoiceToken(tenant: tenant, id: id, by: RoutingCommand.actor,
+                                                                        vault: CredentialVault(keyRing: ring, postgres: store.postgres))
+                if info != nil { try await RoutingCommand.audit(store, "voice-token.revoke", tenant: tenant, target: id) }
+                return info
+            }
+            guard let info else { throw ValidationError("tenant \(tenant) has no voice token \(id)") }
+            if options.json { return try options.printJSON(info) }
+            print("revoked \(id) of \(tenant)")
+        }
+    }
+
+    struct Access: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The router's Redis copy of API keys, voice tokens and Braze access.",
+                                                        subcommands: [SyncAccess.self])
+    }
+
+    struct SyncAccess: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "sync",
+                                                        abstract: "Rebuild it from Postgres (the crm-worker does so every minute).")
+        @OptionGroup var options: GlobalOptions
+        @Flag(help: "First move keys and tokens only Redis knows (made before Postgres kept them) into Postgres.") var adoptLegacy = false
+
+        func run() async throws {
+            let ring = try RoutingCommand.keyRing(options)
+            let (adopted, synced) = try await RoutingCommand.withStore(options) { store in
+                let vault = CredentialVault(keyRing: ring, postgres: store.postgres)
+                let adopted = adoptLegacy ? try await store.credentials.adoptLegacy(vault: vault, by: RoutingCommand.actor) : 0
+                if adopted > 0 { try await CLIIdentity.record(store.postgres, "routing.access.adopt", tenant: nil, detail: ["adopted": String(adopted)]) }
+                return (adopted, try await store.credentials.sync(vault: vault, access: store.access))
+            }
+            if options.json { return try options.printJSON(["adopted": adopted, "apiKeys": synced.apiKeys, "voiceTenants": synced.voiceTenants,
+                                                            "brazeTenants": synced.brazeTenants, "removed": synced.removed]) }
+            print("\(adopted > 0 ? "adopted \(adopted) from Redis; " : "")\(synced.apiKeys) API key(s), voice tokens of \(synced.voiceTenants) and Braze access of \(synced.brazeTenants) tenant(s) in Redis; \(synced.removed) removed")
         }
     }
 
@@ -76,7 +145,7 @@ extension RoutingCommand {
             let integration = RoutingIntegration(tenant: tenant, id: id, kind: kind, baseURL: url, settings: values)
             let ring = try RoutingCommand.keyRing(options)
             try await RoutingCommand.withStore(options) { store in
-                try await store.access.setIntegration(integration, credentials: secret, vault: CredentialVault(keyRing: ring, postgres: store.postgres!))
+                try await store.access.setIntegration(integration, credentials: secret, vault: CredentialVault(keyRing: ring, postgres: store.postgres))
                 try await RoutingCommand.audit(store, "integration.set", tenant: integration.tenant, target: integration.id)
             }
             if options.json { return try options.printJSON(integration) }
@@ -99,7 +168,7 @@ extension RoutingCommand {
     static func withAudit<R>(_ options: GlobalOptions, _ body: (AuditLog) async throws -> R) async throws -> R {
         let ring = try keyRing(options)
         return try await withStore(options) { store in
-            try await body(AuditLog(redis: store.redis, postgres: store.postgres!, keys: store.keys, vault: CredentialVault(keyRing: ring, postgres: store.postgres!)))
+            try await body(AuditLog(redis: store.redis, postgres: store.postgres, keys: store.keys, vault: CredentialVault(keyRing: ring, postgres: store.postgres)))
         }
     }
 

@@ -5,11 +5,23 @@ import Foundation
 /// A tenant's keys for personal data (caller numbers, lead fields, call chains), derived from
 /// its data key with HKDF-SHA256: one to seal (AES-256-GCM, bound to the tenant), one for the
 /// blind index (HMAC-SHA256 of a normalised value, so a phone number can be found without being
-/// stored). Neither key is stored; both change when the data key does.
+/// stored). Derived once, when a tenant's first audit row is written; then kept wrapped by the
+/// tenant's current data key (`tenant_personal_keys`), so rotating the data key re-wraps them and
+/// the immutable audit rows stay readable and findable.
 public struct PersonalDataKeys: Sendable {
     public let tenant: String
     private let sealing: [UInt8]
     private let indexing: [UInt8]
+
+    /// The two keys as stored (wrapped).
+    public init(tenant: String, sealing: [UInt8], indexing: [UInt8]) {
+        self.tenant = tenant
+        self.sealing = sealing
+        self.indexing = indexing
+    }
+
+    /// Both keys, sealing then indexing (what is wrapped).
+    var material: [UInt8] { sealing + indexing }
 
     /// Derives both keys from the tenant's data key bytes.
     public init(tenant: String, dataKey: [UInt8]) {

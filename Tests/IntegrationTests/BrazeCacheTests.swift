@@ -28,7 +28,7 @@ import Testing
 
     @Test func nightlyExportFillsTheCacheAndMissesAreLookedUpLive() async throws {
         let fleet = try await Fleet()
-        let key = try await fleet.store.access.createAPIKey(tenant: voiceTenant)
+        let key = try await fleet.store.credentials.createAPIKey(tenant: voiceTenant, createdBy: "test").key
         // A miss: the router asks Braze live (budget and cutoff allow) and caches the answer.
         let expected = try await brazeUser(fleet, phone: "+15550000007")
         let live = try await route(fleet, key: key, caller: "+15550000007", id: "live-1")
@@ -65,7 +65,7 @@ import Testing
 
     @Test func slowBrazeFallsBackWithinTheCutoffAndTripsItsBreaker() async throws {
         let fleet = try await Fleet()
-        let key = try await fleet.store.access.createAPIKey(tenant: voiceTenant)
+        let key = try await fleet.store.credentials.createAPIKey(tenant: voiceTenant, createdBy: "test").key
         try await fleet.braze.post("/_sim/faults", #"{"latencyMs": 4000}"#)
         var decisions: [[String: Any]] = []
         for i in 0..<3 {
@@ -94,8 +94,8 @@ import Testing
 
     @Test func anOutcomeForATenantWithoutBrazeIsQuarantinedAndTheOthersAreStillWritten() async throws {
         let fleet = try await Fleet()
-        let key = try await fleet.store.access.createAPIKey(tenant: voiceTenant)
-        let stranger = try await fleet.store.access.createAPIKey(tenant: "no-braze")
+        let key = try await fleet.store.credentials.createAPIKey(tenant: voiceTenant, createdBy: "test").key
+        let stranger = try await fleet.store.credentials.createAPIKey(tenant: "no-braze", createdBy: "test").key
         func outcome(_ id: String, _ key: String) async throws -> Int {
             try await fleet.http.send(.json("POST", fleet.routerURL + "/v1/calls/\(id)/outcome", body: #"{"caller": "+15550001234", "outcome": "connected"}"#,
                                             headers: [("Authorization", "Bearer \(key)")])).status
@@ -123,7 +123,7 @@ import Testing
 
     @Test func outcomesAreWrittenBackInBatchesOfAtMost75() async throws {
         let fleet = try await Fleet()
-        let key = try await fleet.store.access.createAPIKey(tenant: voiceTenant)
+        let key = try await fleet.store.credentials.createAPIKey(tenant: voiceTenant, createdBy: "test").key
         for i in 0..<80 {
             let r = try await fleet.http.send(.json("POST", fleet.routerURL + "/v1/calls/out-\(i)/outcome",
                                                     body: #"{"caller": "+1555000\#(String(format: "%04d", i))", "outcome": "connected", "dialer": "zendesk", "durationSeconds": \#(i)}"#,

@@ -1,6 +1,9 @@
 import Foundation
+import Postgres
 import Queue
+import Schema
 import Testing
+import Vault
 
 /// The `switchboard` command as an operator runs it.
 @Suite(.needsServers) struct CLITests {
@@ -47,6 +50,54 @@ import Testing
         let result = try await run(arguments, prefix: TestServers.uniquePrefix())
         #expect(result.status != 0)
         #expect(result.output.contains(message), "\(result.output)")
+    }
+
+    @Test func apiKeysVoiceTokensAndKeyRotationFromTheCommandLine() async throws {
+        let pg = try await TestServers.postgres()
+        try await SchemaMigrations.migrator.migrate(pg)
+        let prefix = TestServers.uniquePrefix()
+        let k1 = MasterKeyRing.generateEntry(id: "k1"), k2 = MasterKeyRing.generateEntry(id: "k2")
+        func sb(_ arguments: [String], keys: String = k1, active: String = "k1") async throws -> (status: Int32, output: String) {
+            let child = try ChildProcess("switchboard", arguments: arguments,
+                                         environment: ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix,
+                                                       "SB_POSTGRES_URL": TestServers.postgresURL, "SB_POSTGRES_SCHEMA": pg.configuration.schema ?? "",
+                                                       "SB_MASTER_KEYS": keys, "SB_MASTER_KEY_ID": active, "SB_SECRETS_FILE": "/nonexistent"])
+            return (await child.waitForExit(seconds: 30) ?? -1, child.log)
+        }
+        // The old spelling still creates a key (create is the default subcommand).
+        let created = try await sb(["routing", "api-key", "--tenant", "acme"])
+        #expect(created.status == 0 && created.output.hasPrefix("sbr_"), "\(created.output)")
+        let listed = try await sb(["routing", "api-key", "list", "--tenant", "acme", "--json"])
+        #expect(listed.status == 0 && !listed.output.contains(created.output.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let id = try #require(try JSONDecoder().decode([[String: String?]].self, from: Data(listed.output.utf8)).first?["id"] ?? nil)
+        #expect(try await sb(["routing", "api-key", "revoke", "--tenant", "globex", "--id", id]).status != 0)
+        #expect(try await sb(["routing", "api-key", "revoke", "--tenant", "acme", "--id", id]).status == 0)
+        #expect(try await sb(["routing", "api-key", "list", "--tenant", "acme"]).output.contains("revoked"))
+        #expect(try await sb(["routing", "voice-token", "--tenant", "acme", "--token", "acme-voice-0123456789"]).status == 0)
+        #expect(try await sb(["routing", "voice-token", "--tenant", "acme", "--token", "acme-voice-0123456789", "--if-changed"]).status == 0)
+        #expect(try await sb(["routing", "voice-token", "list", "--tenant", "acme", "--json"]).output.components(separatedBy: "\"vt_").count == 2)
+        let bad = try await sb(["routing", "voice-token", "--tenant", "acme", "--overlap-minutes", "-5"])
+        #expect(bad.status != 0 && bad.output.contains("--overlap-minutes"), "\(bad.output)")
+        // Every change names the operating-system login, not a name given on the command line.
+        let actors = try await pg.query("SELECT DISTINCT actor FROM user_actions WHERE action LIKE 'api-key.%' OR action LIKE 'voice-token.%'").rows
+        #expect(actors.count == 1 && (actors.first?.first ?? nil)?.hasPrefix("cli:") == true)
+
+        // Master key rotation: k2 becomes active, everything is re-sealed, and k2 alone opens it.
+        let rotated = try await sb(["keys", "rotate", "--json"], keys: "\(k2),\(k1)", active: "k2")
+        #expect(rotated.status == 0 && rotated.output.contains(#""voiceTenants" : 1"#), "\(rotated.output)")
+        let check = try await sb(["keys", "check"], keys: k2, active: "k2")
+        #expect(check.status == 0 && check.output.contains("0 do not"), "\(check.output)")
+        let stale = try await sb(["keys", "check"], keys: k1, active: "k1")
+        #expect(stale.status == 1 && stale.output.contains("voice tokens of acme"), "\(stale.output)")
+        // A tenant's data key rotates, and everything still opens.
+        let tenant = try await sb(["keys", "rotate-tenant", "--tenant", "acme", "--json"], keys: k2, active: "k2")
+        #expect(tenant.status == 0 && tenant.output.contains(#""version" : "2""#), "\(tenant.output)")
+        #expect(try await sb(["keys", "check"], keys: k2, active: "k2").status == 0)
+        #expect(try await sb(["keys", "rotate-tenant", "--tenant", "Bad Tenant"], keys: k2, active: "k2").status != 0)
+
+        try await TestServers.cleanup(prefix: prefix, redis: redis)
+        try await redis.send(["DEL", "\(prefix):routing:apikeys", "\(prefix):routing:voicetokens"])
+        try await TestServers.dropSchema(pg)
     }
 
     @Test func anUnreachableRedisIsOneClearLine() async throws {

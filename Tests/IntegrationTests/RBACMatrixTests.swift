@@ -85,6 +85,7 @@ import Testing
             #expect(op.tenantSource != nil, "\(op) names where its tenant comes from")
             var path = op.path.replacingOccurrences(of: "{tenant}", with: "demo").replacingOccurrences(of: "{id}", with: op.path.hasPrefix("/v1/tokens") ? "0000000000000000" : String(importId))
                 .replacingOccurrences(of: "{version}", with: "1").replacingOccurrences(of: "{call}", with: "c-1").replacingOccurrences(of: "{user}", with: "nobody@demo")
+                .replacingOccurrences(of: "{key}", with: "ak_000000000000").replacingOccurrences(of: "{token}", with: "vt_000000000000")
             if op.tenantSource == "queryOrOwn" { path += "?tenant=demo" }
             let body: String? = op.method == "get" ? nil : (op.tenantSource == "body" ? #"{"tenant":"demo"}"# : "{}")
             for persona in Persona.allCases {

@@ -24,8 +24,8 @@ import Vault
         try await SchemaMigrations.migrator.migrate(postgres)
         let prefix = TestServers.uniquePrefix()
         let service = RoutingStores(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: prefix))
-        let key = try await service.access.createAPIKey(tenant: "acme")
-        let otherKey = try await service.access.createAPIKey(tenant: "norules")
+        let key = try await service.credentials.createAPIKey(tenant: "acme", createdBy: "test").key
+        let otherKey = try await service.credentials.createAPIKey(tenant: "norules", createdBy: "test").key
         _ = try await service.rules.publish(rules, tenant: "acme", actor: "test")
         try await service.access.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230001"), fields: ["lead_owner": "alice", "lead_score_tier": "cold"])
         try await service.access.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230002"), fields: ["lead_score_tier": "cold"])
@@ -200,7 +200,7 @@ import Vault
                                                                               "SB_ROUTER_HEAD_TIMEOUT_MS": "300"])
         let (key, port) = (running.key, running.port)
         _ = try await running.store.rules.publish(rules, tenant: "globex", actor: "test")
-        let otherKey = try await running.store.access.createAPIKey(tenant: "globex")
+        let otherKey = try await running.store.credentials.createAPIKey(tenant: "globex", createdBy: "test").key
         func post(_ id: String, _ key: String) -> String {
             let body = #"{"callId":"\#(id)","caller":"+15551230001"}"#
             return "POST /v1/route HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(key)\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
@@ -309,7 +309,7 @@ struct RunningRouter {
         try await SchemaMigrations.migrator.migrate(postgres)
         let prefix = TestServers.uniquePrefix()
         let store = RoutingStores(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: prefix))
-        let key = try await store.access.createAPIKey(tenant: "acme")
+        let key = try await store.credentials.createAPIKey(tenant: "acme", createdBy: "test").key
         _ = try await store.rules.publish(rules, tenant: "acme", actor: "test")
         let port = try TestServers.freePort()
         let process = try ChildProcess("router", environment: ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix,

@@ -62,7 +62,7 @@ let voiceTenant = "acme-eu_1.x"
             _ = try await store.rules.publish(rules, tenant: voiceTenant, actor: "test")
             let ring = try MasterKeyRing(keys: masterKeys, activeId: "k1")
             let vault = CredentialVault(keyRing: ring, postgres: postgres)
-            try await store.access.setVoiceToken(tenant: voiceTenant, token: voiceToken, keyRing: ring)
+            _ = try await store.credentials.setVoiceToken(tenant: voiceTenant, token: voiceToken, by: "test", vault: vault)
             try await store.access.setIntegration(RoutingIntegration(tenant: voiceTenant, id: "zendesk", kind: .zendeskTalk, baseURL: zendesk.url,
                                                               settings: ["email": "api@acme.example", "phoneNumberId": "7"]), credentials: "zd-secret", vault: vault)
             try await store.access.setIntegration(RoutingIntegration(tenant: voiceTenant, id: "dialfire", kind: .dialfire, baseURL: dialfire.url,
@@ -263,7 +263,7 @@ let voiceTenant = "acme-eu_1.x"
 
     @Test func auditRecordsWaitInTheStreamWhilePostgresIsUnavailableAndNoneIsLost() async throws {
         let fleet = try await Fleet()
-        let key = try await fleet.store.access.createAPIKey(tenant: voiceTenant)
+        let key = try await fleet.store.credentials.createAPIKey(tenant: voiceTenant, createdBy: "test").key
         // The audit table disappears: every write of the worker fails (a real server stop is in
         // ops/bench/validation-gate; here other suites share the server).
         try await fleet.postgres.query("ALTER TABLE routing_audit RENAME TO routing_audit_away")

@@ -35,7 +35,7 @@ func buildCRMWorker(_ settings: CRMSettings, registry: MetricsRegistry,
         let queue = try JobQueue(name: RoutingQueue.name, prefix: common.keyPrefix, redis: redis)
         for (group, limit) in settings.rateLimits { try await queue.setRateLimit(group: group, limit) }
         let cache = LeadCache(access: access, rules: rules, vault: vault, http: http, queue: queue, liveCutoffMs: settings.brazeCutoffMs)
-        let jobs = JobRegistry(RoutingJobs(access: access, vault: vault, http: http).definitions + cache.definitions)
+        let jobs = JobRegistry(RoutingJobs(access: access, credentials: stores.credentials, vault: vault, http: http).definitions + cache.definitions)
         let services: [any Service] = [
             QueueWorker(queue: queue, registry: jobs, configuration: QueueWorkerConfiguration(concurrency: settings.concurrency), logger: logger),
             DialerPoller(access: access, vault: vault, http: http, intervalMs: settings.pollMs, probeMs: settings.probeMs),

@@ -6,15 +6,17 @@ import RoutingCore
 import VendorClients
 import Vault
 
-/// The handlers of the `routing` queue (`SMSAlertJob`, `CallbackJob`), worked by the crm-worker.
-/// Retries with backoff; 429 pauses the key; bad credentials dead-letter at once.
+/// The handlers of the `routing` queue (`SMSAlertJob`, `CallbackJob`, `AccessSyncJob`), worked by
+/// the crm-worker. Retries with backoff; 429 pauses the key; bad credentials dead-letter at once.
 struct RoutingJobs: Sendable {
     let access: TenantAccess
+    let credentials: RouterCredentials
     let vault: CredentialVault
     let http: HTTPClient
 
-    init(access: TenantAccess, vault: CredentialVault, http: HTTPClient) {
+    init(access: TenantAccess, credentials: RouterCredentials, vault: CredentialVault, http: HTTPClient) {
         self.access = access
+        self.credentials = credentials
         self.vault = vault
         self.http = http
     }
@@ -40,6 +42,10 @@ struct RoutingJobs: Sendable {
                 let dialer = try await integration(callback.tenant, callback.dialer)
                 let credentials = try await access.credentials(of: dialer, vault: vault)
                 try await DialerClient(http: http).fileCallback(dialer, credentials: credentials, phone: callback.phone)
+            },
+            JobDefinition(type: AccessSyncJob.type, backoff: Backoff(baseMs: 1000, capMs: 30_000)) { context in
+                _ = try JobFailure.decode(AccessSyncJob.self, from: context.job.payload)
+                _ = try await self.credentials.sync(vault: vault, access: access)
             },
         ]
     }
