@@ -29,19 +29,37 @@ free_port() {
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 
 # start_redis DIR PORT: a Redis with AOF (appendfsync everysec) in DIR, on 127.0.0.1:PORT.
+# rcli ARGS...: redis-cli as the ACL user SB_REDIS_USER when SB_REDIS_PASSWORD is set (the
+# password goes through the environment, never the command line).
+rcli() {
+  if [ -n "${SB_REDIS_PASSWORD:-}" ]; then
+    REDISCLI_AUTH=$SB_REDIS_PASSWORD redis-cli --user "${SB_REDIS_USER:-switchboard}" "$@"
+  else
+    redis-cli "$@"
+  fi
+}
+
+# start_redis DIR PORT: Redis on 127.0.0.1:PORT with its AOF in DIR. With SB_REDIS_PASSWORD set,
+# the default user is off and only the ACL user SB_REDIS_USER (switchboard) with that password
+# may connect (the ACL is written to DIR/acl.conf, mode 600, not to the command line).
 start_redis() {
-  local dir=$1 port=$2
+  local dir=$1 port=$2 conf=()
   mkdir -p "$dir"
-  if redis-cli -p "$port" ping >/dev/null 2>&1; then ops_log "redis already up on $port"; return 0; fi
-  redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --appendonly yes --appendfsync everysec \
+  if rcli -p "$port" ping 2>/dev/null | grep -q PONG; then ops_log "redis already up on $port"; return 0; fi
+  if [ -n "${SB_REDIS_PASSWORD:-}" ]; then
+    (umask 077; printf 'user default off\nuser %s on >%s ~* &* +@all\n' "${SB_REDIS_USER:-switchboard}" "$SB_REDIS_PASSWORD" > "$dir/acl.conf")
+    printf 'aclfile %s\n' "$dir/acl.conf" > "$dir/redis.conf"
+    conf=("$dir/redis.conf")
+  fi
+  redis-server "${conf[@]}" --bind 127.0.0.1 --port "$port" --dir "$dir" --appendonly yes --appendfsync everysec \
     --save '' --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
-  for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
+  for _ in $(seq 1 100); do rcli -p "$port" ping 2>/dev/null | grep -q PONG && return 0; sleep 0.05; done
   ops_log "redis did not start; see $dir/redis.log"; return 1
 }
 
 stop_redis() {
   local port=$1
-  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  rcli -p "$port" shutdown nosave >/dev/null 2>&1 || true
 }
 
 # as_postgres CMD...: runs CMD as the postgres user (Postgres refuses to run as root).
@@ -52,7 +70,9 @@ as_postgres() {
 # start_postgres DIR PORT: a Postgres cluster in DIR on 127.0.0.1:PORT with database and
 # role "switchboard" (the owner, who migrates) and role "switchboard_app" (what the processes
 # connect as: `switchboard db migrate` grants it everything but UPDATE/DELETE of the audit
-# tables), trust auth on loopback only.
+# tables), trust auth on loopback unless SB_PG_OWNER_PASSWORD and SB_PG_APP_PASSWORD are set
+# (then SCRAM-SHA-256 for the two roles). SB_PG_FSYNC (on), SB_PG_SHARED_BUFFERS (128MB) and
+# SB_PG_MAX_WAL_SIZE (1GB) tune it.
 start_postgres() {
   local dir=$1 port=$2 bin; bin=$(pg_bin)
   [ -n "$bin" ] || { ops_log "postgresql is not installed"; return 1; }
@@ -63,15 +83,28 @@ start_postgres() {
   fi
   if ! as_postgres "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
     as_postgres "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start \
-      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c fsync=${SB_PG_FSYNC:-on}" >/dev/null
+      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c fsync=${SB_PG_FSYNC:-on} \
+          -c shared_buffers=${SB_PG_SHARED_BUFFERS:-128MB} -c max_wal_size=${SB_PG_MAX_WAL_SIZE:-1GB}" >/dev/null
   fi
-  local psql=("$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1 -qAt)
+  local psql=("$bin/psql" -h "$dir" -p "$port" -U postgres -v ON_ERROR_STOP=1 -qAt)
   "${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='switchboard'" | grep -q 1 ||
     "${psql[@]}" -c "CREATE ROLE switchboard LOGIN"
   "${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='switchboard_app'" | grep -q 1 ||
     "${psql[@]}" -c "CREATE ROLE switchboard_app LOGIN"
   "${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='switchboard'" | grep -q 1 ||
     "${psql[@]}" -c "CREATE DATABASE switchboard OWNER switchboard"
+  # With both passwords given, the two roles get SCRAM-SHA-256 passwords and TCP connections
+  # must present them (the superuser keeps the server's own socket, which only it can reach).
+  if [ -n "${SB_PG_OWNER_PASSWORD:-}" ] && [ -n "${SB_PG_APP_PASSWORD:-}" ]; then
+    printf "SET password_encryption = 'scram-sha-256';\nALTER ROLE switchboard PASSWORD :'owner';\nALTER ROLE switchboard_app PASSWORD :'app';\n" |
+      "$bin/psql" -h "$dir" -p "$port" -U postgres -v ON_ERROR_STOP=1 -qAt -v owner="$SB_PG_OWNER_PASSWORD" -v app="$SB_PG_APP_PASSWORD" >/dev/null
+    local hba="$dir/pg_hba.conf"
+    if ! grep -q '^# switchboard: scram' "$hba"; then
+      printf '# switchboard: scram\nlocal all postgres trust\nhost all all 127.0.0.1/32 scram-sha-256\n' |
+        as_postgres tee "$hba" >/dev/null
+      as_postgres "$bin/pg_ctl" -D "$dir" reload >/dev/null
+    fi
+  fi
 }
 
 stop_postgres() {

@@ -4,10 +4,15 @@ public enum Hex {
 
     /// Two lower-case hex digits per byte.
     public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        let input = Array(bytes)
-        return String(unsafeUninitializedCapacity: input.count * 2) { out in
+        if let text = bytes.withContiguousStorageIfAvailable({ encode(UnsafeRawBufferPointer($0)) }) { return text }
+        return Array(bytes).withUnsafeBytes { encode($0) }
+    }
+
+    /// Two lower-case hex digits per byte of raw memory (digests as `withUnsafeBytes` gives them).
+    public static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
             var i = 0
-            for byte in input {
+            for byte in bytes {
                 out[i] = digits[Int(byte >> 4)]
                 out[i + 1] = digits[Int(byte & 15)]
                 i += 2

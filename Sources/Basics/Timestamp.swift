@@ -31,10 +31,27 @@ public enum Timestamp {
         let days = ms >= 0 ? ms / 86_400_000 : (ms - 86_399_999) / 86_400_000
         let inDay = ms - days * 86_400_000
         let (year, month, day) = civilDate(daysSince1970: days)
-        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
         let millis = inDay % 1000, seconds = inDay / 1000
-        let frac = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
-        return "\(year)-\(two(month))-\(two(day)) \(two(seconds / 3600)):\(two(seconds / 60 % 60)):\(two(seconds % 60)).\(frac)+00"
+        // Years outside 0…9999 are rare enough for interpolation; the rest is written as bytes.
+        guard (0...9999).contains(year) else {
+            func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+            let frac = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
+            return "\(year)-\(two(month))-\(two(day)) \(two(seconds / 3600)):\(two(seconds / 60 % 60)):\(two(seconds % 60)).\(frac)+00"
+        }
+        return String(unsafeUninitializedCapacity: 26) { out in
+            func digits(_ value: Int64, _ count: Int, at start: Int) {
+                var v = value
+                for i in stride(from: start + count - 1, through: start, by: -1) {
+                    out[i] = UInt8(ascii: "0") + UInt8(v % 10)
+                    v /= 10
+                }
+            }
+            digits(year, 4, at: 0); out[4] = UInt8(ascii: "-"); digits(month, 2, at: 5); out[7] = UInt8(ascii: "-"); digits(day, 2, at: 8)
+            out[10] = UInt8(ascii: " "); digits(seconds / 3600, 2, at: 11); out[13] = UInt8(ascii: ":"); digits(seconds / 60 % 60, 2, at: 14)
+            out[16] = UInt8(ascii: ":"); digits(seconds % 60, 2, at: 17); out[19] = UInt8(ascii: "."); digits(millis, 3, at: 20)
+            out[23] = UInt8(ascii: "+"); out[24] = UInt8(ascii: "0"); out[25] = UInt8(ascii: "0")
+            return 26
+        }
     }
 
     /// The proleptic Gregorian (year, month, day) of a day counted from 1970-01-01 (Howard

@@ -50,7 +50,7 @@ public final class PostgresConnection: PooledConnection, @unchecked Sendable {
         }
         PQclear(start)
         var buffer: [UInt8] = []
-        buffer.reserveCapacity(rows.count * 64)
+        buffer.reserveCapacity(rows.count * 256)
         for row in rows {
             for (i, field) in row.enumerated() {
                 if i > 0 { buffer.append(0x09) }
@@ -138,19 +138,21 @@ public final class PostgresConnection: PooledConnection, @unchecked Sendable {
     }
 
     private static func appendCopyField(_ field: String?, to buffer: inout [UInt8]) {
-        guard let field else { buffer.append(0x5C); buffer.append(0x4E); return } // \N
-        let utf8 = field.utf8
-        if !utf8.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
-            buffer.append(contentsOf: utf8)
-            return
-        }
-        for byte in utf8 {
-            switch byte {
-            case 0x5C: buffer.append(contentsOf: [0x5C, 0x5C])
-            case 0x09: buffer.append(contentsOf: [0x5C, 0x74])
-            case 0x0A: buffer.append(contentsOf: [0x5C, 0x6E])
-            case 0x0D: buffer.append(contentsOf: [0x5C, 0x72])
-            default: buffer.append(byte)
+        guard var field else { buffer.append(0x5C); buffer.append(0x4E); return } // \N
+        field.withUTF8 { bytes in
+            // The usual case: nothing to escape, one copy of the bytes.
+            if !bytes.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
+                buffer.append(contentsOf: bytes)
+                return
+            }
+            for byte in bytes {
+                switch byte {
+                case 0x5C: buffer.append(0x5C); buffer.append(0x5C)
+                case 0x09: buffer.append(0x5C); buffer.append(0x74)
+                case 0x0A: buffer.append(0x5C); buffer.append(0x6E)
+                case 0x0D: buffer.append(0x5C); buffer.append(0x72)
+                default: buffer.append(byte)
+                }
             }
         }
     }

@@ -119,6 +119,21 @@ public final class EventLoopRedisClient: Sendable {
         }
     }
 
+    /// Sends AUTH first when a password is configured; a refusal closes the channel.
+    private func authenticate(_ channel: any Channel) -> EventLoopFuture<any Channel> {
+        guard let auth = configuration.authCommand else { return channel.eventLoop.makeSucceededFuture(channel) }
+        let promise = channel.eventLoop.makePromise(of: [RedisValue].self)
+        channel.write(RedisRequest(payload: .commands([auth]), completion: .promise(promise)), promise: nil)
+        let user = configuration.username ?? "default"
+        return promise.futureResult.flatMapThrowing { replies in
+            if case .error(let message) = replies.first {
+                channel.close(promise: nil)
+                throw RedisError(.server, "AUTH as \(user) refused: \(message)")
+            }
+            return channel
+        }
+    }
+
     private func connect(_ connection: LoopConnection) -> EventLoopFuture<any Channel> {
         let timeout = TimeAmount.milliseconds(Int64(configuration.commandTimeoutMs))
         let future = ClientBootstrap(group: connection.eventLoop)
@@ -130,6 +145,7 @@ public final class EventLoopRedisClient: Sendable {
                 }
             }
             .connect(host: configuration.host, port: configuration.port)
+            .flatMap { channel in self.authenticate(channel) }
         connection.connecting = future
         future.whenComplete { result in
             connection.connecting = nil

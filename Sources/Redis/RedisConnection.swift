@@ -33,6 +33,10 @@ public final class RedisConnection: PooledConnection, @unchecked Sendable {
         }
         let connection = RedisConnection(context: ctx, commandTimeoutMs: config.commandTimeoutMs)
         redisSetTimeout(ctx, timeval(ms: config.commandTimeoutMs))
+        if let auth = config.authCommand, case .error(let message) = try connection.send(auth) {
+            // The reply names no secret (WRONGPASS / NOAUTH); the password is never repeated.
+            throw RedisError(.server, "\(config.host):\(config.port): AUTH as \(config.username ?? "default") refused: \(message)")
+        }
         return connection
     }
 

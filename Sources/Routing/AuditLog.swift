@@ -16,13 +16,17 @@ public struct AuditLog: Sendable {
     public let keys: RoutingKeys
     /// Seals personal data and makes the caller's blind index (tenant data keys).
     public let vault: CredentialVault
+    /// How many transactions one drain writes a batch with at once: the batch's tenants are split
+    /// into this many groups, whose chains (and chain-head locks) are disjoint.
+    public let writers: Int
     public static let group = "audit-writers"
 
-    public init(redis: RedisClient, postgres: PostgresClient, keys: RoutingKeys, vault: CredentialVault) {
+    public init(redis: RedisClient, postgres: PostgresClient, keys: RoutingKeys, vault: CredentialVault, writers: Int = 1) {
         self.redis = redis
         self.postgres = postgres
         self.keys = keys
         self.vault = vault
+        self.writers = max(1, writers)
     }
 
     /// Creates the consumer group (idempotent).
@@ -106,16 +110,20 @@ public struct AuditLog: Sendable {
     static func rows(_ entries: [Entry]) -> [Row] {
         var rows: [Row] = []
         for e in entries {
+            let entryKind = e.fields["kind"]
+            let batch = entryKind == "decisions"
             // Split on the newline byte (a Character split walks grapheme clusters: slow at ingest rates).
-            let chains: [String] = e.fields["kind"] == "decisions"
+            let chains: [String] = batch
                 ? (e.fields["chains"] ?? "").utf8.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) } : [e.fields["chain"] ?? "{}"]
+            let kind = batch ? "decision" : (entryKind ?? "decision")
+            let tenant = e.fields["tenant"] ?? "", call = e.fields["call"].flatMap { $0.isEmpty ? nil : $0 }
+            let caller = e.fields["caller"].flatMap { $0.isEmpty ? nil : $0 }
             for (n, chain) in chains.enumerated() {
                 let object = ChainScanner.head(chain) ?? (try? JSONDecoder().decode(ChainHead.self, from: Data(chain.utf8)))
-                let kind = e.fields["kind"] == "decisions" ? "decision" : (e.fields["kind"] ?? "decision")
-                rows.append(Row(entryId: e.fields["kind"] == "decisions" ? "\(e.id)/\(n)" : e.id,
-                                tenant: object?.tenant ?? e.fields["tenant"] ?? "", kind: kind,
-                                callId: object?.callId ?? e.fields["call"].flatMap { $0.isEmpty ? nil : $0 },
-                                caller: object?.caller ?? e.fields["caller"].flatMap { $0.isEmpty ? nil : $0 },
+                rows.append(Row(entryId: batch ? "\(e.id)/\(n)" : e.id,
+                                tenant: object?.tenant ?? tenant, kind: kind,
+                                callId: object?.callId ?? call,
+                                caller: object?.caller ?? caller,
                                 atMs: object?.at ?? milliseconds(streamId: e.id), micros: object?.micros,
                                 dialer: object?.answer?.dialer, rule: object?.answer?.rule, fallbacks: object?.answer?.fallbacks,
                                 detail: object == nil ? #"{"unparsed": true}"# : chain, entry: e, index: n))
@@ -125,7 +133,37 @@ public struct AuditLog: Sendable {
     }
 
     private func store(_ entries: [Entry], redelivered: Bool) async throws -> Drained {
-        try await store(rowsOf: Self.rows(entries), redelivered: redelivered)
+        let shards = Self.shards(Self.rows(entries), count: writers)
+        if shards.count == 1 { return try await store(rowsOf: shards[0], redelivered: redelivered) }
+        return try await withThrowingTaskGroup(of: Drained.self) { group in
+            for shard in shards { group.addTask { try await self.store(rowsOf: shard, redelivered: redelivered) } }
+            var stored = 0, quarantined = 0
+            for try await drained in group {
+                stored += drained.stored
+                quarantined += drained.quarantined
+            }
+            return Drained(stored: stored, quarantined: quarantined)
+        }
+    }
+
+    /// Rows split by tenant into at most `count` non-empty groups; a tenant always lands in the
+    /// same group (FNV-1a of its id), so concurrent drains meet on the same groups' locks only.
+    static func shards(_ rows: [Row], count: Int) -> [[Row]] {
+        guard count > 1 else { return [rows] }
+        var groups = [[Row]](repeating: [], count: count)
+        var memo: [String: Int] = [:]
+        for row in rows {
+            let n: Int
+            if let known = memo[row.tenant] { n = known } else {
+                var hash: UInt32 = 2_166_136_261
+                for byte in row.tenant.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+                n = Int(hash % UInt32(count))
+                memo[row.tenant] = n
+            }
+            groups[n].append(row)
+        }
+        let filled = groups.filter { !$0.isEmpty }
+        return filled.isEmpty ? [[]] : filled
     }
 
     private func store(rowsOf all: [Row], redelivered: Bool) async throws -> Drained {
@@ -179,40 +217,25 @@ public struct AuditLog: Sendable {
         return state.hasPrefix("22") || state.hasPrefix("23") || state.hasPrefix("54")
     }
 
-    /// `{"caller": …, "detail": …}` as JSON text, written directly (two per row at ingest rates).
-    static func sealedJSON(caller: String?, detail: String) -> String {
-        var out = "{\"caller\":"
-        if let caller { appendJSONString(caller, to: &out) } else { out += "null" }
-        out += ",\"detail\":"
-        appendJSONString(detail, to: &out)
-        return out + "}"
-    }
-
-    private static func appendJSONString(_ text: String, to out: inout String) {
-        let utf8 = text.utf8
-        // The usual case: nothing to escape, one copy of the bytes.
-        if !utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-            out += "\""
-            out += text
-            out += "\""
-            return
-        }
-        var bytes: [UInt8] = [0x22]
-        bytes.reserveCapacity(utf8.count + 16)
-        let hex = Array("0123456789abcdef".utf8)
-        for b in utf8 {
-            switch b {
-            case 0x22: bytes += [0x5C, 0x22]
-            case 0x5C: bytes += [0x5C, 0x5C]
-            case 0x0A: bytes += [0x5C, 0x6E]
-            case 0x0D: bytes += [0x5C, 0x72]
-            case 0x09: bytes += [0x5C, 0x74]
-            case 0..<0x20: bytes += [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
-            default: bytes.append(b)
+    /// What a row's personal data is sealed as: the caller and the whole chain, framed without
+    /// any escaping (written for every row at ingest rates): byte 1, then `-` (no caller) or the
+    /// caller's UTF-8 length, `:` and its bytes, then the chain's bytes. Rows stored before this
+    /// framing hold `{"caller": …, "detail": …}` JSON; `SealedAuditData(opened:)` reads both.
+    static func sealedBody(caller: String?, detail: String) -> [UInt8] {
+        var out: [UInt8] = [0x01]
+        out.reserveCapacity(detail.utf8.count + (caller?.utf8.count ?? 0) + 8)
+        if var caller {
+            caller.withUTF8 { bytes in
+                out.append(contentsOf: String(bytes.count).utf8)
+                out.append(UInt8(ascii: ":"))
+                out.append(contentsOf: bytes)
             }
+        } else {
+            out.append(UInt8(ascii: "-"))
         }
-        bytes.append(0x22)
-        out += String(decoding: bytes, as: UTF8.self)
+        var detail = detail
+        detail.withUTF8 { out.append(contentsOf: $0) }
+        return out
     }
 
     /// The name of the routing audit's chains in `audit_chain_heads` and `audit_chain_anchors`.
@@ -235,16 +258,29 @@ public struct AuditLog: Sendable {
         var keys: [String: PersonalDataKeys] = [:]
         for tenant in tenants { keys[tenant] = try await vault.personalDataKeys(tenant: tenant) }
         // Sealing and indexing do not depend on the chain: done before any lock is taken.
-        let prepared: [(row: Row, sealed: String, index: String?)] = try rows.map { row in
-            guard let key = keys[row.tenant] else { throw PostgresError(.query, "no personal-data key for tenant \(row.tenant)") }
-            return (row, try key.seal(Self.sealedJSON(caller: row.caller, detail: row.detail)), row.caller.map { key.index($0) })
-        }
+        let prepared: [(row: Row, sealed: String, index: String?)] = try {
+            var indexers = keys.mapValues { $0.indexer() }
+            var out: [(row: Row, sealed: String, index: String?)] = []
+            out.reserveCapacity(rows.count)
+            for row in rows {
+                guard let key = keys[row.tenant] else { throw PostgresError(.query, "no personal-data key for tenant \(row.tenant)") }
+                out.append((row, try key.seal(bytes: Self.sealedBody(caller: row.caller, detail: row.detail)),
+                            row.caller.flatMap { indexers[row.tenant]?.index($0) }))
+            }
+            return out
+        }()
         let nowMs = Int64(storedAt.timeIntervalSince1970 * 1000)
         try await postgres.transaction { db in
             var candidates = prepared
             if redelivered {
-                let stored = Set(try db.query("SELECT entry_id FROM routing_audit WHERE entry_id = ANY($1::text[])",
-                                              [PostgresArray.text(candidates.map(\.row.entryId))]).rows.compactMap { $0[0] })
+                // Found through the call index (tenant, call id): rows without a call (breaker
+                // transitions) are few per tenant.
+                let calls = Set(candidates.compactMap(\.row.callId))
+                let stored = Set(try db.query("""
+                    SELECT entry_id FROM routing_audit WHERE tenant_id = ANY($1::text[]) AND entry_id = ANY($3::text[])
+                        AND (call_id = ANY($2::text[]) OR ($4 AND call_id IS NULL))
+                    """, [PostgresArray.text(tenants), PostgresArray.text(calls.sorted()), PostgresArray.text(candidates.map(\.row.entryId)),
+                          candidates.contains { $0.row.callId == nil } ? "true" : "false"]).rows.compactMap { $0[0] })
                 candidates.removeAll { stored.contains($0.row.entryId) }
             }
             guard !candidates.isEmpty else { return }
@@ -361,7 +397,7 @@ public struct AuditLog: Sendable {
             """, [tenant] + parameters)
         let keys = try await vault.personalDataKeys(tenant: tenant)
         return rows.records.map { r in
-            let opened = (r["sealed"] ?? nil).flatMap { try? keys.open($0) }.flatMap { try? JSONDecoder().decode(SealedAuditData.self, from: Data($0.utf8)) }
+            let opened = (r["sealed"] ?? nil).flatMap { try? keys.open($0) }.flatMap(SealedAuditData.init(opened:))
             return Record(id: (r["entry_id"] ?? nil) ?? "", kind: (r["kind"] ?? nil) ?? "", callId: r["call_id"] ?? nil, caller: opened?.caller,
                           at: (r["at"] ?? nil) ?? "", micros: (r["micros"] ?? nil).flatMap { Int($0) },
                           detail: opened?.detail ?? #"{"sealed": "cannot be opened with the current keys"}"#)
@@ -380,7 +416,7 @@ public struct AuditLog: Sendable {
         var index: String?
         if let caller { index = try await vault.personalDataKeys(tenant: tenant).index(caller.e164) }
         return try await records(tenant: tenant, """
-            kind = 'decision' AND at >= $2::timestamptz AND at < $3::timestamptz AND ($4::text IS NULL OR caller_index = $4)
+            kind = 'decision' AND at >= $2::timestamptz AND at < $3::timestamptz AND ($4::uuid IS NULL OR caller_index = $4::uuid)
             ORDER BY at DESC, entry_id DESC LIMIT $5
             """, [Timestamp.utcText(ms: Int64(from.timeIntervalSince1970 * 1000)), Timestamp.utcText(ms: Int64(to.timeIntervalSince1970 * 1000)),
                   index, String(max(1, min(limit, 10_000)))])
@@ -402,7 +438,7 @@ public struct AuditLog: Sendable {
         for t in tenants {
             out.append(try await AuditChain.verify(chain: Self.chain, tenant: t, postgres: postgres) { after in
                 let page = try await postgres.query("""
-                    SELECT seq, entry_id, (extract(epoch FROM stored_at) * 1000000)::bigint AS stored, kind, call_id, caller_index,
+                    SELECT seq, entry_id, (extract(epoch FROM stored_at) * 1000000)::bigint AS stored, kind, call_id, replace(caller_index::text, '-', '') AS caller_index,
                            (extract(epoch FROM at) * 1000000)::bigint AS at, micros, dialer, rule, fallbacks::text AS fallbacks, sealed, prev_hash, hash
                     FROM routing_audit WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT 10000
                     """, [t, String(after)])
@@ -424,9 +460,33 @@ public struct AuditLog: Sendable {
 }
 
 /// What `routing_audit.sealed` holds once opened.
-struct SealedAuditData: Codable {
+/// What `routing_audit.sealed` holds once opened: the caller and the chain.
+struct SealedAuditData: Codable, Equatable {
     let caller: String?
     let detail: String
+
+    init(caller: String?, detail: String) {
+        self.caller = caller
+        self.detail = detail
+    }
+
+    /// Reads the framing of `AuditLog.sealedBody`, or the JSON of rows sealed before it; nil for neither.
+    init?(opened text: String) {
+        let bytes = Array(text.utf8)
+        guard bytes.first == 0x01 else {
+            guard let json = try? JSONDecoder().decode(SealedAuditData.self, from: Data(bytes)) else { return nil }
+            self = json
+            return
+        }
+        if bytes.count >= 2, bytes[1] == UInt8(ascii: "-") {
+            self.init(caller: nil, detail: String(decoding: bytes[2...], as: UTF8.self))
+            return
+        }
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), colon > 1, colon <= 12,
+              let length = Int(String(decoding: bytes[1..<colon], as: UTF8.self)), length >= 0, colon + 1 + length <= bytes.count else { return nil }
+        self.init(caller: String(decoding: bytes[(colon + 1)..<(colon + 1 + length)], as: UTF8.self),
+                  detail: String(decoding: bytes[(colon + 1 + length)...], as: UTF8.self))
+    }
 }
 
 /// The parts of a decision's answer that become plain columns (no personal data).

@@ -26,26 +26,55 @@ struct ChainScanner {
         return true
     }
 
+    /// The member names the scanner reads; every other name is `.other` (its value is skipped).
+    private enum Key: Int {
+        case callId, caller, tenant, at, micros, answer, dialer, rule, fallbacks, other
+        static let names: [(Key, [UInt8])] = {
+            let spelled: [(Key, String)] = [(.callId, "callId"), (.caller, "caller"), (.tenant, "tenant"), (.at, "at"), (.micros, "micros"),
+                                            (.answer, "answer"), (.dialer, "dialer"), (.rule, "rule"), (.fallbacks, "fallbacks")]
+            return spelled.map { ($0.0, Array($0.1.utf8)) }
+        }()
+        var bit: UInt16 { self == .other ? 0 : 1 << UInt16(rawValue) }
+    }
+
+    /// A member name at the cursor, matched without making a string (unless it holds escapes).
+    private mutating func key() -> Key? {
+        guard let raw = rawString() else { return nil }
+        func match(_ name: ArraySlice<UInt8>) -> Key {
+            Key.names.first { $0.1.count == name.count && $0.1.elementsEqual(name) }?.0 ?? .other
+        }
+        if raw.plain { return match(bytes[raw.start..<raw.end]) }
+        guard let text = unescape(bytes[raw.start..<raw.end]) else { return nil }
+        return match(Array(text.utf8)[...])
+    }
+
+    /// Whether `key` is new in the object (`seen` records it). Foundation's decoder reads the first
+    /// of repeated keys; so does this. Names the scanner does not read are never "seen".
+    private static func first(_ key: Key, _ seen: inout UInt16) -> Bool {
+        if key == .other { return false }
+        defer { seen |= key.bit }
+        return seen & key.bit == 0
+    }
+
     private mutating func object() -> ChainHead? {
         var head = ChainHead(callId: nil, caller: nil, tenant: nil, at: nil, micros: nil, answer: nil)
         guard take(0x7B) else { return nil }
         if take(0x7D) { return finished(head) }
-        // Foundation's decoder reads the first of repeated keys; so does this.
-        var seen = Set<String>()
+        var seen: UInt16 = 0
         repeat {
-            guard let key = string(), take(0x3A) else { return nil }
+            guard let key = key(), take(0x3A) else { return nil }
             skipSpace()
-            switch seen.insert(key).inserted ? key : "" {
-            case "callId", "caller", "tenant":
+            switch Self.first(key, &seen) ? key : .other {
+            case .callId, .caller, .tenant:
                 if bytes.count > i, bytes[i] == 0x22 {
                     guard let value = string() else { return nil }
-                    if key == "callId" { head.callId = value } else if key == "caller" { head.caller = value } else { head.tenant = value }
+                    if key == .callId { head.callId = value } else if key == .caller { head.caller = value } else { head.tenant = value }
                 } else if !skipValue() { return nil }
-            case "at", "micros":
+            case .at, .micros:
                 if let n = integer() {
-                    if key == "at" { head.at = n } else { head.micros = n }
+                    if key == .at { head.at = n } else { head.micros = n }
                 } else if !skipValue() { return nil }
-            case "answer":
+            case .answer:
                 if bytes.count > i, bytes[i] == 0x7B {
                     guard let answer = answerObject() else { return nil }
                     head.answer = answer
@@ -67,16 +96,16 @@ struct ChainScanner {
         var answer = ChainAnswer(dialer: nil, rule: nil, fallbacks: nil)
         guard take(0x7B) else { return nil }
         if take(0x7D) { return answer }
-        var seen = Set<String>()
+        var seen: UInt16 = 0
         repeat {
-            guard let key = string(), take(0x3A) else { return nil }
+            guard let key = key(), take(0x3A) else { return nil }
             skipSpace()
-            if !seen.insert(key).inserted {
+            if !Self.first(key, &seen) {
                 guard skipValue() else { return nil }
-            } else if (key == "dialer" || key == "rule"), i < bytes.count, bytes[i] == 0x22 {
+            } else if (key == .dialer || key == .rule), i < bytes.count, bytes[i] == 0x22 {
                 guard let value = string() else { return nil }
-                if key == "dialer" { answer.dialer = value } else { answer.rule = value }
-            } else if key == "fallbacks", i < bytes.count, bytes[i] == 0x5B {
+                if key == .dialer { answer.dialer = value } else { answer.rule = value }
+            } else if key == .fallbacks, i < bytes.count, bytes[i] == 0x5B {
                 let list = stringArray()
                 guard list.valid else { return nil }
                 answer.fallbacks = list.strings
@@ -105,8 +134,9 @@ struct ChainScanner {
         return (true, allStrings ? out : nil)
     }
 
-    /// A JSON string at the cursor, unescaped; nil when malformed.
-    private mutating func string() -> String? {
+    /// The bytes of a JSON string at the cursor (between its quotes) and whether it holds no
+    /// escapes; nil when malformed (unterminated, a raw control character).
+    private mutating func rawString() -> (start: Int, end: Int, plain: Bool)? {
         skipSpace()
         guard i < bytes.count, bytes[i] == 0x22 else { return nil }
         i += 1
@@ -120,8 +150,20 @@ struct ChainScanner {
         guard i < bytes.count else { return nil }
         let end = i
         i += 1
-        if plain { return String(decoding: bytes[start..<end], as: UTF8.self) }
-        return unescape(bytes[start..<end])
+        return (start, end, plain)
+    }
+
+    /// A JSON string at the cursor, unescaped; nil when malformed.
+    private mutating func string() -> String? {
+        guard let raw = rawString() else { return nil }
+        if raw.plain { return String(decoding: bytes[raw.start..<raw.end], as: UTF8.self) }
+        return unescape(bytes[raw.start..<raw.end])
+    }
+
+    /// Skips a JSON string at the cursor (checking its escapes); false when malformed.
+    private mutating func skipString() -> Bool {
+        guard let raw = rawString() else { return false }
+        return raw.plain || unescape(bytes[raw.start..<raw.end]) != nil
     }
 
     private func unescape(_ raw: ArraySlice<UInt8>) -> String? {
@@ -210,27 +252,29 @@ struct ChainScanner {
         return .some(Int(d))
     }
 
+    private static let literals: [[UInt8]] = [Array("true".utf8), Array("false".utf8), Array("null".utf8)]
+
     /// Skips any JSON value at the cursor; false when malformed.
     private mutating func skipValue() -> Bool {
         skipSpace()
         guard i < bytes.count else { return false }
         switch bytes[i] {
-        case 0x22: return string() != nil
+        case 0x22: return skipString()
         case 0x7B, 0x5B:
             let close: UInt8 = bytes[i] == 0x7B ? 0x7D : 0x5D
             let isObject = bytes[i] == 0x7B
             i += 1
             if take(close) { return true }
             repeat {
-                if isObject { guard string() != nil, take(0x3A) else { return false } }
+                if isObject { guard skipString(), take(0x3A) else { return false } }
                 if !skipValue() { return false }
             } while take(0x2C)
             return take(close)
         default:
             if let token = numberToken() { i = token.end; return true }
-            for word in ["true", "false", "null"] {
-                let w = Array(word.utf8)
-                if i + w.count <= bytes.count, Array(bytes[i..<i + w.count]) == w { i += w.count; return true }
+            for word in Self.literals where i + word.count <= bytes.count && bytes[i..<i + word.count].elementsEqual(word) {
+                i += word.count
+                return true
             }
             return false
         }

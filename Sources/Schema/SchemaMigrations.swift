@@ -501,6 +501,29 @@ public enum SchemaMigrations {
                 finished_at timestamptz,
                 PRIMARY KEY (tenant_id, to_version));
             """),
+        Migration(14, "routing audit keys compared byte-wise; the caller index as 16 bytes; no entry-id index", """
+            -- The audit's index keys are ids and digests, never words: byte order (COLLATE "C")
+            -- instead of the locale's, the caller's blind index as a uuid (its 128 bits), and no
+            -- index of its own for the entry id (a re-delivered batch is found through the call index).
+            DROP INDEX routing_audit_entry;
+            ALTER TABLE routing_audit
+                ALTER COLUMN tenant_id TYPE text COLLATE "C",
+                ALTER COLUMN entry_id TYPE text COLLATE "C",
+                ALTER COLUMN call_id TYPE text COLLATE "C",
+                ALTER COLUMN caller_index TYPE uuid USING caller_index::uuid;
+            CREATE OR REPLACE FUNCTION switchboard_audit_drop_legacy() RETURNS boolean
+            LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+            BEGIN
+                IF to_regclass('routing_audit_legacy') IS NULL THEN RETURN true; END IF;
+                IF EXISTS (SELECT 1 FROM routing_audit_legacy l WHERE NOT EXISTS (
+                        SELECT 1 FROM routing_audit a WHERE a.tenant_id = l.tenant_id AND a.call_id IS NOT DISTINCT FROM l.call_id
+                        AND a.entry_id = l.entry_id)) THEN
+                    RETURN false;
+                END IF;
+                DROP TABLE routing_audit_legacy;
+                RETURN true;
+            END $$;
+            """),
     ]
 
     /// A migrator over every migration.

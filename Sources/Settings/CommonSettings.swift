@@ -21,7 +21,7 @@ public struct CommonSettings: Sendable {
     public var outbound: OutboundPolicy
 
     /// Reads SB_REDIS_HOST (127.0.0.1), SB_REDIS_PORT (6379), SB_REDIS_POOL (8),
-    /// SB_REDIS_TIMEOUT_MS (5000), SB_KEY_PREFIX (sb), SB_POSTGRES_URL
+    /// SB_REDIS_TIMEOUT_MS (5000), SB_REDIS_USER / SB_REDIS_PASSWORD (unset: no AUTH), SB_KEY_PREFIX (sb), SB_POSTGRES_URL
     /// (postgresql://switchboard@127.0.0.1:5432/switchboard), SB_POSTGRES_POOL (4),
     /// SB_POSTGRES_SCHEMA (unset), SB_HTTP_HOST (127.0.0.1), SB_HTTP_PORT (`defaultPort`),
     /// SB_LOG_LEVEL (info), SB_CONSUMER_NAME (`<host>-<SB_HTTP_PORT>`, or `<host>-pid<pid>` on port 0),
@@ -34,6 +34,9 @@ public struct CommonSettings: Sendable {
             port: try env.int("SB_REDIS_PORT", default: 6379, range: 1...65535),
             poolSize: try env.int("SB_REDIS_POOL", default: 8, range: 1...256),
             commandTimeoutMs: try env.int("SB_REDIS_TIMEOUT_MS", default: 5000, range: 10...600_000))
+        redis.username = env.optional("SB_REDIS_USER")
+        redis.password = env.optional("SB_REDIS_PASSWORD")
+        if redis.username != nil, redis.password == nil { throw SettingsError("SB_REDIS_USER is set but SB_REDIS_PASSWORD is not") }
         postgres = PostgresConfiguration(
             url: env.string("SB_POSTGRES_URL", default: "postgresql://switchboard@127.0.0.1:5432/switchboard"),
             poolSize: try env.int("SB_POSTGRES_POOL", default: 4, range: 1...256),

@@ -13,11 +13,14 @@ public enum AuditChain {
     /// and a newline, so no two different field lists share a form (`["ab","c"]` ≠ `["a","bc"]`).
     public static func canonical(_ fields: [String]) -> [UInt8] {
         var out: [UInt8] = []
-        for field in fields {
-            out.append(contentsOf: Array(String(field.utf8.count).utf8))
-            out.append(UInt8(ascii: ":"))
-            out.append(contentsOf: Array(field.utf8))
-            out.append(UInt8(ascii: "\n"))
+        out.reserveCapacity(fields.reduce(0) { $0 + $1.utf8.count + 8 })
+        for var field in fields {
+            field.withUTF8 { bytes in
+                out.append(contentsOf: String(bytes.count).utf8)
+                out.append(UInt8(ascii: ":"))
+                out.append(contentsOf: bytes)
+                out.append(UInt8(ascii: "\n"))
+            }
         }
         return out
     }
@@ -25,9 +28,10 @@ public enum AuditChain {
     /// The hash of a row: hex SHA-256 of `previous` then the row's canonical content.
     public static func hash(previous: String, fields: [String]) -> String {
         var hasher = SHA256()
-        hasher.update(data: Array(previous.utf8))
+        var previous = previous
+        previous.withUTF8 { hasher.update(data: UnsafeRawBufferPointer($0)) }
         hasher.update(data: canonical(fields))
-        return Hex.encode(hasher.finalize())
+        return hasher.finalize().withUnsafeBytes { Hex.encode($0) }
     }
 
     /// One stored row as the verifier sees it.

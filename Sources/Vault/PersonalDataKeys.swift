@@ -37,7 +37,12 @@ public struct PersonalDataKeys: Sendable {
 
     /// `plaintext` sealed: base64 of nonce, ciphertext and tag.
     public func seal(_ plaintext: String) throws -> String {
-        let box = try AES.GCM.seal(Array(plaintext.utf8), using: SymmetricKey(data: sealing), authenticating: Array(tenant.utf8))
+        try seal(bytes: Array(plaintext.utf8))
+    }
+
+    /// UTF-8 `plaintext` sealed: base64 of nonce, ciphertext and tag (what `open` reads).
+    public func seal(bytes plaintext: [UInt8]) throws -> String {
+        let box = try AES.GCM.seal(plaintext, using: SymmetricKey(data: sealing), authenticating: Array(tenant.utf8))
         return box.combined!.base64EncodedString()
     }
 
@@ -54,7 +59,25 @@ public struct PersonalDataKeys: Sendable {
 
     /// The blind index of a normalised value (an E.164 number): 32 hex digits of its HMAC.
     public func index(_ value: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(value.utf8), using: SymmetricKey(data: indexing))
-        return String(Hex.encode(mac).prefix(32))
+        var indexer = indexer()
+        return indexer.index(value)
+    }
+
+    /// A blind-index maker for many values in a row: the HMAC key schedule is done once.
+    public func indexer() -> BlindIndexer { BlindIndexer(key: SymmetricKey(data: indexing)) }
+
+    /// Makes blind indexes with one prepared HMAC key (not for sharing across tasks).
+    public struct BlindIndexer {
+        private let prepared: HMAC<SHA256>
+
+        init(key: SymmetricKey) { prepared = HMAC<SHA256>(key: key) }
+
+        /// The blind index of `value`: the first 16 bytes of its HMAC-SHA256, as 32 hex digits.
+        public mutating func index(_ value: String) -> String {
+            var mac = prepared
+            var value = value
+            value.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
+            return mac.finalize().withUnsafeBytes { Hex.encode(UnsafeRawBufferPointer(rebasing: $0.prefix(16))) }
+        }
     }
 }

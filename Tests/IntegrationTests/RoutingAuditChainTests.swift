@@ -108,13 +108,43 @@ import Vault
         try await f.close()
     }
 
-    @Test func theSealedTextIsJSONWhateverTheDetailHolds() throws {
-        for (caller, detail) in [("+15550001111", #"{"a":"b"}"#), ("a\"b\\c", "x\n\u{1}\u{1F}\t\r\"\\é😀"), ("", "")] {
-            let text = AuditLog.sealedJSON(caller: caller, detail: detail)
-            let back = try JSONDecoder().decode(SealedAuditData.self, from: Data(text.utf8))
-            #expect(back.caller == caller && back.detail == detail, "\(text)")
+    @Test func aBatchIsSplitByTenantIntoDisjointWriterGroups() {
+        let entries = (0..<40).map { n in
+            AuditLog.Entry(id: "1-\(n)", fields: ["kind": "decisions", "chains": Self.chain("t\(n % 7)", "c\(n)", caller: "+15551230000")])
         }
-        #expect(try JSONDecoder().decode(SealedAuditData.self, from: Data(AuditLog.sealedJSON(caller: nil, detail: "d").utf8)).caller == nil)
+        let rows = AuditLog.rows(entries)
+        let groups = AuditLog.shards(rows, count: 3)
+        #expect(groups.count <= 3 && groups.allSatisfy { !$0.isEmpty })
+        #expect(groups.map(\.count).reduce(0, +) == rows.count)
+        let tenantSets = groups.map { Set($0.map(\.tenant)) }
+        for (i, a) in tenantSets.enumerated() { for b in tenantSets[(i + 1)...] { #expect(a.isDisjoint(with: b)) } }
+        // Two tenants share a group or not whatever else the batch holds.
+        func together(_ a: String, _ b: String, in groups: [[AuditLog.Row]]) -> Bool {
+            groups.contains { g in g.contains { $0.tenant == a } && g.contains { $0.tenant == b } }
+        }
+        for a in 0..<7 {
+            for b in 0..<7 where a < b {
+                let pair = AuditLog.shards(AuditLog.rows([entries[a], entries[b]]), count: 3)
+                #expect(together("t\(a)", "t\(b)", in: pair) == together("t\(a)", "t\(b)", in: groups))
+            }
+        }
+        #expect(AuditLog.shards(rows, count: 1).first?.count == rows.count)
+        #expect(AuditLog.shards([], count: 4).count == 1)
+    }
+
+    @Test func theSealedBodyGivesBackCallerAndDetailWhateverTheyHold() throws {
+        let cases: [(String?, String)] = [("+15550001111", #"{"a":"b"}"#), ("a\"b\\c:12:", "x\n\u{1}\u{1F}\t\r\"\\é😀"), ("", ""), (nil, "d"), (nil, ""), ("-", "-")]
+        for (caller, detail) in cases {
+            let body = AuditLog.sealedBody(caller: caller, detail: detail)
+            #expect(SealedAuditData(opened: String(decoding: body, as: UTF8.self)) == SealedAuditData(caller: caller, detail: detail), "\(body)")
+        }
+        // Rows sealed before the framing hold JSON.
+        #expect(SealedAuditData(opened: #"{"caller":"+1555","detail":"{}"}"#) == SealedAuditData(caller: "+1555", detail: "{}"))
+        #expect(SealedAuditData(opened: #"{"caller":null,"detail":"x"}"#) == SealedAuditData(caller: nil, detail: "x"))
+        // Garbage opens to nothing, never to a wrong caller.
+        for garbage in ["", "\u{1}", "\u{1}99:ab", "\u{1}x:ab", "\u{1}:ab", "not json"] {
+            #expect(SealedAuditData(opened: garbage) == nil, "\(garbage)")
+        }
     }
 
     @Test func retentionRemovesWhatIsPastItAndTheChainsStillVerify() async throws {

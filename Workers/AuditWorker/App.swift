@@ -21,6 +21,9 @@ struct AuditWorkerSettings: Sendable {
     /// SB_AUDIT_DRAINS (2): drain loops in this process, each its own stream consumer, so one
     /// prepares (parses, seals) a batch while another's is being written.
     let drains: Int
+    /// SB_AUDIT_WRITERS (2): transactions each drain writes a batch with at once (its tenants
+    /// split into disjoint groups, so they never wait on each other's chain locks).
+    let writers: Int
     /// SB_MASTER_KEYS / SB_MASTER_KEY_ID: the tenants' data keys seal the personal data of each row.
     let keyRing: MasterKeyRing
     /// SB_SLACK_WEBHOOK_URL: where a broken audit chain is announced (unset: log and metric only).
@@ -33,5 +36,6 @@ struct AuditWorkerSettings: Sendable {
         slackWebhookURL = env.optional("SB_SLACK_WEBHOOK_URL")
         batch = try env.int("SB_AUDIT_BATCH", default: 1000, range: 1...50_000)
         drains = try env.int("SB_AUDIT_DRAINS", default: 2, range: 1...16)
+        writers = try env.int("SB_AUDIT_WRITERS", default: 2, range: 1...16)
     }
 }

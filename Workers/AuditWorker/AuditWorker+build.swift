@@ -17,9 +17,12 @@ func buildAuditWorker(_ settings: AuditWorkerSettings, registry: MetricsRegistry
     let common = settings.common
     let logger = Logger(label: "switchboard.audit-worker")
     let redis = RedisClient(common.redis)
-    let postgres = PostgresClient(common.postgres)
+    // Every drain's writers hold a connection at once, and the queue's jobs need one more.
+    var database = common.postgres
+    database.poolSize = max(database.poolSize, settings.drains * settings.writers + 1)
+    let postgres = PostgresClient(database)
     let log = AuditLog(redis: redis, postgres: postgres, keys: RoutingKeys(prefix: common.keyPrefix),
-                       vault: CredentialVault(keyRing: settings.keyRing, postgres: postgres))
+                       vault: CredentialVault(keyRing: settings.keyRing, postgres: postgres), writers: settings.writers)
     let retention = AuditRetention(postgres: postgres)
     // Consumer names stay stable across restarts (the first keeps the process's name), so each
     // loop finishes what it had read before.
