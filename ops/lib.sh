@@ -46,6 +46,16 @@ start_redis() {
   local dir=$1 port=$2 conf=()
   mkdir -p "$dir"
   if rcli -p "$port" ping 2>/dev/null | grep -q PONG; then ops_log "redis already up on $port"; return 0; fi
+  if [ -n "${SB_REDIS_PASSWORD:-}" ] && redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
+    # Our Redis from before it had a password (an older .run/) is restarted with the ACL, its AOF
+    # kept; anyone else's is left alone.
+    if [ "$(redis-cli -p "$port" config get dir 2>/dev/null | sed -n 2p)" != "$(cd "$dir" && pwd -P)" ]; then
+      ops_log "a Redis without a password answers on port $port: stop it or choose another SB_REDIS_PORT"; return 1
+    fi
+    ops_log "restarting the redis on $port with its ACL user"
+    redis-cli -p "$port" shutdown >/dev/null 2>&1 || true
+    for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 || break; sleep 0.05; done
+  fi
   if [ -n "${SB_REDIS_PASSWORD:-}" ]; then
     (umask 077; printf 'user default off\nuser %s on >%s ~* &* +@all\n' "${SB_REDIS_USER:-switchboard}" "$SB_REDIS_PASSWORD" > "$dir/acl.conf")
     printf 'aclfile %s\n' "$dir/acl.conf" > "$dir/redis.conf"

@@ -21,6 +21,8 @@ final class ChildProcess: @unchecked Sendable {
         // The simulators of a test listen on 127.0.0.1 over http (tests of the refusal override these).
         env["SB_OUTBOUND_ALLOW_HTTP"] = "1"
         env["SB_OUTBOUND_ALLOW_HOSTS"] = "127.0.0.1,localhost"
+        // Never the developer's own installation (.run/secrets.env of ops/setup-and-run).
+        env["SB_SECRETS_FILE"] = "/nonexistent"
         env.merge(environment) { _, new in new }
         process.environment = env
         process.standardOutput = log
