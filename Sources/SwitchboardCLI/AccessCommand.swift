@@ -11,10 +11,20 @@ import Vault
 /// database credentials and master key, so `AccessPolicy` lets it do anything; every change it
 /// makes still lands in the user action log under the operating-system login.
 enum CLIIdentity {
-    /// `cli:<login>` (from USER, else LOGNAME).
+    /// `cli:<login>`: the operating-system account the command runs as (its effective user id's
+    /// entry in the password database; `uid<n>` without one), never an environment variable,
+    /// which whoever runs the command could set to anything.
     static var principal: Principal {
-        let env = ProcessInfo.processInfo.environment
-        return .cli(login: env["USER"] ?? env["LOGNAME"] ?? "unknown")
+        .cli(login: login)
+    }
+
+    static var login: String {
+        let uid = geteuid()
+        if let entry = getpwuid(uid), let name = entry.pointee.pw_name {
+            let text = String(cString: name)
+            if !text.isEmpty { return text }
+        }
+        return "uid\(uid)"
     }
 
     /// Records one change made from the CLI.

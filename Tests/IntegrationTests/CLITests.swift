@@ -80,7 +80,16 @@ import Vault
         #expect(bad.status != 0 && bad.output.contains("--overlap-minutes"), "\(bad.output)")
         // Every change names the operating-system login, not a name given on the command line.
         let actors = try await pg.query("SELECT DISTINCT actor FROM user_actions WHERE action LIKE 'api-key.%' OR action LIKE 'voice-token.%'").rows
-        #expect(actors.count == 1 && (actors.first?.first ?? nil)?.hasPrefix("cli:") == true)
+        let login = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid\(geteuid())"
+        #expect(actors.count == 1 && (actors.first?.first ?? nil) == "cli:\(login)", "\(actors)")
+        // Not what the environment claims: USER is whatever the caller sets.
+        let claimed = try await ChildProcess("switchboard", arguments: ["routing", "api-key", "--tenant", "acme"],
+                                             environment: ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix,
+                                                           "SB_POSTGRES_URL": TestServers.postgresURL, "SB_POSTGRES_SCHEMA": pg.configuration.schema ?? "",
+                                                           "USER": "mallory", "LOGNAME": "mallory"])
+        #expect(await claimed.waitForExit(seconds: 30) == 0, "\(claimed.log)")
+        let made = try await pg.query("SELECT actor FROM user_actions WHERE action = 'api-key.create' ORDER BY id DESC LIMIT 1").value(0, "actor")
+        #expect(made == "cli:\(login)")
 
         // Master key rotation: k2 becomes active, everything is re-sealed, and k2 alone opens it.
         let rotated = try await sb(["keys", "rotate", "--json"], keys: "\(k2),\(k1)", active: "k2")
