@@ -48,7 +48,7 @@ public struct RouterCredentials: Sendable {
         try Self.checkLabel(label)
         if let expiresAt, expiresAt <= Date() { throw RoutingError(.invalidInput, "an API key's expiry must be in the future") }
         let key = APIKey.generate(), id = "ak_" + Hex.random(bytes: 6)
-        try await postgres.query("INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT (id) DO NOTHING", [tenant])
+        try await ensureTenant(tenant)
         let rows = try await postgres.query("""
             INSERT INTO router_api_keys (id, tenant_id, key_sha256, label, created_by, expires_at) VALUES ($1, $2, $3, $4, $5, $6::timestamptz)
             RETURNING \(Self.columns)
@@ -60,19 +60,33 @@ public struct RouterCredentials: Sendable {
 
     /// The tenant's API keys, newest first.
     public func apiKeys(tenant: String) async throws -> [Info] {
+        try await list(.apiKeys, tenant: tenant)
+    }
+
+    /// The two tables of credentials (spliced into SQL: fixed names only).
+    private enum Table: String {
+        case apiKeys = "router_api_keys", voiceTokens = "voice_tokens"
+    }
+
+    private func list(_ table: Table, tenant: String) async throws -> [Info] {
         try TenantID.check(tenant)
-        return try await postgres.query("SELECT \(Self.columns) FROM router_api_keys WHERE tenant_id = $1 ORDER BY created_at DESC, id",
+        return try await postgres.query("SELECT \(Self.columns) FROM \(table.rawValue) WHERE tenant_id = $1 ORDER BY created_at DESC, id",
                                         [tenant]).records.compactMap(Self.info)
+    }
+
+    /// Marks one credential revoked (kept as first revoked); the stored row, nil when the tenant has none with that id.
+    private func revoke(_ table: Table, tenant: String, id: String, by actor: String, returning extra: String = "") async throws -> [String: String?]? {
+        try TenantID.check(tenant)
+        return try await postgres.query("""
+            UPDATE \(table.rawValue) SET revoked_at = coalesce(revoked_at, now()), revoked_by = coalesce(revoked_by, $3)
+            WHERE tenant_id = $1 AND id = $2 RETURNING \(extra)\(Self.columns)
+            """, [tenant, id, actor]).records.first
     }
 
     /// Revokes one of the tenant's API keys at once; nil when the tenant has no such key.
     public func revokeAPIKey(tenant: String, id: String, by actor: String) async throws -> Info? {
-        try TenantID.check(tenant)
-        let rows = try await postgres.query("""
-            UPDATE router_api_keys SET revoked_at = coalesce(revoked_at, now()), revoked_by = coalesce(revoked_by, $3)
-            WHERE tenant_id = $1 AND id = $2 RETURNING key_sha256, \(Self.columns)
-            """, [tenant, id, actor])
-        guard let record = rows.records.first, let hash = record["key_sha256"] ?? nil else { return nil }
+        guard let record = try await revoke(.apiKeys, tenant: tenant, id: id, by: actor, returning: "key_sha256, "),
+              let hash = record["key_sha256"] ?? nil else { return nil }
         try await redis.send(["HDEL", keys.apiKeys, hash])
         return Self.info(record)
     }
@@ -119,7 +133,7 @@ public struct RouterCredentials: Sendable {
                 return (current, false)
             }
         }
-        try await postgres.query("INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT (id) DO NOTHING", [tenant])
+        try await ensureTenant(tenant)
         let sealed = try await vault.seal(token, tenant: tenant)
         let id = "vt_" + Hex.random(bytes: 6)
         let rows = try await postgres.transaction { db in
@@ -137,19 +151,12 @@ public struct RouterCredentials: Sendable {
 
     /// The tenant's voice tokens, newest first (never the tokens themselves).
     public func voiceTokens(tenant: String) async throws -> [Info] {
-        try TenantID.check(tenant)
-        return try await postgres.query("SELECT \(Self.columns) FROM voice_tokens WHERE tenant_id = $1 ORDER BY created_at DESC, id",
-                                        [tenant]).records.compactMap(Self.info)
+        try await list(.voiceTokens, tenant: tenant)
     }
 
     /// Revokes one voice token at once; nil when the tenant has no such token.
     public func revokeVoiceToken(tenant: String, id: String, by actor: String, vault: CredentialVault) async throws -> Info? {
-        try TenantID.check(tenant)
-        let rows = try await postgres.query("""
-            UPDATE voice_tokens SET revoked_at = coalesce(revoked_at, now()), revoked_by = coalesce(revoked_by, $3)
-            WHERE tenant_id = $1 AND id = $2 RETURNING \(Self.columns)
-            """, [tenant, id, actor])
-        guard let info = rows.records.first.flatMap(Self.info) else { return nil }
+        guard let info = try await revoke(.voiceTokens, tenant: tenant, id: id, by: actor).flatMap(Self.info) else { return nil }
         try await cacheVoiceTokens(tenant: tenant, vault: vault)
         return info
     }
@@ -168,9 +175,13 @@ public struct RouterCredentials: Sendable {
         }
         if live.isEmpty {
             try await redis.send(["HDEL", keys.voiceTokens, tenant])
-        } else {
-            try await redis.send(["HSET", keys.voiceTokens, tenant, try VoiceTokenSet(tokens: live).seal(tenant: tenant, keyRing: vault.keyRing)])
+            return
         }
+        let wanted = VoiceTokenSet(tokens: live)
+        // Unchanged and sealed by the active master key: nothing to write (sync runs every minute).
+        if let current = try await redis.send(["HGET", keys.voiceTokens, tenant]).string, vault.keyRing.isSealedByActiveKey(current),
+           (try? VoiceTokenSet.open(current, tenant: tenant, keyRing: vault.keyRing)) == wanted { return }
+        try await redis.send(["HSET", keys.voiceTokens, tenant, try wanted.seal(tenant: tenant, keyRing: vault.keyRing)])
     }
 
     // MARK: - Keeping Redis true to Postgres
@@ -219,13 +230,16 @@ public struct RouterCredentials: Sendable {
         synced.voiceTenants = voiceTenants.count
         // Braze access: from each Braze integration's sealed credentials.
         var brazeTenants: Set<String> = []
+        let cachedBraze = try await hash(keys.brazeAccess)
         for integration in try await access.integrations() where integration.kind == .braze {
-            let credentials = try BrazeAccess.Credentials.parse(try await access.credentials(of: integration, vault: vault))
-            try await redis.send(["HSET", keys.brazeAccess, integration.tenant,
-                                  try BrazeAccess(url: integration.baseURL, apiKey: credentials.apiKey).seal(tenant: integration.tenant, keyRing: vault.keyRing)])
             brazeTenants.insert(integration.tenant)
+            let credentials = try BrazeAccess.Credentials.parse(try await access.credentials(of: integration, vault: vault))
+            let wanted = BrazeAccess(url: integration.baseURL, apiKey: credentials.apiKey)
+            if let current = cachedBraze[integration.tenant], vault.keyRing.isSealedByActiveKey(current),
+               (try? BrazeAccess.open(current, tenant: integration.tenant, keyRing: vault.keyRing)) == wanted { continue }
+            try await redis.send(["HSET", keys.brazeAccess, integration.tenant, try wanted.seal(tenant: integration.tenant, keyRing: vault.keyRing)])
         }
-        let goneBraze = try await hash(keys.brazeAccess).keys.filter { !brazeTenants.contains($0) }
+        let goneBraze = cachedBraze.keys.filter { !brazeTenants.contains($0) }
         if !goneBraze.isEmpty { try await redis.send(["HDEL", keys.brazeAccess] + goneBraze) }
         synced.brazeTenants = brazeTenants.count
         synced.removed = stale.count + goneVoice.count + goneBraze.count
@@ -241,7 +255,7 @@ public struct RouterCredentials: Sendable {
         for (hash, value) in try await hash(keys.apiKeys) where !known.contains(hash) {
             let tenant = String(value.split(separator: "|", maxSplits: 1).first ?? "")
             guard TenantID.isValid(tenant), hash.utf8.count == 64 else { continue }
-            try await postgres.query("INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT (id) DO NOTHING", [tenant])
+            try await ensureTenant(tenant)
             adopted += try await postgres.query("""
                 INSERT INTO router_api_keys (id, tenant_id, key_sha256, label, created_by) VALUES ($1, $2, $3, 'adopted from Redis', $4)
                 ON CONFLICT (key_sha256) DO NOTHING
@@ -251,7 +265,7 @@ public struct RouterCredentials: Sendable {
         for (tenant, sealed) in try await hash(keys.voiceTokens) where !withTokens.contains(tenant) && TenantID.isValid(tenant) {
             guard let set = try? VoiceTokenSet.open(sealed, tenant: tenant, keyRing: vault.keyRing) else { continue }
             for token in set.tokens where token.until == nil {
-                try await postgres.query("INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT (id) DO NOTHING", [tenant])
+                try await ensureTenant(tenant)
                 try await postgres.query("INSERT INTO voice_tokens (id, tenant_id, sealed, created_by) VALUES ($1, $2, $3, $4)",
                                          ["vt_" + Hex.random(bytes: 6), tenant, try await vault.seal(token.token, tenant: tenant), actor])
                 adopted += 1
@@ -263,14 +277,12 @@ public struct RouterCredentials: Sendable {
     // MARK: - Helpers
 
     private func hash(_ key: String) async throws -> [String: String] {
-        let items = try await redis.send(["HGETALL", key]).array ?? []
-        var out: [String: String] = [:]
-        var i = 0
-        while i + 1 < items.count {
-            if let k = items[i].string, let v = items[i + 1].string { out[k] = v }
-            i += 2
-        }
-        return out
+        try await redis.send(["HGETALL", key]).hash
+    }
+
+    /// The tenant's row (keys and tokens belong to one).
+    private func ensureTenant(_ tenant: String) async throws {
+        try await postgres.query("INSERT INTO tenants (id, name) VALUES ($1, $1) ON CONFLICT (id) DO NOTHING", [tenant])
     }
 
     private static func checkLabel(_ label: String) throws {

@@ -129,11 +129,7 @@ struct SealedInventory {
             await attempt("personal-data keys of \(tenant)") { _ = try await vault.personalDataKeys(tenant: tenant) }
         }
         for (field, what) in [(store.keys.voiceTokens, "voice tokens"), (store.keys.brazeAccess, "Braze access")] {
-            let items = try await store.redis.send(["HGETALL", field]).array ?? []
-            var i = 0
-            while i + 1 < items.count {
-                defer { i += 2 }
-                guard let tenant = items[i].string, let sealed = items[i + 1].string else { continue }
+            for (tenant, sealed) in try await store.redis.send(["HGETALL", field]).hash.sorted(by: { $0.key < $1.key }) {
                 await attempt("\(what) of \(tenant) in Redis") {
                     if what == "voice tokens" { _ = try VoiceTokenSet.open(sealed, tenant: tenant, keyRing: vault.keyRing) } else {
                         guard try BrazeAccess.open(sealed, tenant: tenant, keyRing: vault.keyRing) != nil else { throw VaultError("does not open") }

@@ -34,6 +34,11 @@ public struct MasterKeyRing: Sendable {
         return activeId + ":" + sealed.combined!.base64EncodedString()
     }
 
+    /// Whether `sealDirect` made `sealedText` with the active key (no re-sealing needed after a rotation).
+    public func isSealedByActiveKey(_ sealedText: String) -> Bool {
+        sealedText.split(separator: ":", maxSplits: 1).first.map(String.init) == activeId
+    }
+
     /// Opens what `sealDirect` produced for the same context.
     public func openDirect(_ sealedText: String, context: String) throws -> String {
         let parts = sealedText.split(separator: ":", maxSplits: 1)

@@ -92,6 +92,8 @@ public struct TenantKeyRotation: Sendable {
         let postgres = vault.postgres
         let table = "\"\(column.table)\"", field = "\"\(column.column)\""
         var count = 0
+        // The old versions' keys, read once each (not once per row).
+        var oldKeys: [Int: SymmetricKey] = [:]
         while true {
             let rows = try await postgres.query("""
                 SELECT ctid::text, \(field) FROM \(table) WHERE tenant_id = $1 AND \(field) IS NOT NULL AND \(field) NOT LIKE $2 LIMIT 200
@@ -100,7 +102,12 @@ public struct TenantKeyRotation: Sendable {
             for row in rows.rows {
                 guard let ctid = row[0], let old = row[1] else { continue }
                 let plaintext: String
-                do { plaintext = try await vault.open(old, tenant: tenant) } catch {
+                do {
+                    let (oldVersion, body) = CredentialVault.version(of: old)
+                    if oldKeys[oldVersion] == nil { oldKeys[oldVersion] = try await vault.dataKey(tenant: tenant, version: oldVersion) }
+                    guard let oldKey = oldKeys[oldVersion] else { throw VaultError("its data key version \(oldVersion) is gone") }
+                    plaintext = try CredentialVault.open(body, tenant: tenant, key: oldKey)
+                } catch {
                     throw VaultError("\(column.table).\(column.column) of tenant \(tenant) (row \(ctid)) does not open: \(error)")
                 }
                 let new = try CredentialVault.seal(plaintext, tenant: tenant, version: version, key: key)

@@ -83,7 +83,7 @@ import Vault
         let login = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid\(geteuid())"
         #expect(actors.count == 1 && (actors.first?.first ?? nil) == "cli:\(login)", "\(actors)")
         // Not what the environment claims: USER is whatever the caller sets.
-        let claimed = try await ChildProcess("switchboard", arguments: ["routing", "api-key", "--tenant", "acme"],
+        let claimed = try ChildProcess("switchboard", arguments: ["routing", "api-key", "--tenant", "acme"],
                                              environment: ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix,
                                                            "SB_POSTGRES_URL": TestServers.postgresURL, "SB_POSTGRES_SCHEMA": pg.configuration.schema ?? "",
                                                            "USER": "mallory", "LOGNAME": "mallory"])
