@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.34.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.19"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
     ],
     targets: [
         // C libraries, each behind its own wall. No pkg-config: the .pc files of hiredis and
@@ -63,10 +64,16 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        // HTTPS for every server: the certificate and key from configuration, TLS 1.2 or newer.
+        .target(name: "ServerTLS", dependencies: [
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
+
         // Domains.
-        .target(name: "Settings", dependencies: ["Redis", "Postgres", "Curl"]),
+        .target(name: "Settings", dependencies: ["Redis", "Postgres", "Curl", "ServerTLS"]),
         .target(name: "Observability", dependencies: [
-            "Basics",
+            "Basics", "ServerTLS",
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -113,14 +120,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Console", dependencies: [
-            "Access", "Basics", "Imports", "Routing", "RoutingCore", .product(name: "HTTPTypes", package: "swift-http-types"), "Vault", "Queue", "Redis", "Postgres", "Curl",
+            "Access", "ServerTLS", "Basics", "Imports", "Routing", "RoutingCore", .product(name: "HTTPTypes", package: "swift-http-types"), "Vault", "Queue", "Redis", "Postgres", "Curl",
             "Settings", "Observability",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Router", dependencies: [
-            "Basics", "Routing", "RoutingCore", "VendorClients", "Redis", "Settings", "Observability", "Queue", "Vault", "Curl",
+            "Basics", "ServerTLS", .product(name: "NIOSSL", package: "swift-nio-ssl"), "Routing", "RoutingCore", "VendorClients", "Redis", "Settings", "Observability", "Queue", "Vault", "Curl",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -132,7 +139,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Simulator", dependencies: [
-            "Basics", "Curl",
+            "Basics", "Curl", "ServerTLS", .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -179,7 +186,7 @@ let package = Package(
         .testTarget(name: "ImportTests", dependencies: ["Basics", "Imports", "Queue"]),
         // Integration tests against the real Redis and Postgres that ops/test starts.
         .testTarget(name: "IntegrationTests", dependencies: ["Access", "Queue", "Redis", "Postgres", "Curl", "Schema", "Vault", "Imports", "Routing", "RoutingCore",
-                                                          "VendorClients", "Settings", "Observability", "Router", "CRMWorker", "AuditWorker", "Scheduler",
+                                                          "VendorClients", "Settings", "Observability", "Router", "CRMWorker", "AuditWorker", "Scheduler", "Console", "Worker", "ServerTLS",
                                                           .product(name: "Crypto", package: "swift-crypto")]),
     ]
 )

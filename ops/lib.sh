@@ -5,7 +5,7 @@ ops_log() { printf '[switchboard] %s\n' "$*" >&2; }
 
 # Installs the Debian packages Switchboard needs, only those missing.
 ensure_packages() {
-  local wanted=(redis-server postgresql libhiredis-dev libpq-dev libcurl4-openssl-dev unzip "$@")
+  local wanted=(redis-server postgresql libhiredis-dev libpq-dev libcurl4-openssl-dev unzip openssl ca-certificates "$@")
   local missing=()
   for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -81,7 +81,8 @@ as_postgres() {
 # role "switchboard" (the owner, who migrates) and role "switchboard_app" (what the processes
 # connect as: `switchboard db migrate` grants it everything but UPDATE/DELETE of the audit
 # tables), trust auth on loopback unless SB_PG_OWNER_PASSWORD and SB_PG_APP_PASSWORD are set
-# (then SCRAM-SHA-256 for the two roles). SB_PG_FSYNC (on), SB_PG_SHARED_BUFFERS (128MB) and
+# (then SCRAM-SHA-256 for the two roles, over TLS only when TLS is on). SB_TLS_CERT_FILE and
+# SB_TLS_KEY_FILE turn TLS on. SB_PG_FSYNC (on), SB_PG_SHARED_BUFFERS (128MB) and
 # SB_PG_MAX_WAL_SIZE (1GB) tune it.
 start_postgres() {
   local dir=$1 port=$2 bin; bin=$(pg_bin)
@@ -103,15 +104,28 @@ start_postgres() {
     "${psql[@]}" -c "CREATE ROLE switchboard_app LOGIN"
   "${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='switchboard'" | grep -q 1 ||
     "${psql[@]}" -c "CREATE DATABASE switchboard OWNER switchboard"
+  # With SB_TLS_CERT_FILE / SB_TLS_KEY_FILE, the server speaks TLS (1.2 or newer) with that
+  # certificate; clients verify it with sslmode=verify-full and sslrootcert=<the CA>.
+  if [ -n "${SB_TLS_CERT_FILE:-}" ] && [ -n "${SB_TLS_KEY_FILE:-}" ]; then
+    # The key must belong to the server's user and be readable by it alone.
+    install -m 600 "$SB_TLS_KEY_FILE" "$dir/server.key"; install -m 644 "$SB_TLS_CERT_FILE" "$dir/server.crt"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir/server.key" "$dir/server.crt"; fi
+    printf "ALTER SYSTEM SET ssl_cert_file = '%s';\nALTER SYSTEM SET ssl_key_file = '%s';\nALTER SYSTEM SET ssl_min_protocol_version = 'TLSv1.2';\nALTER SYSTEM SET ssl = on;\nSELECT pg_reload_conf();\n" \
+      "$dir/server.crt" "$dir/server.key" | "${psql[@]}" >/dev/null
+  fi
   # With both passwords given, the two roles get SCRAM-SHA-256 passwords and TCP connections
   # must present them (the superuser keeps the server's own socket, which only it can reach).
   if [ -n "${SB_PG_OWNER_PASSWORD:-}" ] && [ -n "${SB_PG_APP_PASSWORD:-}" ]; then
     printf "SET password_encryption = 'scram-sha-256';\nALTER ROLE switchboard PASSWORD :'owner';\nALTER ROLE switchboard_app PASSWORD :'app';\n" |
       "$bin/psql" -h "$dir" -p "$port" -U postgres -v ON_ERROR_STOP=1 -qAt -v owner="$SB_PG_OWNER_PASSWORD" -v app="$SB_PG_APP_PASSWORD" >/dev/null
-    local hba="$dir/pg_hba.conf"
-    if ! grep -q '^# switchboard: scram' "$hba"; then
-      printf '# switchboard: scram\nlocal all postgres trust\nhost all all 127.0.0.1/32 scram-sha-256\n' |
-        as_postgres tee "$hba" >/dev/null
+    # With TLS on (above), TCP connections must use it: plain TCP is rejected.
+    local hba="$dir/pg_hba.conf" marker='# switchboard: scram' line='host all all 127.0.0.1/32 scram-sha-256'
+    if [ -n "${SB_TLS_CERT_FILE:-}" ] && [ -n "${SB_TLS_KEY_FILE:-}" ]; then
+      marker='# switchboard: scram over tls'
+      line='hostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 127.0.0.1/32 reject'
+    fi
+    if ! grep -qx "$marker" "$hba"; then
+      printf '%s\nlocal all postgres trust\n'"$line"'\n' "$marker" | as_postgres tee "$hba" >/dev/null
       as_postgres "$bin/pg_ctl" -D "$dir" reload >/dev/null
     fi
   fi
@@ -150,4 +164,35 @@ swift_build() {
 # in the outbound allow-list (production leaves both unset: https only, no internal addresses).
 allow_local_simulators() {
   export SB_OUTBOUND_ALLOW_HTTP=1 SB_OUTBOUND_ALLOW_HOSTS=127.0.0.1,localhost
+}
+
+# make_local_tls DIR: a local certificate authority (DIR/ca.pem, its key DIR/ca.key) and a
+# server certificate it signed for 127.0.0.1, ::1 and localhost (DIR/server.pem, DIR/server.key),
+# made once and again only when the server certificate has under 30 days left. Keys are mode 600.
+# Every server of the default run presents server.pem; every client trusts ca.pem.
+make_local_tls() {
+  local dir=$1
+  mkdir -p "$dir"
+  if [ -f "$dir/server.pem" ] && openssl x509 -in "$dir/server.pem" -noout -checkend $((30 * 86400)) >/dev/null 2>&1; then return 0; fi
+  ( umask 077
+    if ! { [ -f "$dir/ca.pem" ] && openssl x509 -in "$dir/ca.pem" -noout -checkend $((60 * 86400)) >/dev/null 2>&1; }; then
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 -subj "/CN=Switchboard local CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+    fi
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+      -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n' > "$dir/server.ext"
+    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 397 \
+      -extfile "$dir/server.ext" -out "$dir/server.pem" 2>/dev/null
+    rm -f "$dir/server.csr" "$dir/server.ext" "$dir/ca.srl"
+  )
+  chmod 644 "$dir/ca.pem" "$dir/server.pem"
+  ops_log "made a local CA and a server certificate in $dir"
+}
+
+# use_local_tls DIR: every process of the run serves HTTPS with DIR's certificate and trusts
+# DIR's CA for its outbound calls (libcurl, and Postgres with sslmode=verify-full).
+use_local_tls() {
+  export SB_TLS_CERT_FILE=$1/server.pem SB_TLS_KEY_FILE=$1/server.key SB_TLS_CA_FILE=$1/ca.pem
 }

@@ -9,6 +9,7 @@ import Queue
 import Redis
 import Routing
 import RoutingCore
+import ServerTLS
 import Vault
 
 /// Builds the console: the import and routing admin APIs, health and metrics, on one
@@ -47,7 +48,8 @@ func buildConsole(_ settings: ConsoleSettings, registry: MetricsRegistry,
     ConsoleRoutingAPI(rules: stores.rules, access: stores.access, audit: AuditLog(redis: redis, postgres: postgres, keys: keys, vault: vault),
                       gate: gate).routes(into: router)
     ConsoleCredentialsAPI(credentials: stores.credentials, vault: vault, gate: gate).routes(into: router)
-    let app = Application(router: router, configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
+    let app = Application(router: router, server: try ServerTLS.builder(common.tls),
+                          configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
                           onServerRunning: { channel in
                               let port = channel.localAddress?.port ?? 0
                               logger.info("console ready", metadata: ["port": "\(port)"])

@@ -25,6 +25,14 @@ final class CurlEasy: PooledConnection, @unchecked Sendable {
         var maxHeaderBytes = 64 * 1024
     }
 
+    /// Peers are verified (certificate chain and host name) on every TLS connection, against the
+    /// system's CAs and, when given, the CAs in `caFile` too (the CA directory stays in use).
+    static func verifyPeers(_ handle: UnsafeMutableRawPointer, caFile: String?) {
+        sb_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1)
+        sb_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2)
+        if let caFile { sb_curl_setopt_ptr(handle, CURLOPT_CAINFO, caFile) }
+    }
+
     /// The host and port `url` names, as libcurl itself parses it (no second parser to disagree
     /// with the one that connects).
     static func target(_ url: String) throws -> (scheme: String, host: String, port: Int) {
@@ -92,6 +100,7 @@ final class CurlEasy: PooledConnection, @unchecked Sendable {
         sb_curl_setopt_long(handle, CURLOPT_PROTOCOLS, Int(limits.policy.allowHTTP ? CURLPROTO_HTTP | CURLPROTO_HTTPS : CURLPROTO_HTTPS))
         sb_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
         sb_curl_setopt_long(handle, CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_2))
+        CurlEasy.verifyPeers(handle, caFile: limits.policy.caFile)
         sb_curl_setopt_long(handle, CURLOPT_MAXFILESIZE, limits.maxResponseBytes)
         if let resolveList { sb_curl_setopt_ptr(handle, CURLOPT_RESOLVE, resolveList) }
         sb_curl_setopt_ptr(handle, CURLOPT_HTTPHEADER, headerList)

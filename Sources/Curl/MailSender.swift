@@ -39,9 +39,12 @@ public struct MailRelay: Sendable {
 /// dot-stuffing done by libcurl), on the pool's own threads, never on an event loop.
 public final class MailSender: Sendable {
     private let pool: BlockingConnectionPool<CurlEasy>
+    /// CAs trusted besides the system's for the relay's certificate (see `OutboundPolicy.caFile`).
+    public let caFile: String?
 
     /// At most `maxConnections` messages in flight at once.
-    public init(maxConnections: Int = 2, logger: Logger = Logger(label: "switchboard.mail")) {
+    public init(maxConnections: Int = 2, caFile: String? = nil, logger: Logger = Logger(label: "switchboard.mail")) {
+        self.caFile = caFile
         self.pool = BlockingConnectionPool(size: maxConnections, logger: logger) { try CurlEasy() }
     }
 
@@ -54,13 +57,14 @@ public final class MailSender: Sendable {
             throw HTTPClientError(.invalidRequest, "'\(address)' is not an email address")
         }
         guard !message.to.isEmpty else { throw HTTPClientError(.invalidRequest, "an email needs at least one recipient") }
-        try await pool.withConnection { easy in try easy.sendMail(message, via: relay) }
+        let caFile = self.caFile
+        try await pool.withConnection { easy in try easy.sendMail(message, via: relay, caFile: caFile) }
     }
 }
 
 extension CurlEasy {
     /// Performs one SMTP delivery, blocking the calling thread.
-    func sendMail(_ message: MailMessage, via relay: MailRelay) throws {
+    func sendMail(_ message: MailMessage, via relay: MailRelay, caFile: String?) throws {
         let handle = self.handle
         curl_easy_reset(handle)
         var recipients: UnsafeMutablePointer<curl_slist>?
@@ -76,6 +80,7 @@ extension CurlEasy {
         sb_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, relay.timeoutMs)
         sb_curl_setopt_long(handle, CURLOPT_USE_SSL, Int(relay.requireTLS ? CURLUSESSL_ALL.rawValue : CURLUSESSL_TRY.rawValue))
         sb_curl_setopt_long(handle, CURLOPT_SSLVERSION, Int(CURL_SSLVERSION_TLSv1_2))
+        CurlEasy.verifyPeers(handle, caFile: caFile)
         if let username = relay.username, let password = relay.password {
             sb_curl_setopt_ptr(handle, CURLOPT_USERNAME, username)
             sb_curl_setopt_ptr(handle, CURLOPT_PASSWORD, password)

@@ -15,11 +15,22 @@ public struct OutboundPolicy: Sendable, Equatable {
     public var allowedHosts: Set<String>
     /// No address check at all (in-process tests and tools that only talk to their own servers).
     public var checksAddresses: Bool
+    /// A PEM file of CA certificates trusted besides the system's (the local CA of the demo).
+    /// Certificates are always verified, whatever this says.
+    public var caFile: String?
 
-    public init(allowHTTP: Bool = false, allowedHosts: Set<String> = [], checksAddresses: Bool = true) {
+    public init(allowHTTP: Bool = false, allowedHosts: Set<String> = [], checksAddresses: Bool = true, caFile: String? = nil) {
         self.allowHTTP = allowHTTP
         self.allowedHosts = Set(allowedHosts.map { $0.lowercased() })
         self.checksAddresses = checksAddresses
+        self.caFile = caFile
+    }
+
+    /// `self` also trusting the CA in `file` (nil leaves it as it is).
+    public func trusting(_ file: String?) -> OutboundPolicy {
+        var copy = self
+        if let file { copy.caFile = file }
+        return copy
     }
 
     /// Anything goes (http, any address): for tests and local tools.

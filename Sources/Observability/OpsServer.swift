@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Prometheus
+import ServerTLS
 import ServiceLifecycle
 
 /// The operator endpoints every process has: `GET /health` (200 when the process can reach what
@@ -25,15 +26,16 @@ public enum OpsServer {
 
     /// The operator endpoints, as a `Service` for a worker's `ServiceGroup`; `routes` adds a
     /// process's own endpoints (the crm-worker's Braze webhook). `onBound` receives the port
-    /// actually bound (useful with port 0).
-    public static func make(host: String, port: Int, registry: PrometheusCollectorRegistry, logger: Logger,
+    /// actually bound (useful with port 0). With `tls` it serves HTTPS only.
+    public static func make(host: String, port: Int, tls: ServerTLS?, registry: PrometheusCollectorRegistry, logger: Logger,
                             health: @escaping @Sendable () async -> String?,
                             onBound: @escaping @Sendable (Int) async -> Void = { _ in },
-                            routes: (Router<BasicRequestContext>) -> Void = { _ in }) -> some Service {
+                            routes: (Router<BasicRequestContext>) -> Void = { _ in }) throws -> some Service {
         let router = Router()
         addRoutes(to: router, registry: registry, health: health)
         routes(router)
-        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: nil),
+        return Application(router: router, server: try ServerTLS.builder(tls),
+                           configuration: .init(address: .hostname(host, port: port), serverName: nil),
                            onServerRunning: { channel in await onBound(channel.localAddress?.port ?? port) },
                            logger: logger)
     }

@@ -7,6 +7,7 @@ import Redis
 import Routing
 import RoutingCore
 import Synchronization
+import Vault
 
 /// The router's hot path: API key → tenant, then one Redis pipeline (lead, rules version, dialer
 /// health, capacity, time), the pure decision, and the decision chain appended to the audit
@@ -30,15 +31,19 @@ public final class RouteService: Sendable {
     private let apiKeys: TTLCache<String, String>
     private let audit: DecisionAudit
     private let dialerState: DialerState
+    /// The tenants' lead-cache keys (leads are sealed and found by blind index).
+    let leadKeys: TenantLeadKeys
 
     private struct Cache {
         var rules: [String: ActiveRules] = [:]
         var states: [String: TenantState] = [:]
     }
 
-    public init(redis: EventLoopRedisClient, keys: RoutingKeys, staleCapacityMs: Int = 30_000, apiKeyCacheMs: Int = RouterCredentials.routerCacheMs,
-                stateMaxAgeMs: Int = 100, live: LiveLookup? = nil) {
+    /// `keyRing` opens the tenants' lead-cache keys; without it no lead is read.
+    public init(redis: EventLoopRedisClient, keys: RoutingKeys, keyRing: MasterKeyRing?, staleCapacityMs: Int = 30_000,
+                apiKeyCacheMs: Int = RouterCredentials.routerCacheMs, stateMaxAgeMs: Int = 100, live: LiveLookup? = nil) {
         self.live = live
+        self.leadKeys = TenantLeadKeys(keyRing: keyRing, keys: keys)
         self.stateMaxAgeMs = stateMaxAgeMs
         self.audit = DecisionAudit(redis: redis, stream: keys.auditStream)
         self.dialerState = DialerState(keys: keys)
@@ -118,13 +123,32 @@ public final class RouteService: Sendable {
         } catch {
             return done(.failure(error))
         }
+        if let leads = leadKeys.cached(tenant) {
+            return route(call, tenant: tenant, caller: caller, leads: leads, started: started, on: eventLoop, then: done)
+        }
+        if leadKeys.recentlyMissing(tenant) {
+            return route(call, tenant: tenant, caller: caller, leads: nil, started: started, on: eventLoop, then: done)
+        }
+        // The tenant's first call on this router: its lead keys first (once).
+        leadKeys.load(tenant, redis: redis, on: eventLoop).assumeIsolated().whenComplete { loaded in
+            switch loaded {
+            case .success(let leads): self.route(call, tenant: tenant, caller: caller, leads: leads, started: started, on: eventLoop, then: done)
+            case .failure(let error): done(.failure(error))
+            }
+        }
+    }
+
+    /// `route` once the caller is parsed and the tenant's lead keys are known (nil: no lead is read).
+    private func route(_ call: Call, tenant: String, caller: PhoneNumber, leads: SealedLeads?, started: UInt64, on eventLoop: any EventLoop,
+                       then done: @escaping (Result<Routed, any Error>) -> Void) {
         // The tenant's rules version, dialer health and capacity are kept for `stateMaxAgeMs`; the
         // first call after that fetches them again in the same pipeline as its lead.
         let now = started
         let (known, rulesInMemory) = cache.withLockedValue { ($0.states[tenant], $0.rules[tenant]) }
         // While a dialer is down, every call rereads the state, so a recovery is used at once.
         let state = known.flatMap { now - $0.fetchedAt <= UInt64(stateMaxAgeMs) * 1_000_000 && !$0.anyDown ? $0 : nil }
-        var commands = [["HGETALL", keys.lead(tenant, caller)]]
+        // Without lead keys the lead's place in the pipeline holds a command whose reply is empty.
+        var commands = [leads.map { ["HGETALL", $0.leadKey(caller)] } ?? ["ECHO", ""]]
         if state == nil {
             commands += [["HGET", keys.rules(tenant), "version"]] + dialerState.stateCommands(tenant: tenant) + [["TIME"]]
         }
@@ -141,15 +165,17 @@ public final class RouteService: Sendable {
             guard let version = current.version else {
                 return done(.failure(RoutingError(.invalidRules, "tenant \(tenant) has no active routing rules")))
             }
-            let lead = replies[0]
+            let lead = leads.flatMap { $0.open(replies[0].hash) } ?? [:]
             if let rulesInMemory, rulesInMemory.version == version {
-                let context = Decided(call: call, tenant: tenant, caller: caller, version: version, active: rulesInMemory, started: started, state: current)
+                let context = Decided(call: call, tenant: tenant, caller: caller, leads: leads, version: version, active: rulesInMemory,
+                                      started: started, state: current)
                 return self.decide(context, lead: lead, on: eventLoop, then: done)
             }
             self.activeRules(tenant, version: version, on: eventLoop).assumeIsolated().whenComplete { loaded in
                 switch loaded {
                 case .success(let active):
-                    let context = Decided(call: call, tenant: tenant, caller: caller, version: version, active: active, started: started, state: current)
+                    let context = Decided(call: call, tenant: tenant, caller: caller, leads: leads, version: version, active: active,
+                                          started: started, state: current)
                     self.decide(context, lead: lead, on: eventLoop, then: done)
                 case .failure(let error): done(.failure(error))
                 }
@@ -160,10 +186,10 @@ public final class RouteService: Sendable {
     private static let cacheHit = ["cache:hit"]
     private static let cacheMiss = ["cache:miss"]
 
-    /// Decides with the lead as Redis returned it; on a miss, after a live Braze lookup when one
-    /// is configured (off the event loop, within its budget and cutoff).
-    private func decide(_ context: Decided, lead: RedisValue, on eventLoop: any EventLoop, then done: @escaping (Result<Routed, any Error>) -> Void) {
-        let fields = lead.hash
+    /// Decides with the lead's fields as opened (empty: a miss); on a miss, after a live Braze
+    /// lookup when one is configured (off the event loop, within its budget and cutoff).
+    private func decide(_ context: Decided, lead fields: [String: String], on eventLoop: any EventLoop,
+                        then done: @escaping (Result<Routed, any Error>) -> Void) {
         let gathered = context.state.input(lead: fields.isEmpty ? .notFound : .found(fields))
         guard fields.isEmpty, let live = self.live else {
             return done(.success(finish(context, gathered, fields: fields, lookups: fields.isEmpty ? Self.cacheMiss : Self.cacheHit, on: eventLoop)))
@@ -243,6 +269,8 @@ public final class RouteService: Sendable {
         let call: Call
         let tenant: String
         let caller: PhoneNumber
+        /// The tenant's lead-cache keys (nil: leads are neither read nor written).
+        let leads: SealedLeads?
         let version: String
         let active: ActiveRules
         let started: UInt64
@@ -256,20 +284,32 @@ public final class RouteService: Sendable {
         let micros = Int((DispatchTime.now().uptimeNanoseconds - c.started) / 1000)
         let nowMs = Self.nowMs()
         let id = Self.decisionId(ms: nowMs)
-        audit.append(chain(id: id, tenant: c.tenant, call: c.call, caller: c.caller, version: c.version, fields: fields,
-                           state: c.state.auditMembers, decision: decision, micros: micros, lookups: lookups, at: nowMs), on: eventLoop)
+        let plain = chain(id: id, tenant: c.tenant, call: c.call, caller: c.caller, version: c.version, fields: fields,
+                          state: c.state.auditMembers, decision: decision, micros: micros, lookups: lookups, at: nowMs)
+        audit.append(Self.streamed(plain, tenant: c.tenant, leads: c.leads, keyRing: leadKeys.keyRing), on: eventLoop)
         var commands: [[String]] = []
-        switch input.lead {
-        case .found(let found) where lookups.contains(where: { $0.hasPrefix("braze:found") }):
-            let key = keys.lead(c.tenant, c.caller)
-            commands += [["HSET", key] + found.flatMap { [$0.key, $0.value] }, ["EXPIRE", key, String(3 * 86_400)]]
-        case .notFound, .unavailable:
-            commands.append(["ZADD", keys.misses, "NX", String(nowMs), "\(c.tenant)|\(c.caller.e164)"])
-        case .found:
-            break
+        if let leads = c.leads {
+            switch input.lead {
+            case .found(let found) where lookups.contains(where: { $0.hasPrefix("braze:found") }):
+                let key = leads.leadKey(c.caller)
+                if let sealed = try? leads.sealed(found) { commands += [["HSET", key] + sealed, ["EXPIRE", key, String(3 * 86_400)]] }
+            case .notFound, .unavailable:
+                if let miss = try? leads.missCommands(c.caller, nowMs: nowMs) { commands += miss }
+            case .found:
+                break
+            }
         }
         if !commands.isEmpty { _ = redis.pipeline(commands, on: eventLoop) }
         return Routed(decisionId: id, decision: decision, caller: c.caller, micros: micros)
+    }
+
+    /// A chain as it goes into the audit stream: sealed with the tenant's personal-data key, or a
+    /// master key while the router has none for the tenant (`SealedChain`); plain only on a router
+    /// started without master keys.
+    static func streamed(_ chain: [UInt8], tenant: String, leads: SealedLeads?, keyRing: MasterKeyRing?) -> [UInt8] {
+        if let leads, let sealed = try? SealedChain.seal(chain, personal: leads.personal) { return sealed }
+        if let keyRing, let sealed = try? SealedChain.seal(chain, tenant: tenant, keyRing: keyRing) { return sealed }
+        return chain
     }
 
     /// `route` for async callers (tests, tools).

@@ -27,11 +27,11 @@ func buildRouter(_ settings: RouterSettings, registry: MetricsRegistry,
         settings.brazeLivePerMinute > 0 ? LiveLookup(http: http, keyRing: ring, redis: fastRedis, keys: keys, cutoffMs: settings.brazeCutoffMs,
                                                      perMinute: settings.brazeLivePerMinute) : nil
     }
-    let service = RouteService(redis: fastRedis, keys: keys, staleCapacityMs: settings.staleMs, stateMaxAgeMs: settings.stateMaxAgeMs, live: live)
+    let service = RouteService(redis: fastRedis, keys: keys, keyRing: settings.keyRing, staleCapacityMs: settings.staleMs, stateMaxAgeMs: settings.stateMaxAgeMs, live: live)
     let routeAPI = RouteAPI(service: service, defaultCountryCode: settings.defaultCountry, loops: loops,
                             admission: TenantAdmission(ratePerSecond: settings.tenantRatePerSecond))
     let voice = VoiceCalls(redis: fastRedis, jobs: try JobQueue(name: RoutingQueue.name, prefix: common.keyPrefix, redis: redis), keys: keys,
-                           keyRing: settings.keyRing)
+                           keyRing: settings.keyRing, leadKeys: service.leadKeys)
 
     let router = Router()
     OpsServer.addRoutes(to: router, registry: registry) {
@@ -41,7 +41,8 @@ func buildRouter(_ settings: RouterSettings, registry: MetricsRegistry,
     OutcomeRoute(service: service, defaultCountryCode: settings.defaultCountry).routes(into: router)
     routeAPI.routes(into: router)
     let app = Application(router: router,
-                          server: RouterChannel.builder(api: routeAPI, idleTimeoutMs: settings.idleTimeoutMs, headTimeoutMs: settings.headTimeoutMs),
+                          server: RouterChannel.builder(api: routeAPI, idleTimeoutMs: settings.idleTimeoutMs, headTimeoutMs: settings.headTimeoutMs,
+                                                        tls: try common.tls?.makeContext()),
                           configuration: .init(address: .hostname(common.httpHost, port: common.httpPort), serverName: nil),
                           onServerRunning: { channel in
                               let port = channel.localAddress?.port ?? 0

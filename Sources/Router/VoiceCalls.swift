@@ -17,13 +17,16 @@ public final class VoiceCalls: Sendable {
     public let keys: RoutingKeys
     public let breaker: CircuitBreaker
     public let keyRing: MasterKeyRing?
+    /// The tenants' personal-data keys the call steps are sealed with in the audit stream.
+    let leadKeys: TenantLeadKeys
     /// At most one SMS alert per tenant in this many seconds.
     public let alertQuietSeconds: Int
     private let tokens = TTLCache<String, VoiceTokenSet>(ttlMs: RouterCredentials.routerCacheMs)
     private let publicKeys = TTLCache<String, String?>(ttlMs: 60_000)
     private let logger = Logger(label: "switchboard.voice")
 
-    public init(redis: EventLoopRedisClient, jobs: JobQueue, keys: RoutingKeys, keyRing: MasterKeyRing?, alertQuietSeconds: Int = 300) {
+    init(redis: EventLoopRedisClient, jobs: JobQueue, keys: RoutingKeys, keyRing: MasterKeyRing?, leadKeys: TenantLeadKeys, alertQuietSeconds: Int = 300) {
+        self.leadKeys = leadKeys
         self.redis = redis
         self.jobs = jobs
         self.keys = keys
@@ -81,7 +84,8 @@ public final class VoiceCalls: Sendable {
         }
     }
 
-    /// Appends one call step to the audit stream.
+    /// Appends one call step to the audit stream, sealed (`SealedChain`): the entry's own
+    /// `caller` field stays empty.
     public func audit(tenant: String, callId: String, caller: String, step: String, detail: [String: String]) async {
         var json = JSONText()
         json.object { chain in
@@ -94,8 +98,13 @@ public final class VoiceCalls: Sendable {
             chain.member("at", Int(Date().timeIntervalSince1970 * 1000))
         }
         do {
+            var leads = leadKeys.cached(tenant)
+            if leads == nil, !leadKeys.recentlyMissing(tenant), let loop = redis.eventLoops.first {
+                leads = try await leadKeys.load(tenant, redis: redis, on: loop).get()
+            }
+            let chain = RouteService.streamed(json.bytes, tenant: tenant, leads: leads, keyRing: keyRing)
             _ = try await redis.pipeline([["XADD", keys.auditStream, "MAXLEN", "~", "10000000", "*", "kind", "step", "tenant", tenant,
-                                           "call", callId, "caller", caller, "chain", json.text]])
+                                           "call", callId, "caller", "", "chain", String(decoding: chain, as: UTF8.self)]])
         } catch {
             logger.error("audit append failed", metadata: ["tenant": "\(tenant)", "call": "\(callId)", "error": "\(error)"])
         }

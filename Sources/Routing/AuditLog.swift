@@ -107,14 +107,13 @@ public struct AuditLog: Sendable {
 
     /// One row per stream entry; a `decisions` entry (a batch from the router) gives one row
     /// per chain, with ids `<stream id>/<n>` so a re-delivered batch is skipped as a whole.
-    static func rows(_ entries: [Entry]) -> [Row] {
+    /// `chains[i]`, when given, holds the opened chains of `entries[i]` (see `rows(opening:)`).
+    static func rows(_ entries: [Entry], chains opened: [[String]]? = nil) -> [Row] {
         var rows: [Row] = []
-        for e in entries {
+        for (i, e) in entries.enumerated() {
             let entryKind = e.fields["kind"]
             let batch = entryKind == "decisions"
-            // Split on the newline byte (a Character split walks grapheme clusters: slow at ingest rates).
-            let chains: [String] = batch
-                ? (e.fields["chains"] ?? "").utf8.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) } : [e.fields["chain"] ?? "{}"]
+            let chains = opened?[i] ?? lines(of: e).map(String.init)
             let kind = batch ? "decision" : (entryKind ?? "decision")
             let tenant = e.fields["tenant"] ?? "", call = e.fields["call"].flatMap { $0.isEmpty ? nil : $0 }
             let caller = e.fields["caller"].flatMap { $0.isEmpty ? nil : $0 }
@@ -132,8 +131,35 @@ public struct AuditLog: Sendable {
         return rows
     }
 
+    /// The chain lines of an entry: one per line of a `decisions` batch's `chains`, or its `chain`.
+    static func lines(of e: Entry) -> [Substring] {
+        // Split on the newline byte (a Character split walks grapheme clusters: slow at ingest rates).
+        if e.fields["kind"] == "decisions" { return (e.fields["chains"] ?? "").utf8.split(separator: 0x0A).map { Substring($0) } }
+        return [Substring(e.fields["chain"] ?? "{}")]
+    }
+
+    /// The rows of entries as routers write them, each sealed chain opened (`SealedChain`) with
+    /// its tenant's personal-data keys or the master keys; the rows keep the entry as it was
+    /// (sealed) for the quarantine.
+    func rows(opening entries: [Entry]) async throws -> [Row] {
+        let lines = entries.map(Self.lines(of:))
+        var tenants: Set<String> = [], sealed = false
+        for entry in lines {
+            for line in entry {
+                guard let (tenant, byMasterKey, _) = SealedChain.parse(line.utf8) else { continue }
+                sealed = true
+                if !byMasterKey { tenants.insert(tenant) }
+            }
+        }
+        guard sealed else { return Self.rows(entries) }
+        var keys: [String: PersonalDataKeys] = [:]
+        for tenant in tenants where TenantID.isValid(tenant) { keys[tenant] = try await vault.personalDataKeys(tenant: tenant) }
+        let ring = vault.keyRing
+        return Self.rows(entries, chains: lines.map { entry in entry.map { SealedChain.open($0, keyRing: ring, keys: keys) } })
+    }
+
     private func store(_ entries: [Entry], redelivered: Bool) async throws -> Drained {
-        let shards = Self.shards(Self.rows(entries), count: writers)
+        let shards = Self.shards(try await rows(opening: entries), count: writers)
         if shards.count == 1 { return try await store(rowsOf: shards[0], redelivered: redelivered) }
         return try await withThrowingTaskGroup(of: Drained.self) { group in
             for shard in shards { group.addTask { try await self.store(rowsOf: shard, redelivered: redelivered) } }
@@ -374,7 +400,7 @@ public struct AuditLog: Sendable {
     /// refuses it. Idempotent: a row already stored is skipped by its entry id.
     public func replay(_ item: Quarantine.Item) async throws {
         let kept = try JSONDecoder().decode(QuarantinedRow.self, from: Data(item.payload.utf8))
-        let rows = Self.rows([Entry(id: kept.streamId, fields: kept.fields)]).filter { $0.index == kept.index }
+        let rows = try await rows(opening: [Entry(id: kept.streamId, fields: kept.fields)]).filter { $0.index == kept.index }
         guard !rows.isEmpty else { throw RoutingError(.invalidInput, "quarantined audit row \(item.id) names no row of its entry") }
         try await insert(rows[...], redelivered: true)
     }

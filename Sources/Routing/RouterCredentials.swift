@@ -192,12 +192,15 @@ public struct RouterCredentials: Sendable {
         public var apiKeysRemoved = 0
         public var voiceTenants = 0
         public var brazeTenants = 0
+        /// Tenants whose lead-cache keys were (re)published for the routers.
+        public var leadKeysPublished = 0
         public var removed = 0
     }
 
     /// Rebuilds the router's Redis view from Postgres: live API keys (with their expiry), live
-    /// voice tokens and Braze access, each sealed with the active master key (so after a master
-    /// key rotation nothing in Redis needs the old key); entries Postgres no longer has are removed.
+    /// voice tokens, Braze access and the tenants' lead-cache keys, each sealed with the active
+    /// master key (so after a master key rotation nothing in Redis needs the old key); entries
+    /// Postgres no longer has are removed.
     public func sync(vault: CredentialVault, access: TenantAccess) async throws -> Synced {
         var synced = Synced()
         // API keys: revocations that commit while this runs are applied again at the end.
@@ -242,6 +245,7 @@ public struct RouterCredentials: Sendable {
         let goneBraze = cachedBraze.keys.filter { !brazeTenants.contains($0) }
         if !goneBraze.isEmpty { try await redis.send(["HDEL", keys.brazeAccess] + goneBraze) }
         synced.brazeTenants = brazeTenants.count
+        synced.leadKeysPublished = try await LeadVault(vault: vault, redis: redis, keys: keys).publishAll()
         synced.removed = stale.count + goneVoice.count + goneBraze.count
         return synced
     }

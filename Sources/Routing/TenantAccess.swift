@@ -75,9 +75,4 @@ public struct TenantAccess: Sendable {
         try await redis.send(["HSET", keys.voicePublicKeys, tenant, publicKey])
     }
 
-    /// Caches one lead's CRM fields (what the Braze refresh writes).
-    public func cacheLead(tenant: String, phone: PhoneNumber, fields: [String: String]) async throws {
-        guard !fields.isEmpty else { return }
-        try await redis.send(["HSET", keys.lead(tenant, phone)] + fields.flatMap { [$0.key, $0.value] })
-    }
 }

@@ -6,21 +6,23 @@ public struct RoutingKeys: Sendable {
     public init(prefix: String) { self.prefix = prefix }
 
     func tag(_ tenant: String) -> String { "\(prefix):{routing:\(tenant)}" }
-    /// Hash of one lead's CRM fields, by E.164 phone number.
-    public func lead(_ tenant: String, _ phone: PhoneNumber) -> String {
+    /// Hash of one lead's CRM fields (values sealed), by the blind index of its E.164 number
+    /// (`SealedLeads` makes both): no key names a phone number.
+    public func lead(_ tenant: String, index: String) -> String {
         // Built by appending (on every routed call; interpolation costs more).
         var key = prefix
-        key.reserveCapacity(prefix.utf8.count + tenant.utf8.count + phone.e164.utf8.count + 17)
+        key.reserveCapacity(prefix.utf8.count + tenant.utf8.count + index.utf8.count + 17)
         key += ":{routing:"
         key += tenant
         key += "}:lead:"
-        key += phone.e164
+        key += index
         return key
     }
     /// Hash: `version`, `json` of the active rules.
     public func rules(_ tenant: String) -> String { "\(tag(tenant)):rules" }
-    /// Set while Braze is known to have no user with this phone (so misses are not looked up again).
-    public func noLead(_ tenant: String, _ phone: PhoneNumber) -> String { "\(tag(tenant)):nolead:\(phone.e164)" }
+    /// Set while Braze is known to have no user with this number (so misses are not looked up
+    /// again), by the number's blind index.
+    public func noLead(_ tenant: String, index: String) -> String { "\(tag(tenant)):nolead:\(index)" }
     /// Counter of the router's live Braze lookups in the current minute (its share of the limit).
     public func liveLookups(_ tenant: String, minute: Int) -> String { "\(tag(tenant)):braze-live:\(minute)" }
     /// When a voice call's first webhook arrived (ms), until its setup ends (connected or queued).
@@ -43,8 +45,12 @@ public struct RoutingKeys: Sendable {
     public var voicePublicKeys: String { "\(prefix):routing:voicepublickeys" }
     /// Hash: SHA-256 of an API key → tenant.
     public var apiKeys: String { "\(prefix):routing:apikeys" }
-    /// Sorted set of cache misses ("tenant|phone", scored by time) for the crm-worker to look up.
+    /// Sorted set of cache misses ("tenant|<blind index>", scored by time) for the crm-worker to look up.
     public var misses: String { "\(prefix):{crm}:misses" }
+    /// Hash: misses member → the number, sealed with the tenant's personal-data key.
+    public var missPhones: String { "\(prefix):{crm}:miss-phones" }
+    /// Hash: tenant → its personal-data keys, sealed with a master key (the routers' copy).
+    public var personalKeys: String { "\(prefix):routing:personal-keys" }
     /// Hash: tenant → Braze base URL and REST key (sealed with a master key) for live lookups.
     public var brazeAccess: String { "\(prefix):routing:braze" }
     /// The stream of call outcomes from dialers, written back to Braze by the crm-worker.

@@ -2,6 +2,7 @@ import Curl
 import Foundation
 import Postgres
 import Redis
+import ServerTLS
 
 /// The settings every Switchboard process shares: where Redis and Postgres are, the Redis key
 /// prefix, and the address of the process's own health and metrics endpoint.
@@ -19,6 +20,8 @@ public struct CommonSettings: Sendable {
     public var consumerName: String
     /// What outbound HTTP may reach (customer-supplied URLs above all).
     public var outbound: OutboundPolicy
+    /// The certificate and key this process's HTTP server presents; nil serves plain HTTP.
+    public var tls: ServerTLS?
 
     /// Reads SB_REDIS_HOST (127.0.0.1), SB_REDIS_PORT (6379), SB_REDIS_POOL (8),
     /// SB_REDIS_TIMEOUT_MS (5000), SB_REDIS_USER / SB_REDIS_PASSWORD (unset: no AUTH), SB_KEY_PREFIX (sb), SB_POSTGRES_URL
@@ -27,7 +30,9 @@ public struct CommonSettings: Sendable {
     /// SB_LOG_LEVEL (info), SB_CONSUMER_NAME (`<host>-<SB_HTTP_PORT>`, or `<host>-pid<pid>` on port 0),
     /// SB_OUTBOUND_ALLOW_HTTP (0: https only), SB_OUTBOUND_ALLOW_HOSTS (none: comma-separated
     /// host names or addresses that may resolve to loopback or private addresses, such as the
-    /// demo's simulators on 127.0.0.1).
+    /// demo's simulators on 127.0.0.1), SB_TLS_CERT_FILE / SB_TLS_KEY_FILE (unset: plain HTTP;
+    /// set: HTTPS only), SB_TLS_CA_FILE (unset: the system's CAs only; set: outbound TLS also
+    /// trusts this CA, such as the local one `ops/setup-and-run` makes).
     public init(_ env: EnvironmentVariables, defaultPort: Int) throws {
         redis = RedisConfiguration(
             host: env.string("SB_REDIS_HOST", default: "127.0.0.1"),
@@ -52,7 +57,12 @@ public struct CommonSettings: Sendable {
         guard ["0", "1", "true", "false"].contains(allowHTTP) else { throw SettingsError("SB_OUTBOUND_ALLOW_HTTP must be 0 or 1") }
         outbound = OutboundPolicy(allowHTTP: allowHTTP == "1" || allowHTTP == "true",
                                   allowedHosts: Set(env.string("SB_OUTBOUND_ALLOW_HOSTS", default: "").split(separator: ",")
-                                      .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }))
+                                      .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }),
+                                  caFile: env.optional("SB_TLS_CA_FILE"))
+        if let caFile = outbound.caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+            throw SettingsError("SB_TLS_CA_FILE=\(caFile) is not a readable file")
+        }
+        do { tls = try ServerTLS.fromEnvironment(env.values) } catch { throw SettingsError("\(error)") }
         guard !consumerName.isEmpty, consumerName.utf8.count <= 200, !consumerName.contains(where: { $0.isWhitespace }) else {
             throw SettingsError("SB_CONSUMER_NAME must be 1-200 characters without spaces")
         }

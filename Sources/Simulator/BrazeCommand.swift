@@ -1,9 +1,7 @@
 import Basics
 import ArgumentParser
+import Curl
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import HTTPTypes
 import Hummingbird
 import NIOConcurrencyHelpers
@@ -83,6 +81,7 @@ struct BrazeCommand: AsyncParsableCommand {
         SimulatorServer.addControls(router, exportLimiter)
         let expected = "Bearer \(apiKey)"
         let segment = self.segment, perFile = max(1, usersPerFile), webhookURL = self.webhookURL, webhookToken = self.webhookToken
+        let hooks = simulatorHTTPClient(maxConnections: 4)
         @Sendable func message(_ status: Int, _ text: String) -> Response { SimulatorServer.json(status, ["message": text]) }
         @Sendable func admit(_ request: Request, _ limiter: VendorLimiter) async throws -> Response? {
             guard request.headers[.authorization] == expected else { return message(401, "Invalid API key") }
@@ -205,12 +204,9 @@ struct BrazeCommand: AsyncParsableCommand {
                 // What an attribute-trigger webhook campaign would send.
                 let payload = try JSONSerialization.data(withJSONObject: ["external_id": user.externalId, "phone": user.phone,
                                                                           "changed": Array(changes.keys).sorted()])
-                var hook = URLRequest(url: URL(string: webhookURL)!)
-                hook.httpMethod = "POST"
-                hook.setValue("application/json", forHTTPHeaderField: "Content-Type")
-                hook.setValue("Bearer \(webhookToken)", forHTTPHeaderField: "Authorization")
-                hook.httpBody = payload
-                _ = try? await URLSession.shared.data(for: hook)
+                _ = try? await hooks.send(Curl.HTTPRequest(method: "POST", url: webhookURL,
+                                                      headers: [("Content-Type", "application/json"), ("Authorization", "Bearer \(webhookToken)")],
+                                                      body: Array(payload)))
             }
             return Response(status: .noContent)
         }

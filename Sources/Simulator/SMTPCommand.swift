@@ -2,11 +2,15 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOSSL
+import ServerTLS
 
 /// `simulator smtp`: a mail relay speaking enough SMTP (RFC 5321) for alert emails: 220 greeting,
-/// EHLO/HELO, MAIL FROM, RCPT TO, DATA (dot-unstuffed, ended by a lone "."), RSET, NOOP, QUIT;
+/// EHLO/HELO, STARTTLS (RFC 3207, offered when SB_TLS_CERT_FILE / SB_TLS_KEY_FILE are set),
+/// AUTH PLAIN (RFC 4954, required when `--username` is given, and only after STARTTLS when TLS is
+/// offered), MAIL FROM, RCPT TO, DATA (dot-unstuffed, ended by a lone "."), RSET, NOOP, QUIT;
 /// 503 for commands out of order, 500 for unknown ones. Each message is written to the mailbox
-/// folder as JSON (`from`, `to`, `data`). `--hostile KIND` makes it a broken or malicious relay:
+/// folder as JSON (`from`, `to`, `data`, `tls`, `user`). `--hostile KIND` makes it a broken or malicious relay:
 /// `garbage` (a greeting of NUL bytes and invalid UTF-8), `reject` (554 at once), `silent` (never
 /// greets), `huge-line` (an endless line of 1 MiB chunks), `drip` (its greeting one byte per 100 ms).
 struct SMTPCommand: AsyncParsableCommand {
@@ -16,16 +20,21 @@ struct SMTPCommand: AsyncParsableCommand {
     @Option(help: "Write the bound port to this file.") var portFile: String?
     @Option(help: "Folder the received messages are written to.") var mailbox: String
     @Option(help: "Behave as a hostile relay: garbage, reject, silent, huge-line or drip.") var hostile: String?
+    @Option(help: "Require AUTH PLAIN with this user name (and --password).") var username: String?
+    @Option(help: "The password AUTH must present.") var password: String?
 
     func validate() throws {
         if let hostile, !["garbage", "reject", "silent", "huge-line", "drip"].contains(hostile) {
             throw ValidationError("--hostile must be garbage, reject, silent, huge-line or drip")
         }
+        guard (username == nil) == (password == nil) else { throw ValidationError("give --username and --password together") }
     }
 
     func run() async throws {
         try FileManager.default.createDirectory(atPath: mailbox, withIntermediateDirectories: true)
         let mailbox = self.mailbox
+        let login = username.map { SMTPSession.Login(user: $0, password: password ?? "") }
+        let tls = try ServerTLS.fromEnvironment()?.makeContext()
         if let hostile = self.hostile {
             let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -42,7 +51,7 @@ struct SMTPCommand: AsyncParsableCommand {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SMTPLines()))
-                    try channel.pipeline.syncOperations.addHandler(SMTPSession(mailbox: mailbox))
+                    try channel.pipeline.syncOperations.addHandler(SMTPSession(mailbox: mailbox, tls: tls, login: login))
                 }
             }
             .bind(host: "127.0.0.1", port: port).get()
@@ -69,13 +78,30 @@ final class SMTPSession: ChannelInboundHandler {
     typealias InboundIn = String
     typealias OutboundOut = ByteBuffer
 
+    /// The credentials AUTH must present.
+    struct Login: Sendable {
+        let user: String
+        let password: String
+    }
+
     let mailbox: String
+    /// STARTTLS is offered with this context; nil: plain only.
+    let tls: NIOSSLContext?
+    let login: Login?
     var greeted = false
+    var secured = false
+    var authenticatedUser: String?
+    /// AUTH PLAIN sent without its response: the next line is the base64 response.
+    var awaitingAuth = false
     var from: String?
     var to: [String] = []
     var data: [String]?
 
-    init(mailbox: String) { self.mailbox = mailbox }
+    init(mailbox: String, tls: NIOSSLContext? = nil, login: Login? = nil) {
+        self.mailbox = mailbox
+        self.tls = tls
+        self.login = login
+    }
 
     func channelActive(context: ChannelHandlerContext) { reply(context, "220 switchboard-sim ESMTP ready") }
 
@@ -98,13 +124,44 @@ final class SMTPSession: ChannelInboundHandler {
             }
             return
         }
+        if awaitingAuth {
+            awaitingAuth = false
+            return authenticate(context, line)
+        }
         let verb = line.prefix(4).uppercased()
         switch verb {
         case "EHLO", "HELO":
             greeted = true
-            reply(context, "250-switchboard-sim\r\n250 8BITMIME")
+            var extensions = ["8BITMIME"]
+            if tls != nil, !secured { extensions.append("STARTTLS") }
+            if login != nil, secured || tls == nil { extensions.append("AUTH PLAIN") }
+            reply(context, (["switchboard-sim"] + extensions).enumerated()
+                .map { $0.offset == extensions.count ? "250 \($0.element)" : "250-\($0.element)" }.joined(separator: "\r\n"))
+        case "STAR":
+            guard line.uppercased() == "STARTTLS", let tls, !secured else { return reply(context, "502 STARTTLS not offered") }
+            // RFC 3207: the reply goes out in clear, then the TLS handshake starts; the session
+            // starts over (EHLO again).
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "220 ready to start TLS\r\n"))).assumeIsolated().whenSuccess {
+                try? channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), position: .first)
+            }
+            secured = true
+            greeted = false
+            from = nil
+            to = []
+        case "AUTH":
+            guard login != nil else { return reply(context, "502 AUTH not offered") }
+            guard secured || tls == nil else { return reply(context, "538 encryption required for requested authentication mechanism") }
+            let parts = line.split(separator: " ")
+            guard parts.count >= 2, parts[1].uppercased() == "PLAIN" else { return reply(context, "504 only AUTH PLAIN") }
+            if parts.count == 2 {
+                awaitingAuth = true
+                return reply(context, "334 ")
+            }
+            authenticate(context, String(parts[2]))
         case "MAIL":
             guard greeted else { return reply(context, "503 send EHLO first") }
+            guard login == nil || authenticatedUser != nil else { return reply(context, "530 authentication required") }
             guard let address = Self.address(line, after: "MAIL FROM:") else { return reply(context, "501 syntax: MAIL FROM:<address>") }
             from = address
             reply(context, "250 OK")
@@ -128,6 +185,17 @@ final class SMTPSession: ChannelInboundHandler {
         }
     }
 
+    /// Checks an AUTH PLAIN response: base64 of "authzid NUL user NUL password".
+    func authenticate(_ context: ChannelHandlerContext, _ response: String) {
+        guard let login, let decoded = Data(base64Encoded: response) else { return reply(context, "501 malformed AUTH response") }
+        let fields = decoded.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        guard fields.count == 3, fields[1] == login.user, fields[2] == login.password else {
+            return reply(context, "535 authentication credentials invalid")
+        }
+        authenticatedUser = login.user
+        reply(context, "235 authentication successful")
+    }
+
     static func address(_ line: String, after prefix: String) -> String? {
         guard line.uppercased().hasPrefix(prefix), let open = line.firstIndex(of: "<"), let close = line.lastIndex(of: ">"), open < close else { return nil }
         let address = String(line[line.index(after: open)..<close])
@@ -135,7 +203,8 @@ final class SMTPSession: ChannelInboundHandler {
     }
 
     func save() {
-        let message: [String: Any] = ["from": from ?? "", "to": to, "data": (data ?? []).joined(separator: "\n")]
+        let message: [String: Any] = ["from": from ?? "", "to": to, "data": (data ?? []).joined(separator: "\n"),
+                                      "tls": secured, "user": authenticatedUser ?? ""]
         guard let json = try? JSONSerialization.data(withJSONObject: message, options: [.sortedKeys]) else { return }
         let name = "\(Int(Date().timeIntervalSince1970 * 1000))-\(UUID().uuidString.prefix(8)).json"
         _ = FileManager.default.createFile(atPath: (mailbox as NSString).appendingPathComponent(name), contents: json)

@@ -1,7 +1,9 @@
 import ArgumentParser
+import Curl
 import Foundation
 import HTTPTypes
 import Hummingbird
+import ServerTLS
 
 /// What every simulator shares: the control endpoints and how it starts.
 enum SimulatorServer {
@@ -89,9 +91,11 @@ enum SimulatorServer {
         return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    /// Runs the router on 127.0.0.1:`port`, writing the bound port to `portFile`.
+    /// Runs the router on 127.0.0.1:`port`, writing the bound port to `portFile`; HTTPS only when
+    /// SB_TLS_CERT_FILE and SB_TLS_KEY_FILE are set, as with every Switchboard server.
     static func run(_ router: Router<BasicRequestContext>, port: Int, portFile: String?) async throws {
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil),
+        let app = Application(router: router, server: try ServerTLS.builder(try ServerTLS.fromEnvironment()),
+                              configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil),
                               onServerRunning: { channel in
                                   if let portFile, let bound = channel.localAddress?.port {
                                       try? String(bound).write(toFile: portFile, atomically: true, encoding: .utf8)
@@ -99,6 +103,13 @@ enum SimulatorServer {
                               })
         try await app.runService()
     }
+}
+
+/// What a simulator's own outbound calls (the voice front door's webhooks, Braze's change
+/// webhook) trust: the system's CAs and the one in SB_TLS_CA_FILE.
+func simulatorHTTPClient(maxConnections: Int = 8, timeoutMs: Int = 10_000) -> HTTPClient {
+    HTTPClient(maxConnections: maxConnections, timeoutMs: timeoutMs,
+               policy: OutboundPolicy.open.trusting(ProcessInfo.processInfo.environment["SB_TLS_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 }))
 }
 
 /// The options every call-platform simulator takes: where it listens and which calls it has.

@@ -60,7 +60,7 @@ struct VoiceCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let http = HTTPClient(maxConnections: concurrency * 2, timeoutMs: 20_000)
+        let http = simulatorHTTPClient(maxConnections: concurrency * 2, timeoutMs: 20_000)
         var targets: [String: String] = [:]
         for dialer in dialers {
             let parts = dialer.split(separator: "=", maxSplits: 1)

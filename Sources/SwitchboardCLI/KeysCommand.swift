@@ -48,13 +48,15 @@ struct KeysCommand: AsyncParsableCommand {
                 let synced = try await store.credentials.sync(vault: vault, access: store.access)
                 try await CLIIdentity.record(store.postgres, "keys.rotate", tenant: nil,
                                              detail: ["rewrapped": String(rewrapped), "voiceTenants": String(synced.voiceTenants),
-                                                      "brazeTenants": String(synced.brazeTenants)])
+                                                      "brazeTenants": String(synced.brazeTenants),
+                                                      "leadKeys": String(synced.leadKeysPublished)])
                 return (rewrapped, synced)
             }
             if options.json {
-                return try options.printJSON(["rewrapped": rewrapped, "voiceTenants": synced.voiceTenants, "brazeTenants": synced.brazeTenants])
+                return try options.printJSON(["rewrapped": rewrapped, "voiceTenants": synced.voiceTenants, "brazeTenants": synced.brazeTenants,
+                                               "leadKeys": synced.leadKeysPublished])
             }
-            print("re-wrapped \(rewrapped) tenant data key(s); re-sealed the voice tokens of \(synced.voiceTenants) and the Braze access of \(synced.brazeTenants) tenant(s) in Redis")
+            print("re-wrapped \(rewrapped) tenant data key(s); re-sealed the voice tokens of \(synced.voiceTenants) and the Braze access of \(synced.brazeTenants) tenant(s) and the lead-cache keys of \(synced.leadKeysPublished) tenant(s) in Redis")
         }
     }
 
@@ -128,11 +130,15 @@ struct SealedInventory {
         for tenant in try await store.postgres.query("SELECT tenant_id FROM tenant_personal_keys").rows.compactMap({ $0[0] }) {
             await attempt("personal-data keys of \(tenant)") { _ = try await vault.personalDataKeys(tenant: tenant) }
         }
-        for (field, what) in [(store.keys.voiceTokens, "voice tokens"), (store.keys.brazeAccess, "Braze access")] {
+        for (field, what) in [(store.keys.voiceTokens, "voice tokens"), (store.keys.brazeAccess, "Braze access"),
+                              (store.keys.personalKeys, "lead-cache keys")] {
             for (tenant, sealed) in try await store.redis.send(["HGETALL", field]).hash.sorted(by: { $0.key < $1.key }) {
                 await attempt("\(what) of \(tenant) in Redis") {
-                    if what == "voice tokens" { _ = try VoiceTokenSet.open(sealed, tenant: tenant, keyRing: vault.keyRing) } else {
+                    switch field {
+                    case store.keys.voiceTokens: _ = try VoiceTokenSet.open(sealed, tenant: tenant, keyRing: vault.keyRing)
+                    case store.keys.brazeAccess:
                         guard try BrazeAccess.open(sealed, tenant: tenant, keyRing: vault.keyRing) != nil else { throw VaultError("does not open") }
+                    default: _ = try RouterPersonalKeys.open(sealed, tenant: tenant, keyRing: vault.keyRing)
                     }
                 }
             }

@@ -5,6 +5,7 @@ import Postgres
 import Redis
 import Routing
 import RoutingCore
+import Vault
 
 /// `switchboard routing …`: rules (versions, validation, activation), API keys and cached leads
 /// of the call router.
@@ -237,25 +238,73 @@ struct RoutingCommand: AsyncParsableCommand {
     }
 
     struct Lead: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Put a lead's CRM fields in the cache (what the Braze refresh does).")
+        static let configuration = CommandConfiguration(abstract: "Put leads' CRM fields in the cache (what the Braze refresh does), sealed, keyed by blind index.")
         @OptionGroup var options: GlobalOptions
         @Option(help: "Tenant id.") var tenant: String
-        @Option(help: "Phone number.") var phone: String
+        @Option(help: "Phone number.") var phone: String?
         @Option(name: .customLong("field"), help: "name=value, repeatable (e.g. lead_owner=alice@demo.example).") var fields: [String] = []
+        @Option(help: #"Instead of --phone: a file of JSON lines, {"phone": "+1…", "fields": {"lead_owner": "…"}} each; every line is checked before any is cached."#)
+        var file: String?
 
-        func run() async throws {
+        struct Line: Decodable {
+            let phone: String
+            let fields: [String: String]
+        }
+
+        func validate() throws {
+            guard (phone == nil) != (file == nil) else { throw ValidationError("give either --phone (with --field) or --file") }
+            if file != nil, !fields.isEmpty { throw ValidationError("--field goes with --phone; a --file line carries its own fields") }
+        }
+
+        /// Checks one lead: a phone number and 1-50 fields of bounded text.
+        static func check(_ phone: String, _ values: [String: String]) throws -> PhoneNumber {
             let number: PhoneNumber
             do { number = try PhoneNumber(parsing: phone) } catch { throw ValidationError("\(error)") }
-            var values: [String: String] = [:]
-            for field in fields {
-                let parts = field.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--field must look like name=value") }
-                values[String(parts[0])] = String(parts[1])
+            guard (1...50).contains(values.count) else { throw ValidationError("a lead needs 1-50 fields") }
+            for (name, value) in values {
+                if let problem = UntrustedText.problem(name, maxBytes: 100) { throw ValidationError("field name \(problem)") }
+                if let problem = UntrustedText.problem(value, maxBytes: 1000, allowEmpty: true) { throw ValidationError("field \(name) \(problem)") }
             }
-            guard !values.isEmpty else { throw ValidationError("give at least one --field") }
-            try await RoutingCommand.withStore(options) { try await $0.access.cacheLead(tenant: tenant, phone: number, fields: values) }
-            if options.json { return try options.printJSON(["phone": number.e164]) }
-            print("cached \(number.e164) for \(tenant)")
+            return number
+        }
+
+        func run() async throws {
+            var leads: [(PhoneNumber, [String: String])] = []
+            if let file {
+                guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+                for (n, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.allSatisfy({ $0 == 32 || $0 == 13 }) {
+                    guard let lead = try? JSONDecoder().decode(Line.self, from: Data(line)) else {
+                        throw ValidationError(#"line \#(n + 1) of \#(file) is not {"phone": "…", "fields": {…}}"#)
+                    }
+                    do { leads.append((try Self.check(lead.phone, lead.fields), lead.fields)) } catch let error as ValidationError {
+                        throw ValidationError("line \(n + 1) of \(file): \(error.message)")
+                    }
+                }
+            } else {
+                var values: [String: String] = [:]
+                for field in fields {
+                    let parts = field.split(separator: "=", maxSplits: 1)
+                    guard parts.count == 2, !parts[0].isEmpty else { throw ValidationError("--field must look like name=value") }
+                    values[String(parts[0])] = String(parts[1])
+                }
+                guard !values.isEmpty else { throw ValidationError("give at least one --field") }
+                leads.append((try Self.check(phone ?? "", values), values))
+            }
+            let ring = try RoutingCommand.keyRing(options)
+            try await RoutingCommand.withStore(options) { store in
+                let vault = LeadVault(vault: CredentialVault(keyRing: ring, postgres: store.postgres), redis: store.redis, keys: store.keys)
+                let sealed = try await vault.leads(tenant)
+                let commands = try leads.map { ["HSET", sealed.leadKey($0.0)] + (try sealed.sealed($0.1)) }
+                for start in stride(from: 0, to: commands.count, by: 2000) {
+                    let replies = try await store.redis.pipeline(Array(commands[start..<min(commands.count, start + 2000)]))
+                    if let failure = replies.first(where: { if case .error = $0 { return true } else { return false } }) {
+                        throw CLIFailure("redis refused a lead: \(failure)")
+                    }
+                }
+            }
+            if options.json { return try options.printJSON(["tenant": tenant, "cached": String(leads.count)]) }
+            if leads.count == 1 { return print("cached \(leads[0].0.e164) for \(tenant)") }
+            print("cached \(leads.count) leads for \(tenant)")
         }
     }
 }

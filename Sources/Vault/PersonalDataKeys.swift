@@ -23,6 +23,15 @@ public struct PersonalDataKeys: Sendable {
     /// Both keys, sealing then indexing (what is wrapped).
     var material: [UInt8] { sealing + indexing }
 
+    /// Both keys as base64, for a copy sealed elsewhere (the routers' copy in Redis).
+    public func exported() -> String { Data(material).base64EncodedString() }
+
+    /// The keys `exported()` gave.
+    public init(tenant: String, exported: String) throws {
+        guard let bytes = Data(base64Encoded: exported), bytes.count == 64 else { throw VaultError("personal-data keys of \(tenant) are malformed") }
+        self.init(tenant: tenant, sealing: Array(bytes.prefix(32)), indexing: Array(bytes.suffix(32)))
+    }
+
     /// Derives both keys from the tenant's data key bytes.
     public init(tenant: String, dataKey: [UInt8]) {
         self.tenant = tenant

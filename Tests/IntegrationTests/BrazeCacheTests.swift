@@ -33,12 +33,21 @@ import Testing
         let expected = try await brazeUser(fleet, phone: "+15550000007")
         let live = try await route(fleet, key: key, caller: "+15550000007", id: "live-1")
         #expect(live["rule"] != nil, "\(live)")
-        var cached: [String] = []
+        let sealed = try await fleet.leads.leads(voiceTenant)
+        /// The cached lead of a number, opened; and its raw Redis hash (sealed values only).
+        func cachedLead(_ phone: String) async throws -> (opened: [String: String], raw: [String: String]) {
+            let raw = try await fleet.redis.send(["HGETALL", sealed.leadKey(try PhoneNumber(parsing: phone))]).hash
+            return (sealed.open(raw) ?? [:], raw)
+        }
+        var cached: [String: String] = [:]
         _ = try await TestServers.eventually(5) {
-            cached = try await fleet.redis.send(["HGETALL", fleet.store.keys.lead(voiceTenant, try PhoneNumber(parsing: "+15550000007"))]).array?.compactMap(\.string) ?? []
+            cached = try await cachedLead("+15550000007").opened
             return !cached.isEmpty
         }
-        if let owner = expected["lead_owner"] { #expect(cached.contains(owner), "\(cached)") }
+        if let owner = expected["lead_owner"] {
+            #expect(cached["lead_owner"] == owner, "\(cached)")
+            #expect(!(try await cachedLead("+15550000007").raw.values.contains(owner)), "the cached value is sealed")
+        }
         if expected["lead_owner"] == "alice@demo.example" { #expect(live["dialer"] as? String == "dialfire") }
 
         // The nightly refresh: the scheduler's job exports the segment (3 files of 25) into the cache.
@@ -46,19 +55,22 @@ import Testing
         _ = try await queue.enqueue(NewJob(type: "crm.refresh-all", key: "braze-refresh"))
         var leads = 0
         _ = try await TestServers.eventually(20) {
-            leads = try await TestServers.keys(prefix: fleet.prefix + ":{routing:\(voiceTenant)}:lead", redis: fleet.redis).filter { $0.hasSuffix("lead:+1555000") || $0.contains("lead:+1555000") }.count
+            leads = try await TestServers.keys(prefix: fleet.prefix + ":{routing:\(voiceTenant)}:lead", redis: fleet.redis).count
             return leads >= 60
         }
         #expect(leads >= 60)
         let u12 = try await brazeUser(fleet, phone: "+15550000012")
-        let c12 = try await fleet.redis.send(["HGETALL", fleet.store.keys.lead(voiceTenant, try PhoneNumber(parsing: "+15550000012"))]).array?.compactMap(\.string) ?? []
-        #expect(c12.contains(u12["lead_owner"] ?? u12["lead_score_tier"] ?? "1"), "\(c12) vs \(u12)")
-        #expect(!c12.contains("lead_score"), "only the fields routing uses are cached")
+        let c12 = try await cachedLead("+15550000012").opened
+        #expect(c12.values.contains(u12["lead_owner"] ?? u12["lead_score_tier"] ?? "1"), "\(c12) vs \(u12)")
+        #expect(c12["lead_score"] == nil, "only the fields routing uses are cached")
+        // No key names a number: every lead key ends in a 32-hex-digit blind index.
+        let leadKeys = try await TestServers.keys(prefix: fleet.prefix + ":{routing:\(voiceTenant)}:lead", redis: fleet.redis)
+        #expect(leadKeys.allSatisfy { !$0.contains("+") && $0.split(separator: ":").last?.count == 32 }, "\(leadKeys.prefix(3))")
 
         // A change in Braze: its webhook makes the crm-worker refresh that one lead.
         try await fleet.braze.post("/_sim/change", #"{"external_id": "u12", "custom_attributes": {"lead_owner": "zoe@demo.example"}}"#)
         #expect(try await TestServers.eventually(15) {
-            (try await fleet.redis.send(["HGET", fleet.store.keys.lead(voiceTenant, try PhoneNumber(parsing: "+15550000012")), "lead_owner"]).string) == "zoe@demo.example"
+            (try await cachedLead("+15550000012").opened["lead_owner"]) == "zoe@demo.example"
         })
         try await fleet.stop()
     }

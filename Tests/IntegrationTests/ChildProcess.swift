@@ -83,9 +83,9 @@ final class SimulatorProcess: @unchecked Sendable {
     let child: ChildProcess
     let port: Int
 
-    init(_ mode: String, _ arguments: [String]) async throws {
+    init(_ mode: String, _ arguments: [String], environment: [String: String] = [:]) async throws {
         let portFile = NSTemporaryDirectory() + "sb-port-\(UUID().uuidString)"
-        child = try ChildProcess("simulator", arguments: [mode, "--port-file", portFile] + arguments, environment: [:])
+        child = try ChildProcess("simulator", arguments: [mode, "--port-file", portFile] + arguments, environment: environment)
         var found: Int?
         for _ in 0..<400 {
             if let text = try? String(contentsOfFile: portFile, encoding: .utf8), let p = Int(text) { found = p; break }

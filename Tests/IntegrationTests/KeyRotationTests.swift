@@ -33,6 +33,8 @@ import Vault
                                                   credentials: #"{"apiKey": "braze-\#(tenant)"}"#, vault: vault)
             _ = try await store.credentials.setVoiceToken(tenant: tenant, token: "voice-\(tenant)-0123456789", by: "test", vault: vault)
             let keys = try await vault.personalDataKeys(tenant: tenant)
+            // The routers' copy of the keys, sealed with the master key of the moment.
+            try await LeadVault(vault: vault, redis: redis, keys: store.keys).publish(keys)
             return (try keys.seal(#"{"caller":"+15551230001"}"#), keys.index("+15551230001"))
         }
 
@@ -47,10 +49,12 @@ import Vault
             let keys = try await vault.personalDataKeys(tenant: tenant)
             #expect(try keys.open(personal.personal) == #"{"caller":"+15551230001"}"#)
             #expect(keys.index("+15551230001") == personal.index)
+            let copy = try #require(try await redis.send(["HGET", store.keys.personalKeys, tenant]).string)
+            #expect(try RouterPersonalKeys.open(copy, tenant: tenant, keyRing: vault.keyRing).index("+15551230001") == personal.index)
         }
 
         func close() async throws {
-            try await redis.send(["DEL", store.keys.apiKeys, store.keys.voiceTokens, store.keys.brazeAccess])
+            try await redis.send(["DEL", store.keys.apiKeys, store.keys.voiceTokens, store.keys.brazeAccess, store.keys.personalKeys])
             await redis.shutdown()
             try await TestServers.dropSchema(postgres)
         }
@@ -65,10 +69,10 @@ import Vault
         let rotating = try f.vault("\(k2),\(k1)", "k2")
         #expect(try await rotating.rotate() == 2)
         let synced = try await f.store.credentials.sync(vault: rotating, access: f.store.access)
-        #expect(synced.voiceTenants == 2 && synced.brazeTenants == 2)
+        #expect(synced.voiceTenants == 2 && synced.brazeTenants == 2 && synced.leadKeysPublished == 2)
         #expect(try await rotating.rotate() == 0)
         // Redis holds nothing sealed by k1 any more.
-        for key in [f.store.keys.voiceTokens, f.store.keys.brazeAccess] {
+        for key in [f.store.keys.voiceTokens, f.store.keys.brazeAccess, f.store.keys.personalKeys] {
             let values = try await f.redis.send(["HVALS", key]).array?.compactMap(\.string) ?? []
             #expect(values.count == 2 && values.allSatisfy { $0.hasPrefix("k2:") }, "\(key)")
         }

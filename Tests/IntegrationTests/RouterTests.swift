@@ -27,14 +27,18 @@ import Vault
         let key = try await service.credentials.createAPIKey(tenant: "acme", createdBy: "test").key
         let otherKey = try await service.credentials.createAPIKey(tenant: "norules", createdBy: "test").key
         _ = try await service.rules.publish(rules, tenant: "acme", actor: "test")
-        try await service.access.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230001"), fields: ["lead_owner": "alice", "lead_score_tier": "cold"])
-        try await service.access.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230002"), fields: ["lead_score_tier": "cold"])
+        let masterKeys = MasterKeyRing.generateEntry(id: "k1")
+        let leads = LeadVault(vault: CredentialVault(keyRing: try MasterKeyRing(keys: masterKeys, activeId: "k1"), postgres: postgres), redis: redis,
+                              keys: service.keys)
+        try await leads.cache(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230001"), fields: ["lead_owner": "alice", "lead_score_tier": "cold"])
+        try await leads.cache(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230002"), fields: ["lead_score_tier": "cold"])
         var bad = rules
         bad.tierRoutes["warm"] = "avaya"
         await #expect(throws: RoutingError.self) { try await service.rules.publish(bad, tenant: "acme", actor: "test") }
 
         let port = try TestServers.freePort()
-        let router = try ChildProcess("router", environment: ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_HTTP_PORT": String(port)])
+        let router = try ChildProcess("router", environment: ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_HTTP_PORT": String(port),
+                                                              "SB_MASTER_KEYS": masterKeys])
         let http = HTTPClient(maxConnections: 2)
         let base = "http://127.0.0.1:\(port)"
         #expect(try await TestServers.eventually(20) { (try? await http.send(HTTPRequest(url: base + "/health")))?.status == 200 }, "\(router.log)")
@@ -107,6 +111,10 @@ import Vault
             return chains.count >= 6
         }
         #expect(chains.count == 6)
+        // Sealed with the tenant's personal-data key: the stream holds no caller or lead field.
+        #expect(chains.allSatisfy { $0.hasPrefix("~acme~") && !$0.contains("+1555123") && !$0.contains("alice") }, "\(chains.first ?? "")")
+        let personal = ["acme": try await leads.vault.personalDataKeys(tenant: "acme")]
+        chains = chains.map { SealedChain.open($0[...], keyRing: leads.vault.keyRing, keys: personal) }
         let chain = chains.first { $0.contains(#""decisionId":"\#(owner["decisionId"] as? String ?? "?")""#) } ?? ""
         #expect(chain.contains(#""rule":"owner""#))
         #expect(chain.contains(#""lead_owner":"alice""#))
@@ -230,7 +238,7 @@ import Vault
     @Test func plainRouteRequestsAreReadOffTheWireAndEverythingElseByHummingbird() async throws {
         let running = try await RunningRouter.start(rules: rules)
         let (key, port, router) = (running.key, running.port, running.process)
-        try await running.store.access.cacheLead(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230001"), fields: ["lead_owner": "alice"])
+        try await running.leads.cache(tenant: "acme", phone: try PhoneNumber(parsing: "+15551230001"), fields: ["lead_owner": "alice"])
         let body = #"{"callId":"w1","caller":"+15551230001"}"#
         func exchange(_ wire: String, pieces: Int = 1) throws -> String {
             try RawSocket.exchange(port: port, send: wire, pieces: pieces, until: { $0.contains("}") })
@@ -302,6 +310,8 @@ struct RunningRouter {
     let port: Int
     let process: ChildProcess
     let http: HTTPClient
+    /// The sealed lead cache, under the master key the router was given.
+    let leads: LeadVault
 
     static func start(rules: RoutingRules, environment: [String: String] = [:]) async throws -> RunningRouter {
         let redis = TestServers.redis()
@@ -312,11 +322,15 @@ struct RunningRouter {
         let key = try await store.credentials.createAPIKey(tenant: "acme", createdBy: "test").key
         _ = try await store.rules.publish(rules, tenant: "acme", actor: "test")
         let port = try TestServers.freePort()
+        let masterKeys = MasterKeyRing.generateEntry(id: "k1")
+        let leads = LeadVault(vault: CredentialVault(keyRing: try MasterKeyRing(keys: masterKeys, activeId: "k1"), postgres: postgres), redis: redis,
+                              keys: store.keys)
         let process = try ChildProcess("router", environment: ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix,
-                                                               "SB_HTTP_PORT": String(port)].merging(environment) { $1 })
+                                                               "SB_HTTP_PORT": String(port), "SB_MASTER_KEYS": masterKeys].merging(environment) { $1 })
         let http = HTTPClient(maxConnections: 1)
         #expect(try await TestServers.eventually(20) { (try? await http.send(HTTPRequest(url: "http://127.0.0.1:\(port)/health")))?.status == 200 }, "\(process.log)")
-        return RunningRouter(redis: redis, postgres: postgres, prefix: prefix, store: store, key: key, port: port, process: process, http: http)
+        return RunningRouter(redis: redis, postgres: postgres, prefix: prefix, store: store, key: key, port: port, process: process, http: http,
+                             leads: leads)
     }
 
     func stop() async throws {

@@ -108,6 +108,33 @@ import Vault
         try await f.close()
     }
 
+    @Test func chainsSealedForTheStreamAreOpenedAndWhatDoesNotOpenIsQuarantinedStillSealed() async throws {
+        let f = try await Fixture.make()
+        let stream = f.log.keys.auditStream
+        let acme = try await f.log.vault.personalDataKeys(tenant: "acme")
+        let sealed = try SealedChain.seal(Array(Self.chain("acme", "s1", caller: "+15557770001").utf8), personal: acme)
+        let byMaster = try SealedChain.seal(Array(Self.chain("acme", "s2", caller: "+15557770002").utf8), tenant: "acme", keyRing: f.log.vault.keyRing)
+        // Sealed for another tenant's key but naming acme: it does not open.
+        let globex = try await f.log.vault.personalDataKeys(tenant: "globex")
+        var forged = try SealedChain.seal(Array(Self.chain("acme", "s3", caller: "+15557770003").utf8), personal: globex)
+        forged.replaceSubrange(0..<"~globex~".utf8.count, with: Array("~acme~".utf8))
+        let lines = [sealed, byMaster, forged].map { String(decoding: $0, as: UTF8.self) }
+        for line in lines { #expect(!line.contains("+1555777") && !line.contains("alice@")) }
+        try await f.redis.send(["XADD", stream, "*", "kind", "decisions", "chains", lines.joined(separator: "\n")])
+        let drained = try await f.log.drain(consumer: "c1", count: 10, blockMs: 10)
+        #expect(drained == AuditLog.Drained(stored: 2, quarantined: 1))
+        let day = Date(timeIntervalSince1970: 1_764_600_000)
+        for (n, phone) in ["+15557770001", "+15557770002"].enumerated() {
+            let found = try await f.log.search(tenant: "acme", from: day.addingTimeInterval(-60), to: day.addingTimeInterval(60), caller: try PhoneNumber(parsing: phone))
+            #expect(found.map(\.callId) == ["s\(n + 1)"])
+        }
+        let items = try await Quarantine(postgres: f.postgres).list(source: .audit)
+        #expect(items.count == 1)
+        #expect(items.allSatisfy { !$0.payload.contains("+1555777") && !$0.payload.contains("alice@") }, "the quarantine keeps the entry as it came, sealed")
+        #expect(!(try await f.dump()).contains("+1555777"))
+        try await f.close()
+    }
+
     @Test func aBatchIsSplitByTenantIntoDisjointWriterGroups() {
         let entries = (0..<40).map { n in
             AuditLog.Entry(id: "1-\(n)", fields: ["kind": "decisions", "chains": Self.chain("t\(n % 7)", "c\(n)", caller: "+15551230000")])

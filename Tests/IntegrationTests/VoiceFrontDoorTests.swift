@@ -24,6 +24,8 @@ let voiceTenant = "acme-eu_1.x"
         let postgres: PostgresClient
         let prefix = TestServers.uniquePrefix()
         let store: RoutingStores
+        /// The sealed lead cache, under the fleet's master key.
+        let leads: LeadVault
         let zendesk: SimulatorProcess
         let dialfire: SimulatorProcess
         let sms: SimulatorProcess
@@ -62,6 +64,7 @@ let voiceTenant = "acme-eu_1.x"
             _ = try await store.rules.publish(rules, tenant: voiceTenant, actor: "test")
             let ring = try MasterKeyRing(keys: masterKeys, activeId: "k1")
             let vault = CredentialVault(keyRing: ring, postgres: postgres)
+            leads = LeadVault(vault: vault, redis: redis, keys: store.keys)
             _ = try await store.credentials.setVoiceToken(tenant: voiceTenant, token: voiceToken, by: "test", vault: vault)
             try await store.access.setIntegration(RoutingIntegration(tenant: voiceTenant, id: "zendesk", kind: .zendeskTalk, baseURL: zendesk.url,
                                                               settings: ["email": "api@acme.example", "phoneNumberId": "7"]), credentials: "zd-secret", vault: vault)
@@ -77,7 +80,7 @@ let voiceTenant = "acme-eu_1.x"
                                            credentials: "none", vault: vault)
             for (phone, fields) in [("+15551230001", ["lead_owner": "alice"]), ("+15551230002", ["lead_score_tier": "cold"]),
                                     ("+15551230003", ["lead_score_tier": "warm"])] {
-                try await store.access.cacheLead(tenant: voiceTenant, phone: try PhoneNumber(parsing: phone), fields: fields)
+                try await leads.cache(tenant: voiceTenant, phone: try PhoneNumber(parsing: phone), fields: fields)
             }
             let env = ["SB_REDIS_PORT": String(TestServers.redisPort), "SB_KEY_PREFIX": prefix, "SB_POSTGRES_URL": TestServers.postgresURL,
                        "SB_POSTGRES_SCHEMA": postgres.configuration.schema!, "SB_MASTER_KEYS": masterKeys]

@@ -34,7 +34,7 @@ func buildAuditWorker(_ settings: AuditWorkerSettings, registry: MetricsRegistry
                          slackWebhookURL: settings.slackWebhookURL, logger: logger)
     let worker = QueueWorker(queue: try JobQueue(name: AuditJobs.queue, prefix: common.keyPrefix, redis: redis), registry: JobRegistry(jobs.definitions),
                              configuration: QueueWorkerConfiguration(concurrency: 1), logger: logger)
-    let ops = OpsServer.make(host: common.httpHost, port: common.httpPort, registry: registry, logger: logger,
+    let ops = try OpsServer.make(host: common.httpHost, port: common.httpPort, tls: common.tls, registry: registry, logger: logger,
                              health: { do { _ = try await redis.send(["PING"]); return nil } catch { return "redis: \(error)" } },
                              onBound: { port in
                                  logger.info("audit-worker ready", metadata: ["port": "\(port)"])

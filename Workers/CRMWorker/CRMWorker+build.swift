@@ -21,7 +21,7 @@ func buildCRMWorker(_ settings: CRMSettings, registry: MetricsRegistry,
     let redis = RedisClient(common.redis)
     let postgres = PostgresClient(common.postgres)
     let http = HTTPClient(maxConnections: 8, policy: common.outbound)
-    let mail = MailSender()
+    let mail = MailSender(caFile: common.outbound.caFile)
     let close: @Sendable () async -> Void = {
         await redis.shutdown()
         await postgres.shutdown()
@@ -42,7 +42,7 @@ func buildCRMWorker(_ settings: CRMSettings, registry: MetricsRegistry,
             OutcomeWriter(cache: cache, quarantine: Quarantine(postgres: postgres), consumer: common.consumerName),
             MissFiller(cache: cache),
             IntegrationAlerter(access: access, vault: vault, email: EmailClient(sender: mail), intervalMs: settings.alertMs),
-            OpsServer.make(host: common.httpHost, port: common.httpPort, registry: registry, logger: logger,
+            try OpsServer.make(host: common.httpHost, port: common.httpPort, tls: common.tls, registry: registry, logger: logger,
                            health: { do { _ = try await redis.send(["PING"]); return nil } catch { return "redis: \(error)" } },
                            onBound: { port in
                                logger.info("crm-worker ready", metadata: ["port": "\(port)"])

@@ -25,6 +25,8 @@ public struct LeadCache: Sendable {
     public let http: HTTPClient
     public let queue: JobQueue
     public let ttlSeconds: Int
+    /// The sealed lead cache's keys per tenant (and their publication for the routers).
+    public let leads: LeadVault
     /// The router's live-lookup cutoff: a slower Braze answer counts against the breaker.
     public let liveCutoffMs: Int
     let written = Counter(label: "switchboard_lead_cache_writes_total")
@@ -38,11 +40,18 @@ public struct LeadCache: Sendable {
         self.http = http
         self.queue = queue
         self.ttlSeconds = ttlSeconds
+        self.leads = LeadVault(vault: vault, redis: access.redis, keys: access.keys)
     }
 
     struct Tenant: Decodable { let tenant: String }
     struct File: Decodable { let tenant: String; let url: String }
-    struct Lookup: Decodable { let tenant: String; let phone: String }
+    /// A lookup job's payload: the number sealed with the tenant's personal-data key (`phone`
+    /// holds a plain number in jobs queued before the lead cache was sealed).
+    struct Lookup: Codable {
+        let tenant: String
+        var sealedPhone: String?
+        var phone: String?
+    }
 
     /// The tenant's Braze integration, a client for it and its secrets.
     public func braze(_ tenant: String) async throws -> (RoutingIntegration, BrazeClient, BrazeAccess.Credentials) {
@@ -69,19 +78,21 @@ public struct LeadCache: Sendable {
 
     /// The commands that cache one user (a user without routing fields is cached as known, so the
     /// router applies scenario 5 instead of the unknown-caller menu).
-    func commands(tenant: String, phone: PhoneNumber, attributes: [String: String], fields: Set<String>) -> [[String]] {
-        let key = access.keys.lead(tenant, phone)
-        var hset = ["HSET", key]
-        for (k, v) in attributes where fields.contains(k) && !v.isEmpty { hset += [k, v] }
-        if hset.count == 2 { hset += ["_known", "1"] }
-        return [["DEL", key], hset, ["EXPIRE", key, String(ttlSeconds)], ["DEL", access.keys.noLead(tenant, phone)]]
+    func commands(_ leads: SealedLeads, phone: PhoneNumber, attributes: [String: String], fields: Set<String>) throws -> [[String]] {
+        var kept: [String: String] = [:]
+        for (k, v) in attributes where fields.contains(k) && !v.isEmpty { kept[k] = v }
+        if kept.isEmpty { kept["_known"] = "1" }
+        return try leads.replaceCommands(phone, fields: kept, ttlSeconds: ttlSeconds)
     }
 
-    /// Queues a lookup of one phone (deduplicated while one is pending).
+    /// Queues a lookup of one phone (deduplicated by its blind index while one is pending); the
+    /// payload carries the number sealed.
     public func enqueueLookup(tenant: String, phone: PhoneNumber) async throws {
-        let payload = String(decoding: try JSONEncoder().encode(["tenant": tenant, "phone": phone.e164]), as: UTF8.self)
-        _ = try await queue.enqueue(NewJob(type: "crm.lookup", payload: payload, key: "braze-export:\(tenant)", priority: 7, maxAttempts: 8,
-                                           uniqueKey: "lookup:\(tenant):\(phone.e164)"))
+        let leads = try await leads.leads(tenant)
+        let payload = Lookup(tenant: tenant, sealedPhone: try leads.personal.seal(phone.e164))
+        _ = try await queue.enqueue(NewJob(type: "crm.lookup", payload: String(decoding: try JSONEncoder().encode(payload), as: UTF8.self),
+                                           key: "braze-export:\(tenant)", priority: 7, maxAttempts: 8,
+                                           uniqueKey: "lookup:\(tenant):\(leads.index(phone))"))
     }
 
     func enqueue(_ type: String, _ payload: [String: String], key: String, delayMs: Int = 0, attempts: Int = 10) async throws {
@@ -115,10 +126,13 @@ public struct LeadCache: Sendable {
                 let (integration, client, _) = try await braze(job.tenant)
                 let fields = try await fields(job.tenant, integration)
                 let users = try await client.exportFile(job.url)
+                let leads = try await leads.leads(job.tenant)
                 var commands: [[String]] = []
+                var cached = 0
                 for user in users {
                     guard let raw = user.phone, let phone = try? PhoneNumber(parsing: raw) else { continue }
-                    commands += self.commands(tenant: job.tenant, phone: phone, attributes: user.attributes, fields: fields)
+                    commands += try self.commands(leads, phone: phone, attributes: user.attributes, fields: fields)
+                    cached += 1
                 }
                 for chunk in stride(from: 0, to: commands.count, by: 4000) {
                     let replies = try await access.redis.pipeline(Array(commands[chunk..<min(commands.count, chunk + 4000)]))
@@ -126,12 +140,19 @@ public struct LeadCache: Sendable {
                         throw JobFailure(.retryable, "caching leads failed: \(error)")
                     }
                 }
-                written.increment(by: commands.count / 4)
-                logger.info("leads cached from export file", metadata: ["tenant": "\(job.tenant)", "leads": "\(commands.count / 4)"])
+                written.increment(by: cached)
+                logger.info("leads cached from export file", metadata: ["tenant": "\(job.tenant)", "leads": "\(cached)"])
             },
             JobDefinition(type: "crm.lookup", backoff: Backoff(baseMs: 1000, capMs: 60_000)) { context in
                 let job = try JobFailure.decode(Lookup.self, from: context.job.payload)
-                guard let phone = try? PhoneNumber(parsing: job.phone) else { throw JobFailure(.fatal, "'\(job.phone)' is not a phone number") }
+                let leads = try await leads.leads(job.tenant)
+                let raw: String
+                if let sealed = job.sealedPhone {
+                    do { raw = try leads.personal.open(sealed) } catch { throw JobFailure(.fatal, "the lookup's number does not open: \(error)") }
+                } else {
+                    raw = job.phone ?? ""
+                }
+                guard let phone = try? PhoneNumber(parsing: raw) else { throw JobFailure(.fatal, "the lookup's number is not a phone number") }
                 let (integration, client, _) = try await braze(job.tenant)
                 // These calls feed the shared Braze breaker too: while it is down the router makes no
                 // live lookups, so the crm-worker's lookups are what declares Braze recovered.
@@ -154,10 +175,10 @@ public struct LeadCache: Sendable {
                     throw error
                 }
                 if let attributes {
-                    _ = try await access.redis.pipeline(commands(tenant: job.tenant, phone: phone, attributes: attributes, fields: try await fields(job.tenant, integration)))
+                    _ = try await access.redis.pipeline(try commands(leads, phone: phone, attributes: attributes, fields: try await fields(job.tenant, integration)))
                     written.increment()
                 } else {
-                    try await access.redis.send(["SET", access.keys.noLead(job.tenant, phone), "1", "EX", "3600"])
+                    try await access.redis.send(["SET", leads.noLeadKey(phone), "1", "EX", "3600"])
                 }
             },
         ]

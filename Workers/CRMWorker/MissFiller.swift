@@ -6,8 +6,9 @@ import RoutingCore
 import VendorClients
 import ServiceLifecycle
 
-/// Turns the router's cache misses (a sorted set the hot path adds to without waiting) into
-/// `crm.lookup` jobs, skipping phones Braze is known not to have or that were cached since.
+/// Turns the router's cache misses (a sorted set of `<tenant>|<blind index>` the hot path adds
+/// to without waiting, the numbers sealed beside it) into `crm.lookup` jobs, skipping numbers
+/// Braze is known not to have or that were cached since.
 public struct MissFiller: Service {
     public let cache: LeadCache
     let logger = Logger(label: "switchboard.miss-filler")
@@ -24,12 +25,19 @@ public struct MissFiller: Service {
                 let items = reply.array ?? []
                 taken = stride(from: 0, to: items.count - 1, by: 2).compactMap { items[$0].string }
                 for item in taken {
-                    let parts = item.split(separator: "|", maxSplits: 1)
-                    guard parts.count == 2, let phone = try? PhoneNumber(parsing: String(parts[1])) else { continue }
-                    let tenant = String(parts[0])
-                    let known = try await redis.pipeline([["EXISTS", keys.noLead(tenant, phone)], ["EXISTS", keys.lead(tenant, phone)]])
-                    if known.contains(where: { $0.int == 1 }) { continue }
-                    try await cache.enqueueLookup(tenant: tenant, phone: phone)
+                    let sealed = try await redis.send(["HGET", keys.missPhones, item]).string
+                    // A malformed member or one whose number does not open is dropped with a warning:
+                    // retrying it could never succeed.
+                    guard let (tenant, index) = SealedLeads.parseMiss(item), let sealed,
+                          let leads = try? await cache.leads.leads(tenant),
+                          let raw = try? leads.personal.open(sealed), let phone = try? PhoneNumber(parsing: raw) else {
+                        logger.warning("dropped an unreadable cache miss", metadata: ["member": "\(item.prefix(80))"])
+                        _ = try? await redis.send(["HDEL", keys.missPhones, item])
+                        continue
+                    }
+                    let known = try await redis.pipeline([["EXISTS", keys.noLead(tenant, index: index)], ["EXISTS", keys.lead(tenant, index: index)]])
+                    if !known.contains(where: { $0.int == 1 }) { try await cache.enqueueLookup(tenant: tenant, phone: phone) }
+                    _ = try await redis.send(["HDEL", keys.missPhones, item])
                 }
                 if taken.isEmpty { await gracefulPause(ms: 250) }
             } catch {

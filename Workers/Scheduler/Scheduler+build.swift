@@ -15,7 +15,7 @@ func buildScheduler(_ settings: SchedulerSettings, registry: MetricsRegistry,
     let scheduler = try CronScheduler(schedules: settings.schedules, tickMs: settings.tickMs, logger: logger) { name in
         try JobQueue(name: name, prefix: prefix, redis: redis)
     }
-    let ops = OpsServer.make(host: common.httpHost, port: common.httpPort, registry: registry, logger: logger,
+    let ops = try OpsServer.make(host: common.httpHost, port: common.httpPort, tls: common.tls, registry: registry, logger: logger,
                              health: { do { _ = try await redis.send(["PING"]); return nil } catch { return "redis: \(error)" } },
                              onBound: { port in
                                  logger.info("scheduler ready", metadata: ["schedules": "\(count)", "port": "\(port)"])

@@ -47,7 +47,7 @@ func buildWorker(_ settings: WorkerAppSettings, registry: MetricsRegistry,
             services.append(QueueWorker(queue: queue, registry: jobs, configuration: settings.worker.worker, logger: logger))
         }
         let queues = settings.worker.queues
-        services.append(OpsServer.make(host: common.httpHost, port: common.httpPort, registry: registry, logger: logger,
+        services.append(try OpsServer.make(host: common.httpHost, port: common.httpPort, tls: common.tls, registry: registry, logger: logger,
                                        health: { do { _ = try await redis.send(["PING"]); return nil } catch { return "redis: \(error)" } },
                                        onBound: { port in
                                            logger.info("worker ready", metadata: ["queues": "\(queues)", "port": "\(port)",

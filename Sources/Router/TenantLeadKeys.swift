@@ -1,0 +1,50 @@
+import Basics
+import NIOConcurrencyHelpers
+import NIOCore
+import Redis
+import Routing
+import RoutingCore
+import Vault
+
+/// The router's tenants' lead-cache keys: opened once from the `personal-keys` hash (each
+/// tenant's personal-data keys sealed with a master key, published by the writers and the access
+/// sync) and kept in memory, since they never change (a data key rotation re-wraps them). A
+/// tenant without published keys, or a router without master keys, reads no lead (every call is
+/// a cache miss) and is asked again after a second.
+final class TenantLeadKeys: Sendable {
+    let keyRing: MasterKeyRing?
+    let keys: RoutingKeys
+    private let known = NIOLockedValueBox<[String: SealedLeads]>([:])
+    private let missing: TTLCache<String, Bool>
+
+    init(keyRing: MasterKeyRing?, keys: RoutingKeys, retryMs: Int = 1000) {
+        self.keyRing = keyRing
+        self.keys = keys
+        self.missing = TTLCache(ttlMs: retryMs, capacity: 100_000)
+    }
+
+    /// The tenant's keys when they are in memory (the hot path's case).
+    func cached(_ tenant: String) -> SealedLeads? { known.withLockedValue { $0[tenant] } }
+
+    /// Whether the tenant was found without keys within the last second (then calls go on without
+    /// asking Redis again).
+    func recentlyMissing(_ tenant: String) -> Bool { missing.value(for: tenant) != nil }
+
+    /// Reads and opens the tenant's keys from Redis; nil when there are none (or none this router can open).
+    func load(_ tenant: String, redis: EventLoopRedisClient, on eventLoop: any EventLoop) -> EventLoopFuture<SealedLeads?> {
+        guard let keyRing else {
+            missing.set(true, for: tenant)
+            return eventLoop.makeSucceededFuture(nil)
+        }
+        return redis.pipeline([["HGET", keys.personalKeys, tenant]], on: eventLoop).map { replies in
+            guard let sealed = replies.first?.string,
+                  let personal = try? RouterPersonalKeys.open(sealed, tenant: tenant, keyRing: keyRing) else {
+                self.missing.set(true, for: tenant)
+                return nil
+            }
+            let leads = SealedLeads(tenant: tenant, keys: self.keys, personal: personal)
+            self.known.withLockedValue { $0[tenant] = leads }
+            return leads
+        }
+    }
+}
