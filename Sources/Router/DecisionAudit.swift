@@ -2,9 +2,12 @@ import Logging
 import Metrics
 import NIOCore
 import Redis
+import Routing
 
 /// Appends decision chains to the audit stream in batches: the chains decided in one event-loop
-/// tick go out as one stream entry (`kind decisions`, the chains one per line, at most `batch`),
+/// tick go out as one stream entry (`kind decisions`, at most `batch` chains), each tenant's
+/// chains of the tick sealed together as one line (`SealedChain`: one seal per tenant and tick,
+/// not per call),
 /// encoded straight from their JSON bytes and sent on the same ordered connection with its next
 /// flush (at most 0.5 ms later) — no added latency for calls, one Redis command instead of one per
 /// call and no round trip of its own. The audit-worker splits them into one row per decision.
@@ -17,10 +20,17 @@ final class DecisionAudit: Sendable {
     private let failures = Counter(label: "switchboard_audit_append_failures_total")
     private let logger = Logger(label: "switchboard.route.audit")
 
-    /// One event loop's pending chains (newline-separated JSON); touched only on that loop.
+    /// One event loop's pending chains, by tenant (newline-separated JSON); touched only on that loop.
     private final class Buffer: @unchecked Sendable {
-        var chains: [UInt8] = []
+        var groups: [Group] = []
         var count = 0
+    }
+
+    /// One tenant's chains of the tick and how they are sealed.
+    private struct Group {
+        let tenant: String
+        let sealer: ChainSealer
+        var chains: [UInt8]
     }
 
     init(redis: EventLoopRedisClient, stream: String) {
@@ -31,14 +41,19 @@ final class DecisionAudit: Sendable {
         self.buffers = buffers
     }
 
-    /// Queues a chain (JSON text); the first one of a tick schedules the send.
-    func append(_ chain: [UInt8], on eventLoop: any EventLoop) {
+    /// Queues a tenant's chain (JSON text), sealed with `sealer` when it is sent; the first one of
+    /// a tick schedules the send.
+    func append(_ chain: [UInt8], tenant: String, sealer: ChainSealer, on eventLoop: any EventLoop) {
         guard eventLoop.inEventLoop, let buffer = buffers[ObjectIdentifier(eventLoop)] else {
-            send(chain, count: 1, on: eventLoop)
+            send(sealer.line(chain, tenant: tenant), count: 1, on: eventLoop)
             return
         }
-        if buffer.count > 0 { buffer.chains.append(UInt8(ascii: "\n")) }
-        buffer.chains.append(contentsOf: chain)
+        if let i = buffer.groups.firstIndex(where: { $0.tenant == tenant }) {
+            buffer.groups[i].chains.append(UInt8(ascii: "\n"))
+            buffer.groups[i].chains.append(contentsOf: chain)
+        } else {
+            buffer.groups.append(Group(tenant: tenant, sealer: sealer, chains: chain))
+        }
         buffer.count += 1
         if buffer.count == Self.batch {
             send(buffer, on: eventLoop)
@@ -49,11 +64,15 @@ final class DecisionAudit: Sendable {
 
     private func send(_ buffer: Buffer, on eventLoop: any EventLoop) {
         guard buffer.count > 0 else { return }
-        let (chains, count) = (buffer.chains, buffer.count)
-        buffer.chains = []
-        buffer.chains.reserveCapacity(chains.count)
+        let (groups, count) = (buffer.groups, buffer.count)
+        buffer.groups = []
         buffer.count = 0
-        send(chains, count: count, on: eventLoop)
+        var lines: [UInt8] = []
+        for group in groups {
+            if !lines.isEmpty { lines.append(UInt8(ascii: "\n")) }
+            lines.append(contentsOf: group.sealer.line(group.chains, tenant: group.tenant))
+        }
+        send(lines, count: count, on: eventLoop)
     }
 
     private func send(_ chains: [UInt8], count: Int, on eventLoop: any EventLoop) {

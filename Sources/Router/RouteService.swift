@@ -148,7 +148,7 @@ public final class RouteService: Sendable {
         // While a dialer is down, every call rereads the state, so a recovery is used at once.
         let state = known.flatMap { now - $0.fetchedAt <= UInt64(stateMaxAgeMs) * 1_000_000 && !$0.anyDown ? $0 : nil }
         // Without lead keys the lead's place in the pipeline holds a command whose reply is empty.
-        var commands = [leads.map { ["HGETALL", $0.leadKey(caller)] } ?? ["ECHO", ""]]
+        var commands = [leads.map { ["HGET", $0.leadKey(caller), SealedLeads.field] } ?? ["ECHO", ""]]
         if state == nil {
             commands += [["HGET", keys.rules(tenant), "version"]] + dialerState.stateCommands(tenant: tenant) + [["TIME"]]
         }
@@ -165,7 +165,7 @@ public final class RouteService: Sendable {
             guard let version = current.version else {
                 return done(.failure(RoutingError(.invalidRules, "tenant \(tenant) has no active routing rules")))
             }
-            let lead = leads.flatMap { $0.open(replies[0].hash) } ?? [:]
+            let lead = leads.flatMap { $0.open(replies[0].string) } ?? [:]
             if let rulesInMemory, rulesInMemory.version == version {
                 let context = Decided(call: call, tenant: tenant, caller: caller, leads: leads, version: version, active: rulesInMemory,
                                       started: started, state: current)
@@ -286,13 +286,13 @@ public final class RouteService: Sendable {
         let id = Self.decisionId(ms: nowMs)
         let plain = chain(id: id, tenant: c.tenant, call: c.call, caller: c.caller, version: c.version, fields: fields,
                           state: c.state.auditMembers, decision: decision, micros: micros, lookups: lookups, at: nowMs)
-        audit.append(Self.streamed(plain, tenant: c.tenant, leads: c.leads, keyRing: leadKeys.keyRing), on: eventLoop)
+        audit.append(plain, tenant: c.tenant, sealer: leadKeys.sealer(c.leads), on: eventLoop)
         var commands: [[String]] = []
         if let leads = c.leads {
             switch input.lead {
             case .found(let found) where lookups.contains(where: { $0.hasPrefix("braze:found") }):
                 let key = leads.leadKey(c.caller)
-                if let sealed = try? leads.sealed(found) { commands += [["HSET", key] + sealed, ["EXPIRE", key, String(3 * 86_400)]] }
+                if let sealed = try? leads.hashArguments(found) { commands += [["HSET", key] + sealed, ["EXPIRE", key, String(3 * 86_400)]] }
             case .notFound, .unavailable:
                 if let miss = try? leads.missCommands(c.caller, nowMs: nowMs) { commands += miss }
             case .found:
@@ -301,15 +301,6 @@ public final class RouteService: Sendable {
         }
         if !commands.isEmpty { _ = redis.pipeline(commands, on: eventLoop) }
         return Routed(decisionId: id, decision: decision, caller: c.caller, micros: micros)
-    }
-
-    /// A chain as it goes into the audit stream: sealed with the tenant's personal-data key, or a
-    /// master key while the router has none for the tenant (`SealedChain`); plain only on a router
-    /// started without master keys.
-    static func streamed(_ chain: [UInt8], tenant: String, leads: SealedLeads?, keyRing: MasterKeyRing?) -> [UInt8] {
-        if let leads, let sealed = try? SealedChain.seal(chain, personal: leads.personal) { return sealed }
-        if let keyRing, let sealed = try? SealedChain.seal(chain, tenant: tenant, keyRing: keyRing) { return sealed }
-        return chain
     }
 
     /// `route` for async callers (tests, tools).

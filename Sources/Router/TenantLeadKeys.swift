@@ -23,6 +23,13 @@ final class TenantLeadKeys: Sendable {
         self.missing = TTLCache(ttlMs: retryMs, capacity: 100_000)
     }
 
+    /// How a tenant's audit chains are sealed for the stream: with its keys when known, else with
+    /// the master key (plain only without master keys).
+    func sealer(_ leads: SealedLeads?) -> ChainSealer {
+        if let leads { return .personal(leads.personal) }
+        return keyRing.map { .masterKey($0) } ?? .none
+    }
+
     /// The tenant's keys when they are in memory (the hot path's case).
     func cached(_ tenant: String) -> SealedLeads? { known.withLockedValue { $0[tenant] } }
 

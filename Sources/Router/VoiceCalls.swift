@@ -102,7 +102,7 @@ public final class VoiceCalls: Sendable {
             if leads == nil, !leadKeys.recentlyMissing(tenant), let loop = redis.eventLoops.first {
                 leads = try await leadKeys.load(tenant, redis: redis, on: loop).get()
             }
-            let chain = RouteService.streamed(json.bytes, tenant: tenant, leads: leads, keyRing: keyRing)
+            let chain = leadKeys.sealer(leads).line(json.bytes, tenant: tenant)
             _ = try await redis.pipeline([["XADD", keys.auditStream, "MAXLEN", "~", "10000000", "*", "kind", "step", "tenant", tenant,
                                            "call", callId, "caller", "", "chain", String(decoding: chain, as: UTF8.self)]])
         } catch {

@@ -155,7 +155,14 @@ public struct AuditLog: Sendable {
         var keys: [String: PersonalDataKeys] = [:]
         for tenant in tenants where TenantID.isValid(tenant) { keys[tenant] = try await vault.personalDataKeys(tenant: tenant) }
         let ring = vault.keyRing
-        return Self.rows(entries, chains: lines.map { entry in entry.map { SealedChain.open($0, keyRing: ring, keys: keys) } })
+        // A sealed line may hold several chains of its tenant (one per line once opened).
+        return Self.rows(entries, chains: lines.map { entry in
+            entry.flatMap { line -> [String] in
+                guard SealedChain.parse(line.utf8) != nil else { return [String(line)] }
+                let opened = SealedChain.open(line, keyRing: ring, keys: keys)
+                return opened.utf8.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) }
+            }
+        })
     }
 
     private func store(_ entries: [Entry], redelivered: Bool) async throws -> Drained {

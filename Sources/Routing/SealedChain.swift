@@ -37,3 +37,22 @@ public enum SealedChain {
         return opened
     }
 }
+
+/// How a router seals a tenant's chains for the stream (see `SealedChain`): with the tenant's
+/// personal-data keys, with a master key while it has none, or not at all on a router started
+/// without master keys.
+public enum ChainSealer: Sendable {
+    case personal(PersonalDataKeys)
+    case masterKey(MasterKeyRing)
+    case none
+
+    /// One stream line holding `chains` (one chain, or several of the tenant's separated by
+    /// newlines), sealed; plain when sealing is off or fails.
+    public func line(_ chains: [UInt8], tenant: String) -> [UInt8] {
+        switch self {
+        case .personal(let keys): return (try? SealedChain.seal(chains, personal: keys)) ?? chains
+        case .masterKey(let ring): return (try? SealedChain.seal(chains, tenant: tenant, keyRing: ring)) ?? chains
+        case .none: return chains
+        }
+    }
+}

@@ -7,13 +7,16 @@ import Vault
 
 /// One tenant's lead cache as it sits in Redis, with no plain phone number and no plain lead
 /// field: a lead's key ends in the blind index of its E.164 number (HMAC-SHA256 under the
-/// tenant's index key), each field's value is sealed (AES-256-GCM under the tenant's personal-data
-/// key; field names such as `lead_owner` are not personal), and a queued cache miss carries the
-/// number sealed. The router, the crm-worker and the CLI all read and write through this type.
+/// tenant's index key) and holds one field, `sealed`: the lead's fields (names and values)
+/// sealed together (AES-256-GCM under the tenant's personal-data key), so the router opens one
+/// value per call. A queued cache miss carries the number sealed. The router, the crm-worker and
+/// the CLI all read and write through this type.
 public struct SealedLeads: Sendable {
     public let tenant: String
     public let keys: RoutingKeys
     public let personal: PersonalDataKeys
+    /// The one hash field of a cached lead.
+    public static let field = "sealed"
 
     public init(tenant: String, keys: RoutingKeys, personal: PersonalDataKeys) {
         self.tenant = tenant
@@ -30,19 +33,43 @@ public struct SealedLeads: Sendable {
     /// Set while Braze is known to have no user with this number.
     public func noLeadKey(_ phone: PhoneNumber) -> String { keys.noLead(tenant, index: index(phone)) }
 
-    /// `field, sealed value, …` for HSET.
-    public func sealed(_ fields: [String: String]) throws -> [String] {
-        try fields.sorted { $0.key < $1.key }.flatMap { [$0.key, try personal.seal($0.value)] }
+    /// The fields sealed as one value: each name and value as `<UTF-8 length>:<bytes>`, in name order.
+    public func sealed(_ fields: [String: String]) throws -> String {
+        var framed: [UInt8] = []
+        for (name, value) in fields.sorted(by: { $0.key < $1.key }) {
+            for text in [name, value] {
+                framed += Array(String(text.utf8.count).utf8)
+                framed.append(UInt8(ascii: ":"))
+                framed += Array(text.utf8)
+            }
+        }
+        return try personal.seal(bytes: framed)
     }
 
-    /// The fields of a cached lead, opened; nil when a value does not open (tampered, or sealed
-    /// under other keys), which readers treat as a cache miss.
-    public func open(_ hash: [String: String]) -> [String: String]? {
+    /// `HSET` arguments after the key: the one field and the sealed fields.
+    public func hashArguments(_ fields: [String: String]) throws -> [String] { [Self.field, try sealed(fields)] }
+
+    /// The fields of a cached lead from its sealed value; nil when it does not open (tampered, or
+    /// sealed under other keys) or is malformed, which readers treat as a cache miss.
+    public func open(_ sealed: String?) -> [String: String]? {
+        guard let sealed, let bytes = try? personal.openBytes(sealed) else { return nil }
         var fields: [String: String] = [:]
-        fields.reserveCapacity(hash.count)
-        for (name, value) in hash {
-            guard let opened = try? personal.open(value) else { return nil }
-            fields[name] = opened
+        var i = 0
+        func text() -> String? {
+            var length = 0
+            while i < bytes.count, bytes[i] != UInt8(ascii: ":") {
+                guard bytes[i] >= 0x30, bytes[i] <= 0x39, length < 1 << 24 else { return nil }
+                length = length * 10 + Int(bytes[i] - 0x30)
+                i += 1
+            }
+            guard i < bytes.count, bytes.count - i - 1 >= length else { return nil }
+            let start = i + 1
+            i = start + length
+            return String(decoding: bytes[start..<i], as: UTF8.self)
+        }
+        while i < bytes.count {
+            guard let name = text(), let value = text() else { return nil }
+            fields[name] = value
         }
         return fields
     }
@@ -52,7 +79,7 @@ public struct SealedLeads: Sendable {
     public func replaceCommands(_ phone: PhoneNumber, fields: [String: String], ttlSeconds: Int) throws -> [[String]] {
         let key = leadKey(phone)
         var commands = [["DEL", key]]
-        if !fields.isEmpty { commands += [["HSET", key] + (try sealed(fields)), ["EXPIRE", key, String(ttlSeconds)]] }
+        if !fields.isEmpty { commands += [["HSET", key] + (try hashArguments(fields)), ["EXPIRE", key, String(ttlSeconds)]] }
         commands.append(["DEL", noLeadKey(phone)])
         return commands
     }
@@ -103,11 +130,43 @@ public struct LeadVault: Sendable {
     }
 
     /// Caches one lead's CRM fields (what the Braze refresh writes), sealed, merged into what is
-    /// cached for the number.
+    /// cached for the number (read, opened, merged, sealed again: for tools, not for bulk writes).
     public func cache(tenant: String, phone: PhoneNumber, fields: [String: String]) async throws {
         guard !fields.isEmpty else { return }
         let leads = try await leads(tenant)
-        try await redis.send(["HSET", leads.leadKey(phone)] + (try leads.sealed(fields)))
+        let key = leads.leadKey(phone)
+        let current = leads.open(try await redis.send(["HGET", key, SealedLeads.field]).string) ?? [:]
+        try await redis.send(["HSET", key] + (try leads.hashArguments(current.merging(fields) { $1 })))
+    }
+
+    /// Deletes what a lead cache from before sealing left in Redis: lead and no-lead keys named
+    /// by a plain number (`…:lead:+1…`) and misses queued as `tenant|+1…`. Only a cache (the Braze
+    /// refresh and live lookups fill it again); returns how many keys and members went. When any
+    /// went, Redis is asked to rewrite its append-only file, whose history still holds them.
+    public func removePlainEntries() async throws -> Int {
+        var removed = 0
+        for pattern in ["\(keys.prefix):{routing:*}:lead:+*", "\(keys.prefix):{routing:*}:nolead:+*"] {
+            var cursor = "0"
+            repeat {
+                let reply = try await redis.send(["SCAN", cursor, "MATCH", pattern, "COUNT", "1000"])
+                cursor = reply.array?.first?.string ?? "0"
+                let found = reply.array?.dropFirst().first?.array?.compactMap(\.string) ?? []
+                if !found.isEmpty { removed += try await redis.send(["UNLINK"] + found).int ?? 0 }
+            } while cursor != "0"
+        }
+        var cursor = "0"
+        repeat {
+            let reply = try await redis.send(["ZSCAN", keys.misses, cursor, "MATCH", "*|+*", "COUNT", "1000"])
+            cursor = reply.array?.first?.string ?? "0"
+            let items = reply.array?.dropFirst().first?.array?.compactMap(\.string) ?? []
+            let members = stride(from: 0, to: items.count, by: 2).map { items[$0] }
+            if !members.isEmpty { removed += try await redis.send(["ZREM", keys.misses] + members).int ?? 0 }
+        } while cursor != "0"
+        if removed > 0 {
+            // "already in progress" is as good: the rewrite that runs starts from today's data.
+            _ = try? await redis.send(["BGREWRITEAOF"])
+        }
+        return removed
     }
 
     /// Writes the router's copy of a tenant's keys (sealed with the active master key); with

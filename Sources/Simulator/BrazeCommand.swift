@@ -144,7 +144,7 @@ struct BrazeCommand: AsyncParsableCommand {
             guard started else { return message(429, "An export of this segment is already running") }
             let host = request.head.authority ?? "127.0.0.1"
             _ = context
-            return SimulatorServer.json(201, ["message": "success", "object_prefix": prefix, "url": "http://\(host)/_exports/\(prefix)"])
+            return SimulatorServer.json(201, ["message": "success", "object_prefix": prefix, "url": "\(SimulatorServer.scheme)://\(host)/_exports/\(prefix)"])
         }
         // The download location of an export (where S3 would be): the file list once ready.
         router.get("/_exports/:prefix") { request, context -> Response in
@@ -154,7 +154,7 @@ struct BrazeCommand: AsyncParsableCommand {
                 guard let export = s.exports[prefix] else { return nil }
                 if export.ready > Date() { return [] }
                 s.running.remove(segment)
-                return export.files.indices.map { "http://\(host)/_exports/\(prefix)/\($0).ndjson" }
+                return export.files.indices.map { "\(SimulatorServer.scheme)://\(host)/_exports/\(prefix)/\($0).ndjson" }
             }
             guard let files else { return message(404, "no such export") }
             if files.isEmpty { return message(404, "export not ready yet") }

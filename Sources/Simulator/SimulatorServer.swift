@@ -91,6 +91,9 @@ enum SimulatorServer {
         return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
+    /// The scheme of the URLs a simulator hands out (export files): https when it serves TLS.
+    static var scheme: String { (ProcessInfo.processInfo.environment["SB_TLS_CERT_FILE"] ?? "").isEmpty ? "http" : "https" }
+
     /// Runs the router on 127.0.0.1:`port`, writing the bound port to `portFile`; HTTPS only when
     /// SB_TLS_CERT_FILE and SB_TLS_KEY_FILE are set, as with every Switchboard server.
     static func run(_ router: Router<BasicRequestContext>, port: Int, portFile: String?) async throws {

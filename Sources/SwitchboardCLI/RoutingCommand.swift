@@ -294,7 +294,7 @@ struct RoutingCommand: AsyncParsableCommand {
             try await RoutingCommand.withStore(options) { store in
                 let vault = LeadVault(vault: CredentialVault(keyRing: ring, postgres: store.postgres), redis: store.redis, keys: store.keys)
                 let sealed = try await vault.leads(tenant)
-                let commands = try leads.map { ["HSET", sealed.leadKey($0.0)] + (try sealed.sealed($0.1)) }
+                let commands = try leads.map { ["HSET", sealed.leadKey($0.0)] + (try sealed.hashArguments($0.1)) }
                 for start in stride(from: 0, to: commands.count, by: 2000) {
                     let replies = try await store.redis.pipeline(Array(commands[start..<min(commands.count, start + 2000)]))
                     if let failure = replies.first(where: { if case .error = $0 { return true } else { return false } }) {

@@ -98,19 +98,23 @@ extension RoutingCommand {
         static let configuration = CommandConfiguration(commandName: "sync",
                                                         abstract: "Rebuild it from Postgres (the crm-worker does so every minute).")
         @OptionGroup var options: GlobalOptions
-        @Flag(help: "First move keys and tokens only Redis knows (made before Postgres kept them) into Postgres.") var adoptLegacy = false
+        @Flag(help: """
+            First move keys and tokens only Redis knows (made before Postgres kept them) into Postgres, and delete the lead cache's             entries from before it was sealed (keys named by a plain number).
+            """) var adoptLegacy = false
 
         func run() async throws {
             let ring = try RoutingCommand.keyRing(options)
-            let (adopted, synced) = try await RoutingCommand.withStore(options) { store in
+            let (adopted, plain, synced) = try await RoutingCommand.withStore(options) { store in
                 let vault = CredentialVault(keyRing: ring, postgres: store.postgres)
                 let adopted = adoptLegacy ? try await store.credentials.adoptLegacy(vault: vault, by: RoutingCommand.actor) : 0
                 if adopted > 0 { try await CLIIdentity.record(store.postgres, "routing.access.adopt", tenant: nil, detail: ["adopted": String(adopted)]) }
-                return (adopted, try await store.credentials.sync(vault: vault, access: store.access))
+                let plain = adoptLegacy ? try await LeadVault(vault: vault, redis: store.redis, keys: store.keys).removePlainEntries() : 0
+                return (adopted, plain, try await store.credentials.sync(vault: vault, access: store.access))
             }
             if options.json { return try options.printJSON(["adopted": adopted, "apiKeys": synced.apiKeys, "voiceTenants": synced.voiceTenants,
-                                                            "brazeTenants": synced.brazeTenants, "removed": synced.removed]) }
-            print("\(adopted > 0 ? "adopted \(adopted) from Redis; " : "")\(synced.apiKeys) API key(s), voice tokens of \(synced.voiceTenants) and Braze access of \(synced.brazeTenants) tenant(s) in Redis; \(synced.removed) removed")
+                                                            "brazeTenants": synced.brazeTenants, "leadKeys": synced.leadKeysPublished,
+                                                            "plainLeadEntriesRemoved": plain, "removed": synced.removed]) }
+            print("\(adopted > 0 ? "adopted \(adopted) from Redis; " : "")\(plain > 0 ? "removed \(plain) unsealed lead-cache entries; " : "")\(synced.apiKeys) API key(s), voice tokens of \(synced.voiceTenants), Braze access of \(synced.brazeTenants) and lead-cache keys of \(synced.leadKeysPublished) tenant(s) in Redis; \(synced.removed) removed")
         }
     }
 

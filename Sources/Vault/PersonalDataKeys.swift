@@ -12,12 +12,28 @@ public struct PersonalDataKeys: Sendable {
     public let tenant: String
     private let sealing: [UInt8]
     private let indexing: [UInt8]
+    private let prepared: Prepared
+
+    /// The keys made ready once (the router seals, opens and indexes on every call): never
+    /// changed after init, so sharing them across threads is safe though swift-crypto does not
+    /// mark its types Sendable.
+    private final class Prepared: @unchecked Sendable {
+        let sealing: SymmetricKey
+        let indexing: HMAC<SHA256>
+        let tenant: [UInt8]
+        init(sealing: [UInt8], indexing: [UInt8], tenant: String) {
+            self.sealing = SymmetricKey(data: sealing)
+            self.indexing = HMAC<SHA256>(key: SymmetricKey(data: indexing))
+            self.tenant = Array(tenant.utf8)
+        }
+    }
 
     /// The two keys as stored (wrapped).
     public init(tenant: String, sealing: [UInt8], indexing: [UInt8]) {
         self.tenant = tenant
         self.sealing = sealing
         self.indexing = indexing
+        self.prepared = Prepared(sealing: sealing, indexing: indexing, tenant: tenant)
     }
 
     /// Both keys, sealing then indexing (what is wrapped).
@@ -34,14 +50,12 @@ public struct PersonalDataKeys: Sendable {
 
     /// Derives both keys from the tenant's data key bytes.
     public init(tenant: String, dataKey: [UInt8]) {
-        self.tenant = tenant
         let key = SymmetricKey(data: dataKey)
         func derive(_ info: String) -> [UInt8] {
             HKDF<SHA256>.deriveKey(inputKeyMaterial: key, salt: Array(tenant.utf8), info: Array(info.utf8), outputByteCount: 32)
                 .withUnsafeBytes { Array($0) }
         }
-        sealing = derive("switchboard personal data v1")
-        indexing = derive("switchboard blind index v1")
+        self.init(tenant: tenant, sealing: derive("switchboard personal data v1"), indexing: derive("switchboard blind index v1"))
     }
 
     /// `plaintext` sealed: base64 of nonce, ciphertext and tag.
@@ -51,16 +65,21 @@ public struct PersonalDataKeys: Sendable {
 
     /// UTF-8 `plaintext` sealed: base64 of nonce, ciphertext and tag (what `open` reads).
     public func seal(bytes plaintext: [UInt8]) throws -> String {
-        let box = try AES.GCM.seal(plaintext, using: SymmetricKey(data: sealing), authenticating: Array(tenant.utf8))
+        let box = try AES.GCM.seal(plaintext, using: prepared.sealing, authenticating: prepared.tenant)
         return box.combined!.base64EncodedString()
     }
 
     /// Opens what `seal` produced.
     public func open(_ sealed: String) throws -> String {
+        String(decoding: try openBytes(sealed), as: UTF8.self)
+    }
+
+    /// Opens what `seal` produced, as bytes.
+    public func openBytes(_ sealed: String) throws -> Data {
         guard let combined = Data(base64Encoded: sealed) else { throw VaultError("sealed personal data is not base64") }
         do {
             let box = try AES.GCM.SealedBox(combined: combined)
-            return String(decoding: try AES.GCM.open(box, using: SymmetricKey(data: sealing), authenticating: Array(tenant.utf8)), as: UTF8.self)
+            return try AES.GCM.open(box, using: prepared.sealing, authenticating: prepared.tenant)
         } catch {
             throw VaultError("cannot open personal data of tenant \(tenant): wrong key or tampered data")
         }
@@ -73,13 +92,13 @@ public struct PersonalDataKeys: Sendable {
     }
 
     /// A blind-index maker for many values in a row: the HMAC key schedule is done once.
-    public func indexer() -> BlindIndexer { BlindIndexer(key: SymmetricKey(data: indexing)) }
+    public func indexer() -> BlindIndexer { BlindIndexer(prepared: prepared.indexing) }
 
     /// Makes blind indexes with one prepared HMAC key (not for sharing across tasks).
     public struct BlindIndexer {
         private let prepared: HMAC<SHA256>
 
-        init(key: SymmetricKey) { prepared = HMAC<SHA256>(key: key) }
+        init(prepared: HMAC<SHA256>) { self.prepared = prepared }
 
         /// The blind index of `value`: the first 16 bytes of its HMAC-SHA256, as 32 hex digits.
         public mutating func index(_ value: String) -> String {

@@ -34,10 +34,10 @@ import Testing
         let live = try await route(fleet, key: key, caller: "+15550000007", id: "live-1")
         #expect(live["rule"] != nil, "\(live)")
         let sealed = try await fleet.leads.leads(voiceTenant)
-        /// The cached lead of a number, opened; and its raw Redis hash (sealed values only).
+        /// The cached lead of a number, opened; and its raw Redis hash (one sealed value only).
         func cachedLead(_ phone: String) async throws -> (opened: [String: String], raw: [String: String]) {
             let raw = try await fleet.redis.send(["HGETALL", sealed.leadKey(try PhoneNumber(parsing: phone))]).hash
-            return (sealed.open(raw) ?? [:], raw)
+            return (sealed.open(raw[SealedLeads.field]) ?? [:], raw)
         }
         var cached: [String: String] = [:]
         _ = try await TestServers.eventually(5) {

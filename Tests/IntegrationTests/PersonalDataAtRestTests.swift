@@ -29,13 +29,19 @@ import Vault
         let key = sealed.leadKey(phone)
         #expect(!key.contains(digits))
         let raw = try await redis.send(["HGETALL", key]).hash
-        #expect(Set(raw.keys) == ["lead_owner", "lead_score_tier"])
-        #expect(!raw.values.contains(owner) && !raw.values.contains("hot"))
-        #expect(sealed.open(raw) == ["lead_owner": owner, "lead_score_tier": "hot"])
+        #expect(Set(raw.keys) == [SealedLeads.field], "not even the field names show")
+        let value = try #require(raw[SealedLeads.field])
+        #expect(!value.contains(owner) && !value.contains("lead_owner"))
+        #expect(sealed.open(value) == ["lead_owner": owner, "lead_score_tier": "hot"])
+        // Caching more fields merges them into the one sealed value.
+        try await leads.cache(tenant: "acme", phone: phone, fields: ["lead_score_tier": "warm", "region": "emea"])
+        #expect(sealed.open(try await redis.send(["HGET", key, SealedLeads.field]).string) == ["lead_owner": owner, "lead_score_tier": "warm", "region": "emea"])
         // A value moved to another tenant's lead, or altered, does not open.
         let other = try await leads.leads("other")
-        #expect(other.open(raw) == nil)
-        #expect(sealed.open(["lead_owner": "x" + (raw["lead_owner"] ?? "")]) == nil)
+        #expect(other.open(value) == nil)
+        var tampered = Array(value)
+        tampered[20] = tampered[20] == "A" ? "B" : "A"
+        #expect(sealed.open(String(tampered)) == nil)
 
         // A queued miss: the member is the blind index, the number sits beside it sealed.
         _ = try await redis.pipeline(try sealed.missCommands(phone, nowMs: 1))
@@ -67,6 +73,15 @@ import Vault
         // (The whole number: seven random digits alone could turn up in any decimal, such as a timestamp.)
         #expect(!aof.contains(phone.e164))
         #expect(!aof.contains(owner))
+
+        // What a cache from before sealing left (keys named by a plain number, plain misses) goes on upgrade.
+        let legacy = keys.prefix + ":{routing:acme}:lead:" + phone.e164
+        try await redis.send(["HSET", legacy, "lead_owner", "x"])
+        try await redis.send(["ZADD", keys.misses, "5", "acme|" + phone.e164])
+        #expect(try await leads.removePlainEntries() == 2)
+        #expect(try await redis.send(["EXISTS", legacy]).int == 0)
+        #expect(try await redis.send(["ZSCORE", keys.misses, "acme|" + phone.e164]).isNull)
+        #expect(try await redis.send(["EXISTS", key]).int == 1, "the sealed lead stays")
 
         try await TestServers.cleanup(prefix: keys.prefix, redis: redis)
         await redis.shutdown()

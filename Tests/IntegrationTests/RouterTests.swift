@@ -99,22 +99,24 @@ import Vault
         #expect(raw.status == 400, "\(raw.text)")
 
         // Every decision is in the audit stream with its chain, under its decision id.
-        // Decisions go out in batches (one stream entry per event-loop tick), one chain per line.
+        // Decisions go out in batches (one stream entry per event-loop tick), each tenant's chains
+        // of the tick sealed together with its personal-data key as one line.
+        let personal = ["acme": try await leads.vault.personalDataKeys(tenant: "acme")]
+        var lines: [String] = []
         var chains: [String] = []
         _ = try await TestServers.eventually(5) {
             let entries = try await redis.send(["XRANGE", service.keys.auditStream, "-", "+"]).array ?? []
-            chains = entries.flatMap { entry -> [String] in
+            lines = entries.flatMap { entry -> [String] in
                 let fields = entry.array?[1].array?.compactMap(\.string) ?? []
                 guard let i = fields.firstIndex(of: "chains"), i + 1 < fields.count else { return [] }
                 return fields[i + 1].split(separator: "\n").map(String.init)
             }
+            chains = lines.flatMap { SealedChain.open($0[...], keyRing: leads.vault.keyRing, keys: personal).split(separator: "\n").map(String.init) }
             return chains.count >= 6
         }
         #expect(chains.count == 6)
-        // Sealed with the tenant's personal-data key: the stream holds no caller or lead field.
-        #expect(chains.allSatisfy { $0.hasPrefix("~acme~") && !$0.contains("+1555123") && !$0.contains("alice") }, "\(chains.first ?? "")")
-        let personal = ["acme": try await leads.vault.personalDataKeys(tenant: "acme")]
-        chains = chains.map { SealedChain.open($0[...], keyRing: leads.vault.keyRing, keys: personal) }
+        // The stream holds no caller or lead field.
+        #expect(lines.allSatisfy { $0.hasPrefix("~acme~") && !$0.contains("+1555123") && !$0.contains("alice") }, "\(lines.first ?? "")")
         let chain = chains.first { $0.contains(#""decisionId":"\#(owner["decisionId"] as? String ?? "?")""#) } ?? ""
         #expect(chain.contains(#""rule":"owner""#))
         #expect(chain.contains(#""lead_owner":"alice""#))

@@ -118,16 +118,22 @@ import Vault
         let globex = try await f.log.vault.personalDataKeys(tenant: "globex")
         var forged = try SealedChain.seal(Array(Self.chain("acme", "s3", caller: "+15557770003").utf8), personal: globex)
         forged.replaceSubrange(0..<"~globex~".utf8.count, with: Array("~acme~".utf8))
-        let lines = [sealed, byMaster, forged].map { String(decoding: $0, as: UTF8.self) }
+        // A router seals each tenant's chains of one event-loop tick together: one line, two chains.
+        let tick = ChainSealer.personal(acme).line(Array((Self.chain("acme", "s4a", caller: "+15557770004") + "\n"
+                                                          + Self.chain("acme", "s4b", caller: "+15557770004")).utf8), tenant: "acme")
+        let lines = [sealed, byMaster, forged, tick].map { String(decoding: $0, as: UTF8.self) }
         for line in lines { #expect(!line.contains("+1555777") && !line.contains("alice@")) }
         try await f.redis.send(["XADD", stream, "*", "kind", "decisions", "chains", lines.joined(separator: "\n")])
         let drained = try await f.log.drain(consumer: "c1", count: 10, blockMs: 10)
-        #expect(drained == AuditLog.Drained(stored: 2, quarantined: 1))
+        #expect(drained == AuditLog.Drained(stored: 4, quarantined: 1))
         let day = Date(timeIntervalSince1970: 1_764_600_000)
         for (n, phone) in ["+15557770001", "+15557770002"].enumerated() {
             let found = try await f.log.search(tenant: "acme", from: day.addingTimeInterval(-60), to: day.addingTimeInterval(60), caller: try PhoneNumber(parsing: phone))
             #expect(found.map(\.callId) == ["s\(n + 1)"])
         }
+        let both = try await f.log.search(tenant: "acme", from: day.addingTimeInterval(-60), to: day.addingTimeInterval(60),
+                                          caller: try PhoneNumber(parsing: "+15557770004"))
+        #expect(Set(both.compactMap(\.callId)) == ["s4a", "s4b"])
         let items = try await Quarantine(postgres: f.postgres).list(source: .audit)
         #expect(items.count == 1)
         #expect(items.allSatisfy { !$0.payload.contains("+1555777") && !$0.payload.contains("alice@") }, "the quarantine keeps the entry as it came, sealed")
