@@ -27,6 +27,7 @@ func buildConsole(_ settings: ConsoleSettings, registry: MetricsRegistry,
                                   connectors: imports.connectors(http: http),
                                   catalog: try PlatformCatalog.bundled(), nightWindow: imports.nightWindow, timing: imports.timing, logger: logger)
     let router = Router()
+    if common.tls != nil { router.add(middleware: StrictTransportSecurity()) }
     OpsServer.addRoutes(to: router, registry: registry) {
         do {
             _ = try await redis.send(["PING"])

@@ -27,6 +27,9 @@ func buildRouter(_ settings: RouterSettings, registry: MetricsRegistry,
         settings.brazeLivePerMinute > 0 ? LiveLookup(http: http, keyRing: ring, redis: fastRedis, keys: keys, cutoffMs: settings.brazeCutoffMs,
                                                      perMinute: settings.brazeLivePerMinute) : nil
     }
+    if settings.keyRing == nil {
+        logger.warning("SB_MASTER_KEYS is not set: the router reads no cached lead (every call is a miss) and writes audit chains unsealed")
+    }
     let service = RouteService(redis: fastRedis, keys: keys, keyRing: settings.keyRing, staleCapacityMs: settings.staleMs, stateMaxAgeMs: settings.stateMaxAgeMs, live: live)
     let routeAPI = RouteAPI(service: service, defaultCountryCode: settings.defaultCountry, loops: loops,
                             admission: TenantAdmission(ratePerSecond: settings.tenantRatePerSecond))

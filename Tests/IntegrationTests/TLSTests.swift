@@ -73,7 +73,13 @@ import Testing
         func env(_ extra: [String: String] = [:]) -> EnvironmentVariables {
             InProcessAppTests.environment(prefix: prefix, schema: postgres.configuration.schema, Self.tlsEnvironment.merging(extra) { $1 })
         }
-        try await Self.running({ try buildConsole(try ConsoleSettings(env()), registry: MetricsRegistry(), onBound: $0) }) { try await Self.expectHTTPSOnly($0) }
+        try await Self.running({ try buildConsole(try ConsoleSettings(env()), registry: MetricsRegistry(), onBound: $0) }) { port in
+            try await Self.expectHTTPSOnly(port)
+            // Browsers are told to come back over HTTPS only.
+            let client = HTTPClient(maxConnections: 1, policy: OutboundPolicy.open.trusting(Self.caFile))
+            #expect(try await client.send(HTTPRequest(url: "https://127.0.0.1:\(port)/health")).header("Strict-Transport-Security") == "max-age=31536000")
+            await client.shutdown()
+        }
         try await Self.running({ try buildRouter(try RouterSettings(env()), registry: MetricsRegistry(), onBound: $0) }) { port in
             try await Self.expectHTTPSOnly(port)
             // The wire fast path of POST /v1/route sits behind TLS too: no key, 401.
