@@ -6,14 +6,14 @@ import RoutingCore
 import Vault
 
 /// What a tenant's routing is allowed to reach and who may reach it: the integrations (dialers,
-/// SMS, email, Braze) with their credentials sealed in Postgres, the Telnyx public key, and the
-/// leads cached for routing (API keys and voice tokens: `RouterCredentials`).
+/// SMS, email, Braze) with their credentials sealed in Postgres and the Telnyx public key (API
+/// keys and voice tokens: `RouterCredentials`; the sealed lead cache: `LeadVault`).
 public struct TenantAccess: Sendable {
     public let redis: RedisClient
     public let postgres: PostgresClient?
     public let keys: RoutingKeys
 
-    /// `postgres` may be nil for Redis-only tools (leads, public keys); integrations need it.
+    /// `postgres` may be nil for Redis-only tools (public keys); integrations need it.
     public init(redis: RedisClient, postgres: PostgresClient?, keys: RoutingKeys) {
         self.redis = redis
         self.postgres = postgres
