@@ -85,8 +85,9 @@ as_postgres() {
 # SB_TLS_KEY_FILE turn TLS on. SB_PG_FSYNC (on), SB_PG_SHARED_BUFFERS (128MB) and
 # SB_PG_MAX_WAL_SIZE (1GB) tune it.
 start_postgres() {
-  local dir=$1 port=$2 bin; bin=$(pg_bin)
+  local dir=$1 port=$2 bin tls=""; bin=$(pg_bin)
   [ -n "$bin" ] || { ops_log "postgresql is not installed"; return 1; }
+  if [ -n "${SB_TLS_CERT_FILE:-}" ] && [ -n "${SB_TLS_KEY_FILE:-}" ]; then tls=1; fi
   mkdir -p "$dir"
   if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir"; chmod 700 "$dir"; fi
   if [ ! -f "$dir/PG_VERSION" ]; then
@@ -106,7 +107,7 @@ start_postgres() {
     "${psql[@]}" -c "CREATE DATABASE switchboard OWNER switchboard"
   # With SB_TLS_CERT_FILE / SB_TLS_KEY_FILE, the server speaks TLS (1.2 or newer) with that
   # certificate; clients verify it with sslmode=verify-full and sslrootcert=<the CA>.
-  if [ -n "${SB_TLS_CERT_FILE:-}" ] && [ -n "${SB_TLS_KEY_FILE:-}" ]; then
+  if [ -n "$tls" ]; then
     # The key must belong to the server's user and be readable by it alone.
     install -m 600 "$SB_TLS_KEY_FILE" "$dir/server.key"; install -m 644 "$SB_TLS_CERT_FILE" "$dir/server.crt"
     if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$dir/server.key" "$dir/server.crt"; fi
@@ -120,7 +121,7 @@ start_postgres() {
       "$bin/psql" -h "$dir" -p "$port" -U postgres -v ON_ERROR_STOP=1 -qAt -v owner="$SB_PG_OWNER_PASSWORD" -v app="$SB_PG_APP_PASSWORD" >/dev/null
     # With TLS on (above), TCP connections must use it: plain TCP is rejected.
     local hba="$dir/pg_hba.conf" marker='# switchboard: scram' line='host all all 127.0.0.1/32 scram-sha-256'
-    if [ -n "${SB_TLS_CERT_FILE:-}" ] && [ -n "${SB_TLS_KEY_FILE:-}" ]; then
+    if [ -n "$tls" ]; then
       marker='# switchboard: scram over tls'
       line='hostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 127.0.0.1/32 reject'
     fi

@@ -123,11 +123,8 @@ public final class RouteService: Sendable {
         } catch {
             return done(.failure(error))
         }
-        if let leads = leadKeys.cached(tenant) {
+        if let leads = leadKeys.known(tenant) {
             return route(call, tenant: tenant, caller: caller, leads: leads, started: started, on: eventLoop, then: done)
-        }
-        if leadKeys.recentlyMissing(tenant) {
-            return route(call, tenant: tenant, caller: caller, leads: nil, started: started, on: eventLoop, then: done)
         }
         // The tenant's first call on this router: its lead keys first (once).
         leadKeys.load(tenant, redis: redis, on: eventLoop).assumeIsolated().whenComplete { loaded in

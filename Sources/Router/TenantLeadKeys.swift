@@ -30,12 +30,13 @@ final class TenantLeadKeys: Sendable {
         return keyRing.map { .masterKey($0) } ?? .none
     }
 
-    /// The tenant's keys when they are in memory (the hot path's case).
-    func cached(_ tenant: String) -> SealedLeads? { known.withLockedValue { $0[tenant] } }
-
-    /// Whether the tenant was found without keys within the last second (then calls go on without
-    /// asking Redis again).
-    func recentlyMissing(_ tenant: String) -> Bool { missing.value(for: tenant) != nil }
+    /// What this router knows without asking Redis: `.some(keys)` when they are in memory (the
+    /// hot path's case), `.some(nil)` when the tenant was found without keys within the last
+    /// second (calls go on without them), nil when `load` must ask.
+    func known(_ tenant: String) -> SealedLeads?? {
+        if let leads = known.withLockedValue({ $0[tenant] }) { return .some(leads) }
+        return missing.value(for: tenant) != nil ? .some(nil) : nil
+    }
 
     /// Reads and opens the tenant's keys from Redis; nil when there are none (or none this router can open).
     func load(_ tenant: String, redis: EventLoopRedisClient, on eventLoop: any EventLoop) -> EventLoopFuture<SealedLeads?> {

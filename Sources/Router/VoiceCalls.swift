@@ -98,9 +98,13 @@ public final class VoiceCalls: Sendable {
             chain.member("at", Int(Date().timeIntervalSince1970 * 1000))
         }
         do {
-            var leads = leadKeys.cached(tenant)
-            if leads == nil, !leadKeys.recentlyMissing(tenant), let loop = redis.eventLoops.first {
+            let leads: SealedLeads?
+            if let known = leadKeys.known(tenant) {
+                leads = known
+            } else if let loop = redis.eventLoops.first {
                 leads = try await leadKeys.load(tenant, redis: redis, on: loop).get()
+            } else {
+                leads = nil
             }
             let chain = leadKeys.sealer(leads).line(json.bytes, tenant: tenant)
             _ = try await redis.pipeline([["XADD", keys.auditStream, "MAXLEN", "~", "10000000", "*", "kind", "step", "tenant", tenant,

@@ -154,30 +154,13 @@ public struct AuditLog: Sendable {
         guard sealed else { return Self.rows(entries) }
         var keys: [String: PersonalDataKeys] = [:]
         for tenant in tenants where TenantID.isValid(tenant) { keys[tenant] = try await vault.personalDataKeys(tenant: tenant) }
-        let ring = vault.keyRing
-        let known = keys
-        // A sealed line may hold several chains of its tenant (one per line once opened). The
-        // opening is spread over `writers` tasks (it is most of this process's work per row).
-        @Sendable func open(_ part: ArraySlice<[Substring]>) -> [[String]] {
-            part.map { entry in
-                entry.flatMap { line -> [String] in
-                    guard SealedChain.parse(line.utf8) != nil else { return [String(line)] }
-                    let opened = SealedChain.open(line, keyRing: ring, keys: known)
-                    return opened.utf8.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) }
-                }
+        // A sealed line may hold several chains of its tenant (one per line once opened); a plain
+        // line comes back as it is.
+        return Self.rows(entries, chains: lines.map { entry in
+            entry.flatMap { line in
+                SealedChain.open(line, keyRing: vault.keyRing, keys: keys).utf8.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) }
             }
-        }
-        let parts = max(1, min(writers, lines.count))
-        guard parts > 1 else { return Self.rows(entries, chains: open(lines[...])) }
-        let size = (lines.count + parts - 1) / parts
-        let ranges = stride(from: 0, to: lines.count, by: size).map { $0..<min(lines.count, $0 + size) }
-        let opened = await withTaskGroup(of: (Int, [[String]]).self) { group in
-            for (n, range) in ranges.enumerated() { group.addTask { (n, open(lines[range])) } }
-            var parts = [[[String]]](repeating: [], count: ranges.count)
-            for await (n, chains) in group { parts[n] = chains }
-            return parts.flatMap { $0 }
-        }
-        return Self.rows(entries, chains: opened)
+        })
     }
 
     private func store(_ entries: [Entry], redelivered: Bool) async throws -> Drained {
@@ -507,7 +490,6 @@ public struct AuditLog: Sendable {
     }
 }
 
-/// What `routing_audit.sealed` holds once opened.
 /// What `routing_audit.sealed` holds once opened: the caller and the chain.
 struct SealedAuditData: Codable, Equatable {
     let caller: String?

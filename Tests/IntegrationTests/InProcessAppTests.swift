@@ -24,9 +24,9 @@ import Vault
     }
 
     /// Runs `app` until `body` returns, handing it the HTTP port the app bound.
-    static func running(_ build: (@escaping @Sendable (Int) -> Void) throws -> ProcessApp, _ body: (Int) async throws -> Void) async throws {
+    static func running(_ build: (@escaping @Sendable (Int) -> Void) async throws -> ProcessApp, _ body: (Int) async throws -> Void) async throws {
         let (ports, bound) = AsyncStream<Int>.makeStream()
-        let app = try build { bound.yield($0) }
+        let app = try await build { bound.yield($0) }
         let task = Task { try await app.run(signals: []) }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw CancellationError() }

@@ -40,19 +40,6 @@ import Testing
         await systemOnly.shutdown()
     }
 
-    /// Runs a process's app until `body` returns, handing it the bound port.
-    static func running(_ build: (@escaping @Sendable (Int) -> Void) async throws -> ProcessApp, _ body: (Int) async throws -> Void) async throws {
-        let (ports, bound) = AsyncStream<Int>.makeStream()
-        let app = try await build { bound.yield($0) }
-        let task = Task { try await app.run(signals: []) }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw CancellationError() }
-        defer { task.cancel() }
-        try await body(port)
-        task.cancel()
-        _ = try? await task.value
-    }
-
     @Test func theCertificateSettingsAreCheckedAtStart() throws {
         let tls = try #require(try ServerTLS.fromEnvironment(Self.tlsEnvironment))
         #expect(tls.configuration.minimumTLSVersion == .tlsv12)
@@ -73,14 +60,14 @@ import Testing
         func env(_ extra: [String: String] = [:]) -> EnvironmentVariables {
             InProcessAppTests.environment(prefix: prefix, schema: postgres.configuration.schema, Self.tlsEnvironment.merging(extra) { $1 })
         }
-        try await Self.running({ try buildConsole(try ConsoleSettings(env()), registry: MetricsRegistry(), onBound: $0) }) { port in
+        try await InProcessAppTests.running({ try buildConsole(try ConsoleSettings(env()), registry: MetricsRegistry(), onBound: $0) }) { port in
             try await Self.expectHTTPSOnly(port)
             // Browsers are told to come back over HTTPS only.
             let client = HTTPClient(maxConnections: 1, policy: OutboundPolicy.open.trusting(Self.caFile))
             #expect(try await client.send(HTTPRequest(url: "https://127.0.0.1:\(port)/health")).header("Strict-Transport-Security") == "max-age=31536000")
             await client.shutdown()
         }
-        try await Self.running({ try buildRouter(try RouterSettings(env()), registry: MetricsRegistry(), onBound: $0) }) { port in
+        try await InProcessAppTests.running({ try buildRouter(try RouterSettings(env()), registry: MetricsRegistry(), onBound: $0) }) { port in
             try await Self.expectHTTPSOnly(port)
             // The wire fast path of POST /v1/route sits behind TLS too: no key, 401.
             let client = HTTPClient(maxConnections: 1, policy: OutboundPolicy.open.trusting(Self.caFile))
@@ -88,14 +75,14 @@ import Testing
             #expect(answer.status == 401)
             await client.shutdown()
         }
-        try await Self.running({ try await buildWorker(try WorkerAppSettings(env(["SB_QUEUES": "default"])), registry: MetricsRegistry(), onBound: $0) }) {
+        try await InProcessAppTests.running({ try await buildWorker(try WorkerAppSettings(env(["SB_QUEUES": "default"])), registry: MetricsRegistry(), onBound: $0) }) {
             try await Self.expectHTTPSOnly($0, path: "/metrics")
         }
-        try await Self.running({ try buildScheduler(try SchedulerSettings(env(["SB_SCHEDULES_FILE": schedules.path])), registry: MetricsRegistry(), onBound: $0) }) {
+        try await InProcessAppTests.running({ try buildScheduler(try SchedulerSettings(env(["SB_SCHEDULES_FILE": schedules.path])), registry: MetricsRegistry(), onBound: $0) }) {
             try await Self.expectHTTPSOnly($0)
         }
-        try await Self.running({ try await buildCRMWorker(try CRMSettings(env()), registry: MetricsRegistry(), onBound: $0) }) { try await Self.expectHTTPSOnly($0) }
-        try await Self.running({ try buildAuditWorker(try AuditWorkerSettings(env()), registry: MetricsRegistry(), onBound: $0) }) { try await Self.expectHTTPSOnly($0) }
+        try await InProcessAppTests.running({ try await buildCRMWorker(try CRMSettings(env()), registry: MetricsRegistry(), onBound: $0) }) { try await Self.expectHTTPSOnly($0) }
+        try await InProcessAppTests.running({ try buildAuditWorker(try AuditWorkerSettings(env()), registry: MetricsRegistry(), onBound: $0) }) { try await Self.expectHTTPSOnly($0) }
         try await TestServers.cleanup(prefix: prefix, redis: TestServers.redis())
         try await TestServers.dropSchema(postgres)
     }
